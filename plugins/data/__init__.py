@@ -1,0 +1,1 @@
+"""Data plugins: functions that return `trainer.data.Splits` of in-memory arrays."""

@@ -1,0 +1,11 @@
+"""A multilayer perceptron classifier: flatten, dense hidden layers, one logit per class."""
+from collections.abc import Sequence
+
+import keras
+
+
+def mlp(input_shape: Sequence[int], units: Sequence[int], activation: str, classes: int) -> keras.Model:
+    layers = [keras.Input(shape=tuple(input_shape)), keras.layers.Flatten()]
+    layers += [keras.layers.Dense(width, activation=activation) for width in units]
+    layers.append(keras.layers.Dense(classes))
+    return keras.Sequential(layers, name="mlp")

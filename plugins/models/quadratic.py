@@ -1,0 +1,35 @@
+"""A separable quadratic sum_i(square_i * v_i^2 + linear_i * v_i) + constant: the tutorials' functions.
+
+By coefficients: 2x^2 + x + 3 is square=[2], linear=[1], constant=3; a^2 + 2b^2 is names=[a, b],
+square=[1, 2], linear=[0, 0], constant=0. The minimum is at v_i = -linear_i / (2 square_i).
+"""
+from collections.abc import Sequence
+
+import tensorflow as tf
+
+from trainer.scalar import ScalarProblem
+
+
+class Quadratic(ScalarProblem):
+    def __init__(
+        self,
+        names: Sequence[str],
+        square: Sequence[float],
+        linear: Sequence[float],
+        constant: float,
+        initial: Sequence[float],
+    ):
+        for key, values in (("square", square), ("linear", linear)):
+            if len(values) != len(names):
+                raise ValueError(f"model.{key} has {len(values)} values for {len(names)} names {list(names)}")
+        if any(a <= 0 for a in square):
+            raise ValueError(f"model.square must be > 0 for a minimum to exist, got {list(square)}")
+        minimum = [-b / (2 * a) for a, b in zip(square, linear)]
+        super().__init__(names, initial, minimum)
+        self.square = tf.constant(square, tf.float32)
+        self.linear = tf.constant(linear, tf.float32)
+        self.constant = tf.constant(constant, tf.float32)
+
+    def objective(self, *values):
+        v = tf.stack(values)
+        return tf.reduce_sum(self.square * v * v + self.linear * v) + self.constant

@@ -1,0 +1,1 @@
+"""Optimizer plugins: Keras optimizer subclasses that write only their update rule."""

@@ -1,0 +1,69 @@
+"""Training examples held in memory and cut into batches inside the compiled train loop.
+
+Batches are gathered in the graph from the step counter alone, so the loop needs no Python iterator and
+the data position is whatever the step counter says: an epoch's order is a shuffle seeded by
+(seed, epoch), reproducible from the step number.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+
+@dataclass
+class Splits:
+    """A data plugin's result: (features, labels) arrays per split; None where a split does not exist."""
+
+    train: tuple[np.ndarray, np.ndarray] | None = None
+    test: tuple[np.ndarray, np.ndarray] | None = None
+
+
+class InMemoryBatches:
+    """Shuffled batches of in-memory arrays, one per step; the last partial batch of an epoch is dropped."""
+
+    def __init__(self, examples: tuple[np.ndarray, np.ndarray], batch_size: int, seed: int):
+        x, y = examples
+        self.size = len(x)
+        self.batch_size = min(batch_size, self.size)
+        self.steps_per_epoch = self.size // self.batch_size
+        self.seed = seed
+        self.x = tf.convert_to_tensor(x)
+        self.y = tf.convert_to_tensor(y)
+        self.order = tf.Variable(tf.range(self.size), trainable=False, name="order")
+        self.order_epoch = tf.Variable(tf.constant(-1, tf.int64), trainable=False, name="order_epoch")
+
+    def shuffle(self, epoch):
+        """The epoch's order of examples, a function of (seed, epoch) only."""
+        seed = tf.stack([tf.constant(self.seed, tf.int64), epoch])
+        return tf.random.experimental.stateless_shuffle(tf.range(self.size), seed=seed)
+
+    def batch(self, step):
+        """The examples of training step `step` (a scalar int64 tensor)."""
+        epoch = step // self.steps_per_epoch
+
+        def reshuffle():
+            self.order.assign(self.shuffle(epoch))
+            self.order_epoch.assign(epoch)
+            return tf.constant(True)
+
+        # A new order once per epoch; also after a restart, since order_epoch begins at -1.
+        tf.cond(tf.not_equal(epoch, self.order_epoch), reshuffle, lambda: tf.constant(False))
+        start = (step % self.steps_per_epoch) * self.batch_size
+        indices = self.order[start : start + self.batch_size]
+        return tf.gather(self.x, indices), tf.gather(self.y, indices)
+
+
+class NoBatches:
+    """Scalar problems: no examples, one step per 'epoch'; the objective is evaluated as it is."""
+
+    steps_per_epoch = 1
+
+    def batch(self, step):
+        return None, None
+
+
+def make_batches(examples, batch_size: int, seed: int):
+    """Batches of a split's (x, y) arrays, or none where the experiment has no data."""
+    if examples is None:
+        return NoBatches()
+    return InMemoryBatches(examples, batch_size, seed)

@@ -1,0 +1,37 @@
+"""Scalar problems: a function of a few named scalar `tf.Variable`s with a known minimum.
+
+Model plugins for scalar minimization subclass `ScalarProblem` and write only `objective`. The trainer
+reports the final variables and their distance to `minimum`.
+"""
+import math
+from collections.abc import Sequence
+
+import tensorflow as tf
+
+
+class ScalarProblem(tf.Module):
+    """Named scalar variables and an objective of them; called like a model, it ignores its inputs."""
+
+    def __init__(self, names: Sequence[str], initial: Sequence[float], minimum: Sequence[float]):
+        super().__init__(name=type(self).__name__)
+        if len(names) != len(initial):
+            raise ValueError(f"model.initial has {len(initial)} values for {len(names)} names {list(names)}")
+        self.named_variables = {
+            name: tf.Variable(float(value), name=name) for name, value in zip(names, initial)
+        }
+        self.minimum = dict(zip(names, (float(m) for m in minimum)))
+
+    def objective(self, *values):
+        """The value to minimize, given the variables' values in order."""
+        raise NotImplementedError
+
+    def __call__(self, inputs=None, training=False):
+        return self.objective(*self.named_variables.values())
+
+    def values(self) -> dict[str, float]:
+        """The variables' current values by name."""
+        return {name: float(variable.numpy()) for name, variable in self.named_variables.items()}
+
+    def distance_to_minimum(self) -> float:
+        """Euclidean distance from the current variables to the known minimum."""
+        return math.dist(self.values().values(), self.minimum.values())

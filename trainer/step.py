@@ -1,0 +1,61 @@
+"""The one train step of every experiment, the compiled loop that runs it, and evaluation.
+
+`make_train_step` is the tutorials' `tf.GradientTape` step as a function of one batch; it creates no
+variables, so a `tf.distribute` strategy can run it per replica. `make_train_loop` compiles many steps
+into one `tf.function` call so that Python stays out of the hot loop.
+"""
+import tensorflow as tf
+
+
+def make_train_step(model, loss_fn, optimizer, metrics):
+    """A step `(x, y) -> (loss, gradient_norm)`: forward, loss, gradients, update, metrics."""
+
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            prediction = model(x, training=True)
+            loss = loss_fn(y, prediction)
+        variables = model.trainable_variables
+        gradients = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(gradients, variables))
+        for metric in metrics.values():
+            metric.update_state(y, prediction)
+        return loss, tf.cast(tf.linalg.global_norm(gradients), tf.float32)
+
+    return train_step
+
+
+def make_train_loop(train_step, batches, step, loss_mean):
+    """A compiled `train_loop(num_steps) -> last gradient norm` that advances the `step` variable.
+
+    The number of steps is a tensor argument, so calls of any length share one trace.
+    """
+
+    @tf.function
+    def train_loop(num_steps):
+        gradient_norm = tf.constant(0.0)
+        for _ in tf.range(num_steps):
+            x, y = batches.batch(step)
+            loss, gradient_norm = train_step(x, y)
+            loss_mean.update_state(loss)
+            step.assign_add(1)
+        return gradient_norm
+
+    return train_loop
+
+
+def evaluate(model, loss_fn, metrics, examples, batch_size: int) -> dict[str, float]:
+    """Mean loss and each metric over all `examples` (x, y), in batches of `batch_size`."""
+
+    @tf.function(reduce_retracing=True)
+    def eval_step(x, y):
+        prediction = model(x, training=False)
+        for metric in metrics.values():
+            metric.update_state(y, prediction)
+        return loss_fn(y, prediction)
+
+    x, y = examples
+    loss_sum = 0.0
+    for start in range(0, len(x), batch_size):
+        batch_x, batch_y = x[start : start + batch_size], y[start : start + batch_size]
+        loss_sum += float(eval_step(batch_x, batch_y)) * len(batch_x)
+    return {"loss": loss_sum / len(x), **{name: float(metric.result()) for name, metric in metrics.items()}}
