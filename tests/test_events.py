@@ -1,0 +1,33 @@
+"""TensorBoard: each run's event files hold the documented tags, read back by TensorBoard itself."""
+import pytest
+
+from tests.conftest import read_scalars, read_text
+from trainer.train import train
+
+
+def test_scalar_run_logs_loss_learning_rate_gradient_norm_and_variables(make_config, tmp_path):
+    metrics = train(make_config("trainer.steps=100", "trainer.log_every=10"))
+    scalars = read_scalars(tmp_path / "run")
+
+    assert set(scalars) == {"train/loss", "train/learning_rate", "train/gradient_norm", "variables/x"}
+    assert [step for step, _ in scalars["train/loss"]] == list(range(10, 101, 10))
+    assert scalars["train/learning_rate"][-1][1] == pytest.approx(0.1)
+    assert scalars["variables/x"][-1][1] == pytest.approx(metrics["variables"]["x"])
+    assert scalars["train/loss"][-1][1] < scalars["train/loss"][0][1]
+
+
+def test_mnist_run_logs_train_and_test_loss_and_accuracy(make_config, fake_mnist, tmp_path):
+    metrics = train(make_config("experiment=mnist", f"data.path={fake_mnist}", "trainer.log_every=4"))
+    scalars = read_scalars(tmp_path / "run")
+
+    assert {"train/loss", "train/accuracy", "train/learning_rate", "test/loss", "test/accuracy"} <= set(scalars)
+    assert scalars["test/accuracy"] == [(metrics["steps"], pytest.approx(metrics["test_accuracy"]))]
+    assert scalars["train/accuracy"][-1][1] == pytest.approx(metrics["accuracy"])
+
+
+def test_resolved_config_is_logged_as_text(make_config, tmp_path):
+    train(make_config("optimizer=adam", "optimizer.learning_rate=0.05", "trainer.steps=10"))
+
+    text = read_text(tmp_path / "run", "config")
+    assert "_target_: keras.optimizers.Adam" in text
+    assert "learning_rate: 0.05" in text
