@@ -18,15 +18,6 @@ def test_mlp_learns_fake_digits_and_reports_test_metrics(make_config, fake_mnist
     assert json.loads((tmp_path / "run" / "metrics.json").read_text()) == metrics
 
 
-def test_steps_per_call_does_not_change_the_trajectory(make_config, fake_mnist):
-    common = ["experiment=mnist", f"data.path={fake_mnist}", "trainer.epochs=2", "trainer.log_every=16"]
-    stepwise = train(make_config(*common, "trainer.steps_per_call=1"))
-    chunked = train(make_config(*common, "trainer.steps_per_call=16"))
-
-    assert stepwise["loss"] == pytest.approx(chunked["loss"], rel=1e-6)
-    assert stepwise["test_loss"] == pytest.approx(chunked["test_loss"], rel=1e-6)
-
-
 def test_each_epoch_visits_every_example_once_in_a_seeded_order():
     import tensorflow as tf
 

@@ -18,6 +18,9 @@ class Splits:
     test: tuple[np.ndarray, np.ndarray] | None = None
 
 
+PIPELINES = ("graph", "tf.data")
+
+
 class InMemoryBatches:
     """Shuffled batches of in-memory arrays, one per step; the last partial batch of an epoch is dropped."""
 
@@ -35,7 +38,8 @@ class InMemoryBatches:
     def shuffle(self, epoch):
         """The epoch's order of examples, a function of (seed, epoch) only."""
         seed = tf.stack([tf.constant(self.seed, tf.int64), epoch])
-        return tf.random.experimental.stateless_shuffle(tf.range(self.size), seed=seed)
+        # argsort of seeded uniforms rather than stateless_shuffle, which XLA cannot compile
+        return tf.argsort(tf.random.stateless_uniform([self.size], seed=seed))
 
     def batch(self, step):
         """The examples of training step `step` (a scalar int64 tensor)."""
@@ -52,14 +56,23 @@ class InMemoryBatches:
         indices = self.order[start : start + self.batch_size]
         return tf.gather(self.x, indices), tf.gather(self.y, indices)
 
+    def source(self, pipeline: str, step: tf.Variable):
+        """A function the train loop calls for each step's (x, y): gathered in the loop itself ("graph"), or
+        the same batches computed ahead of it by a prefetching tf.data pipeline ("tf.data")."""
+        if pipeline == "graph":
+            return lambda: self.batch(step)
+        ahead = tf.data.Dataset.counter(int(step.numpy())).map(self.batch).prefetch(tf.data.AUTOTUNE)
+        iterator = iter(ahead)
+        return lambda: next(iterator)
+
 
 class NoBatches:
     """Scalar problems: no examples, one step per 'epoch'; the objective is evaluated as it is."""
 
     steps_per_epoch = 1
 
-    def batch(self, step):
-        return None, None
+    def source(self, pipeline: str, step: tf.Variable):
+        return lambda: (None, None)
 
 
 def make_batches(examples, batch_size: int, seed: int):

@@ -14,29 +14,40 @@ def make_train_step(model, loss_fn, optimizer, metrics):
         with tf.GradientTape() as tape:
             prediction = model(x, training=True)
             loss = loss_fn(y, prediction)
+            scaled_loss = optimizer.scale_loss(loss)  # loss scaling under mixed_float16, else the loss
         variables = model.trainable_variables
-        gradients = tape.gradient(loss, variables)
-        optimizer.apply_gradients(zip(gradients, variables))
+        gradients = tape.gradient(scaled_loss, variables)
+        optimizer.apply_gradients(zip(gradients, variables))  # unscales scaled gradients first
         for metric in metrics.values():
             metric.update_state(y, prediction)
-        return loss, tf.cast(tf.linalg.global_norm(gradients), tf.float32)
+        gradient_norm = tf.cast(tf.linalg.global_norm(gradients), tf.float32) / optimizer.scale_loss(1.0)
+        return tf.cast(loss, tf.float32), gradient_norm
 
     return train_step
 
 
-def make_train_loop(train_step, batches, step, loss_mean):
+def make_train_loop(train_step, next_batch, step, loss_mean, jit_compile: bool, gathers_data: bool):
     """A compiled `train_loop(num_steps) -> last gradient norm` that advances the `step` variable.
 
-    The number of steps is a tensor argument, so calls of any length share one trace.
+    `next_batch()` gives each step's (x, y). The number of steps is a tensor argument, so calls of any
+    length share one trace. With `jit_compile`, XLA compiles the whole loop when it gathers no data, and
+    only the step when it does: XLA copies large captured tensors, such as a data set, on every iteration.
     """
 
-    @tf.function
+    def counted_step(x, y):
+        loss, gradient_norm = train_step(x, y)
+        loss_mean.update_state(loss)
+        return gradient_norm
+
+    if jit_compile and gathers_data:
+        counted_step = tf.function(counted_step, jit_compile=True)
+
+    @tf.function(jit_compile=jit_compile and not gathers_data)
     def train_loop(num_steps):
         gradient_norm = tf.constant(0.0)
         for _ in tf.range(num_steps):
-            x, y = batches.batch(step)
-            loss, gradient_norm = train_step(x, y)
-            loss_mean.update_state(loss)
+            x, y = next_batch()
+            gradient_norm = counted_step(x, y)
             step.assign_add(1)
         return gradient_norm
 

@@ -5,6 +5,7 @@ Everything a run writes goes to `cfg.output_dir`: TensorBoard event files (train
 """
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -12,59 +13,95 @@ import tensorflow as tf
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from trainer.data import make_batches
+from trainer.data import PIPELINES, Splits, make_batches
 from trainer.scalar import ScalarProblem
 from trainer.step import evaluate, make_train_loop, make_train_step
 
 log = logging.getLogger(__name__)
 
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
-def train(cfg: DictConfig) -> dict:
-    """Train as configured and return the final metrics (also written to `metrics.json`)."""
+
+@dataclass
+class Training:
+    """The parts of a run, built once: what `train` drives, and what benchmarks time."""
+
+    model: object
+    loss_fn: object
+    optimizer: keras.optimizers.Optimizer
+    metrics: dict
+    data: Splits
+    step: tf.Variable
+    loss_mean: keras.metrics.Mean
+    train_loop: object  # train_loop(num_steps) -> last gradient norm
+    total_steps: int
+
+
+def build_training(cfg: DictConfig) -> Training:
+    """Seed, instantiate the configured plugins and compile the train loop; no step is run."""
     settings = cfg.trainer
+    for key, valid in (("pipeline", PIPELINES), ("precision", PRECISIONS)):
+        if settings[key] not in valid:
+            raise ValueError(f"trainer.{key} must be one of {', '.join(valid)}; got {settings[key]!r}")
     keras.utils.set_random_seed(settings.seed)
-    output_dir = Path(cfg.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    log.info("run directory: %s", output_dir)
+    keras.mixed_precision.set_global_policy(settings.precision)
 
     data = instantiate(cfg.data)
     model = instantiate(cfg.model)
     loss_fn = instantiate(cfg.loss)
     optimizer = instantiate(cfg.optimizer)
-    train_metrics = build_metrics(cfg)
+    if settings.precision == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    metrics = build_metrics(cfg)
     batches = make_batches(data.train, settings.batch_size, settings.seed)
-    total_steps = settings.steps or settings.epochs * batches.steps_per_epoch
 
     # Every variable exists before the first compiled call: the optimizer's slots, the step counter.
     optimizer.build(model.trainable_variables)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     loss_mean = keras.metrics.Mean(name="loss")
     train_loop = make_train_loop(
-        make_train_step(model, loss_fn, optimizer, train_metrics), batches, step, loss_mean
+        make_train_step(model, loss_fn, optimizer, metrics),
+        batches.source(settings.pipeline, step),
+        step,
+        loss_mean,
+        jit_compile=settings.jit_compile,
+        gathers_data=data.train is not None,
     )
+    total_steps = settings.steps or settings.epochs * batches.steps_per_epoch
+    return Training(model, loss_fn, optimizer, metrics, data, step, loss_mean, train_loop, total_steps)
+
+
+def train(cfg: DictConfig) -> dict:
+    """Train as configured and return the final metrics (also written to `metrics.json`)."""
+    settings = cfg.trainer
+    output_dir = Path(cfg.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    log.info("run directory: %s", output_dir)
+    run = build_training(cfg)
+    total_steps = run.total_steps
 
     with tf.summary.create_file_writer(str(output_dir)).as_default():
         tf.summary.text("config", as_markdown_code(OmegaConf.to_yaml(cfg, resolve=True)), step=0)
         done = 0
         while done < total_steps:
             count = min(settings.steps_per_call, settings.log_every - done % settings.log_every, total_steps - done)
-            gradient_norm = train_loop(tf.constant(count, tf.int64))
+            gradient_norm = run.train_loop(tf.constant(count, tf.int64))
             done += count
             if done % settings.log_every == 0 or done == total_steps:
-                logged = log_train(done, loss_mean, gradient_norm, optimizer, train_metrics, model)
+                logged = log_train(done, run, gradient_norm)
                 if (done - count) * 10 // total_steps != done * 10 // total_steps:  # each tenth of the run
                     log.info("step %d/%d %s", done, total_steps, summarize(logged))
 
         metrics = {"loss": logged["train/loss"], "steps": total_steps}
-        metrics.update({name: logged[f"train/{name}"] for name in train_metrics})
-        if isinstance(model, ScalarProblem):
+        metrics.update({name: logged[f"train/{name}"] for name in run.metrics})
+        if isinstance(run.model, ScalarProblem):
             metrics.update(
-                objective=float(model()),
-                variables=model.values(),
-                distance_to_minimum=model.distance_to_minimum(),
+                objective=float(run.model()),
+                variables=run.model.values(),
+                distance_to_minimum=run.model.distance_to_minimum(),
             )
-        if data.test is not None:
-            test = evaluate(model, loss_fn, build_metrics(cfg), data.test, settings.eval_batch_size)
+        if run.data.test is not None:
+            test = evaluate(run.model, run.loss_fn, build_metrics(cfg), run.data.test, settings.eval_batch_size)
             for name, value in test.items():
                 tf.summary.scalar(f"test/{name}", value, step=total_steps)
                 metrics[f"test_{name}"] = value
@@ -78,19 +115,19 @@ def build_metrics(cfg: DictConfig) -> dict:
     return {name: instantiate(metric) for name, metric in cfg.metrics.items()}
 
 
-def log_train(step, loss_mean, gradient_norm, optimizer, metrics, model) -> dict[str, float]:
+def log_train(step: int, run: Training, gradient_norm) -> dict[str, float]:
     """Write the train scalars of the steps since the last call, then start a new window."""
     values = {
-        "train/loss": float(loss_mean.result()),
-        "train/learning_rate": float(optimizer.learning_rate),
+        "train/loss": float(run.loss_mean.result()),
+        "train/learning_rate": float(run.optimizer.learning_rate),
         "train/gradient_norm": float(gradient_norm),
     }
-    values.update({f"train/{name}": float(metric.result()) for name, metric in metrics.items()})
-    if isinstance(model, ScalarProblem):
-        values.update({f"variables/{name}": value for name, value in model.values().items()})
+    values.update({f"train/{name}": float(metric.result()) for name, metric in run.metrics.items()})
+    if isinstance(run.model, ScalarProblem):
+        values.update({f"variables/{name}": value for name, value in run.model.values().items()})
     for tag, value in values.items():
         tf.summary.scalar(tag, value, step=step)
-    for metric in (loss_mean, *metrics.values()):
+    for metric in (run.loss_mean, *run.metrics.values()):
         metric.reset_state()
     return values
 

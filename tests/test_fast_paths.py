@@ -1,0 +1,53 @@
+"""Fast paths change speed, not results: the logged loss trajectory is the same whichever switch is set."""
+import numpy as np
+import pytest
+
+from tests.conftest import read_scalars
+from trainer.train import train
+
+
+@pytest.fixture
+def loss_trajectory(make_config, tmp_path):
+    """Train with overrides; return the logged train/loss values and the final metrics."""
+
+    def run(*overrides):
+        output_dir = tmp_path / f"run{len(list(tmp_path.glob('run*')))}"
+        metrics = train(make_config(*overrides, f"output_dir={output_dir}"))
+        return np.array([value for _, value in read_scalars(output_dir)["train/loss"]]), metrics
+
+    return run
+
+
+def test_xla_leaves_the_scalar_path_unchanged(loss_trajectory):
+    compiled, compiled_metrics = loss_trajectory("trainer.steps=200", "trainer.jit_compile=true")
+    plain, plain_metrics = loss_trajectory("trainer.steps=200", "trainer.jit_compile=false")
+
+    np.testing.assert_allclose(compiled, plain, rtol=1e-6)
+    assert compiled_metrics["variables"]["x"] == pytest.approx(plain_metrics["variables"]["x"], abs=1e-6)
+
+
+MNIST = ["experiment=mnist", "trainer.epochs=2", "trainer.log_every=2", "trainer.jit_compile=false"]
+
+
+@pytest.mark.parametrize(
+    "switch, rtol",
+    [
+        ("trainer.pipeline=tf.data", 0),  # the very same batches, computed ahead
+        ("trainer.steps_per_call=1", 0),
+        ("trainer.jit_compile=true", 1e-4),  # XLA's kernels round differently
+        ("trainer.precision=mixed_bfloat16", 0.1),  # 8-bit mantissas: close, not equal
+        ("trainer.precision=mixed_float16", 0.05),  # 11-bit mantissas
+    ],
+)
+def test_mnist_switch_keeps_the_loss_trajectory(loss_trajectory, fake_mnist, switch, rtol):
+    reference, reference_metrics = loss_trajectory(*MNIST, f"data.path={fake_mnist}")
+    switched, switched_metrics = loss_trajectory(*MNIST, f"data.path={fake_mnist}", switch)
+
+    assert len(switched) == len(reference) == 8
+    np.testing.assert_allclose(switched, reference, rtol=rtol)
+    assert switched_metrics["test_accuracy"] == pytest.approx(reference_metrics["test_accuracy"], abs=max(rtol, 1e-6))
+
+
+def test_unknown_precision_names_the_key_and_the_choices(make_config):
+    with pytest.raises(ValueError, match=r"trainer.precision must be one of float32, mixed_float16, mixed_bfloat16"):
+        train(make_config("trainer.precision=float64"))
