@@ -16,6 +16,18 @@ def test_scalar_run_logs_loss_learning_rate_gradient_norm_and_variables(make_con
     assert scalars["train/loss"][-1][1] < scalars["train/loss"][0][1]
 
 
+def test_gradient_norm_is_that_of_the_last_step_before_each_point(make_config, tmp_path):
+    train(make_config("trainer.steps=20", "trainer.log_every=10"))  # SGD at 0.1 on 2x^2 + x + 3 from x = 5
+    x, expected = 5.0, {}
+    for step in range(1, 21):
+        gradient = 4 * x + 1
+        expected[step] = abs(gradient)
+        x -= 0.1 * gradient
+
+    logged = read_scalars(tmp_path / "run")["train/gradient_norm"]
+    assert logged == [(10, pytest.approx(expected[10], rel=1e-5)), (20, pytest.approx(expected[20], abs=1e-6))]
+
+
 def test_mnist_run_logs_train_and_test_loss_and_accuracy(make_config, fake_mnist, tmp_path):
     metrics = train(make_config("experiment=mnist", f"data.path={fake_mnist}", "trainer.log_every=4"))
     scalars = read_scalars(tmp_path / "run")
