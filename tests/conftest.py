@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
+
+from plugins.data.mnist import write_synthetic_mnist  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = ROOT / "conf"
@@ -24,24 +26,9 @@ def make_config(tmp_path):
     return make
 
 
-def write_fake_mnist(path: Path, train: int = 1024, test: int = 256, seed: int = 0) -> Path:
-    """A Keras-format mnist.npz of learnable fake digits: one fixed noisy template per class."""
-    rng = np.random.default_rng(seed)
-    templates = rng.integers(0, 256, size=(10, 28, 28))
-
-    def split(n):
-        labels = rng.integers(0, 10, size=n).astype(np.uint8)
-        noise = rng.integers(-60, 61, size=(n, 28, 28))
-        return np.clip(templates[labels] + noise, 0, 255).astype(np.uint8), labels
-
-    (x_train, y_train), (x_test, y_test) = split(train), split(test)
-    np.savez_compressed(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-    return path
-
-
 @pytest.fixture
 def fake_mnist(tmp_path) -> Path:
-    return write_fake_mnist(tmp_path / "mnist.npz")
+    return write_synthetic_mnist(tmp_path / "mnist.npz")
 
 
 def read_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
