@@ -18,9 +18,6 @@ class Splits:
     test: tuple[np.ndarray, np.ndarray] | None = None
 
 
-PIPELINES = ("graph", "tf.data")
-
-
 class InMemoryBatches:
     """Shuffled batches of in-memory arrays, one per step; the last partial batch of an epoch is dropped."""
 

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
+from trainer.checks import ConfigError
+
 
 class ScalarProblem(tf.Module):
     """Named scalar variables and an objective of them; called like a model, it ignores its inputs."""
@@ -15,7 +17,7 @@ class ScalarProblem(tf.Module):
     def __init__(self, names: Sequence[str], initial: Sequence[float], minimum: Sequence[float]):
         super().__init__(name=type(self).__name__)
         if len(names) != len(initial):
-            raise ValueError(f"model.initial has {len(initial)} values for {len(names)} names {list(names)}")
+            raise ConfigError(f"model.initial has {len(initial)} values for {len(names)} names {list(names)}")
         self.named_variables = {
             name: tf.Variable(float(value), name=name) for name, value in zip(names, initial)
         }

@@ -13,14 +13,12 @@ import tensorflow as tf
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from trainer.data import PIPELINES, Splits, make_batches
+from trainer.checks import check_config
+from trainer.data import Splits, make_batches
 from trainer.scalar import ScalarProblem
 from trainer.step import evaluate, make_train_loop, make_train_step
 
 log = logging.getLogger(__name__)
-
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-
 
 @dataclass
 class Training:
@@ -39,10 +37,8 @@ class Training:
 
 def build_training(cfg: DictConfig) -> Training:
     """Seed, instantiate the configured plugins and compile the train loop; no step is run."""
+    check_config(cfg)
     settings = cfg.trainer
-    for key, valid in (("pipeline", PIPELINES), ("precision", PRECISIONS)):
-        if settings[key] not in valid:
-            raise ValueError(f"trainer.{key} must be one of {', '.join(valid)}; got {settings[key]!r}")
     keras.utils.set_random_seed(settings.seed)
     keras.mixed_precision.set_global_policy(settings.precision)
 
@@ -77,6 +73,7 @@ def train(cfg: DictConfig) -> dict:
     output_dir = Path(cfg.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     log.info("run directory: %s", output_dir)
+    log.info("devices: %s", ", ".join(device.name for device in tf.config.list_physical_devices()))
     run = build_training(cfg)
     total_steps = run.total_steps
 
@@ -92,6 +89,8 @@ def train(cfg: DictConfig) -> dict:
                 if (done - count) * 10 // total_steps != done * 10 // total_steps:  # each tenth of the run
                     log.info("step %d/%d %s", done, total_steps, summarize(logged))
 
+        # What fit does at its end: EMA weights, Schedule-Free's averaged weights, ... replace the training ones.
+        run.optimizer.finalize_variable_values(run.model.trainable_variables)
         metrics = {"loss": logged["train/loss"], "steps": total_steps}
         metrics.update({name: logged[f"train/{name}"] for name in run.metrics})
         if isinstance(run.model, ScalarProblem):

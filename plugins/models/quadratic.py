@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
+from trainer.checks import ConfigError
 from trainer.scalar import ScalarProblem
 
 
@@ -21,9 +22,9 @@ class Quadratic(ScalarProblem):
     ):
         for key, values in (("square", square), ("linear", linear)):
             if len(values) != len(names):
-                raise ValueError(f"model.{key} has {len(values)} values for {len(names)} names {list(names)}")
+                raise ConfigError(f"model.{key} has {len(values)} values for {len(names)} names {list(names)}")
         if any(a <= 0 for a in square):
-            raise ValueError(f"model.square must be > 0 for a minimum to exist, got {list(square)}")
+            raise ConfigError(f"model.square must be > 0 for a minimum to exist, got {list(square)}")
         minimum = [-b / (2 * a) for a, b in zip(square, linear)]
         super().__init__(names, initial, minimum)
         self.square = tf.constant(square, tf.float32)

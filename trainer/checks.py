@@ -1,0 +1,61 @@
+"""Checks of the composed config before anything is built: a value that cannot work fails at start with
+one line naming the key and what is valid (`ConfigError`); `python -m trainer` prints that line alone."""
+import inspect
+import numbers
+
+from hydra.utils import get_class
+from omegaconf import DictConfig
+
+PIPELINES = ("graph", "tf.data")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+HYDRA_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work; the message names the key and what is valid."""
+
+
+def check_config(cfg: DictConfig) -> None:
+    check_choice("trainer.pipeline", cfg.trainer.pipeline, PIPELINES)
+    check_choice("trainer.precision", cfg.trainer.precision, PRECISIONS)
+    check_optimizer(cfg.optimizer, "optimizer")
+
+
+def check_choice(key: str, value, valid: tuple[str, ...]) -> None:
+    if value not in valid:
+        raise ConfigError(f"{key} must be one of {', '.join(valid)}; got {value!r}")
+
+
+def check_optimizer(node: DictConfig, key: str) -> None:
+    """Every key is a constructor argument of the optimizer class; the learning rate is a number > 0."""
+    cls = get_class(node._target_)
+    valid = constructor_arguments(cls)
+    unknown = sorted(set(node) - valid - HYDRA_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{key}.{unknown[0]} is not a hyperparameter of {node._target_}; valid: {', '.join(sorted(valid))}"
+        )
+    learning_rate = node.get("learning_rate")
+    is_number = isinstance(learning_rate, numbers.Real) and not isinstance(learning_rate, bool)
+    if "learning_rate" in node and not (is_number and learning_rate > 0):
+        raise ConfigError(f"{key}.learning_rate must be a number > 0; got {learning_rate!r}")
+
+
+def constructor_arguments(cls) -> set[str]:
+    """Names `cls(...)` accepts: its constructor's, and its bases' as far as `**kwargs` passes them on."""
+    names = set()
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        parameters = list(inspect.signature(klass.__init__).parameters.values())[1:]
+        names |= {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if not any(p.kind == p.VAR_KEYWORD for p in parameters):
+            break
+    return names
+
+
+def find_config_error(error: BaseException) -> ConfigError | None:
+    """The ConfigError behind `error`, also where Hydra's instantiate wrapped one raised by a plugin."""
+    while error is not None and not isinstance(error, ConfigError):
+        error = error.__cause__ or error.__context__
+    return error
