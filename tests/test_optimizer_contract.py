@@ -28,7 +28,7 @@ class Budget:
     def overrides(self) -> list[str]:
         start = [f"model.initial=[{','.join(map(str, self.initial))}]"] if self.initial else []
         return [f"optimizer.learning_rate={self.learning_rate}", f"trainer.steps={self.steps}",
-                f"trainer.log_every={self.steps}", *start]
+                f"trainer.log_every={self.steps}", f"trainer.steps_per_call={self.steps}", *start]
 
 
 # 2x^2 + x + 3 from x = 5, minimum -0.25.
@@ -36,13 +36,15 @@ QUADRATIC = {
     "default": Budget(0.1),
     "lion": Budget(0.001),  # sign steps of exactly lr: it hovers lr away from the minimum
     "lamb": Budget(0.001, initial=(-5.0,)),  # steps relative to |x|: it cannot cross 0, so start on the minimum's side
+    # Ends on x, the uniform average of every iterate since the start: the start's weight fades as 1/steps.
+    "schedule_free_adamw": Budget(0.01, steps=400_000),
 }
 # Rosenbrock from (-1.2, 1), minimum (1, 1).
 ROSENBROCK = {
     "default": Budget(0.001, tolerance=1e-2),
     **{name: Budget(0.1, tolerance=1e-2) for name in ("adadelta", "adagrad", "ftrl")},
     "yogi": Budget(0.01, tolerance=1e-2),
-    "schedule_free_adamw": Budget(1.0, tolerance=1e-2),
+    "schedule_free_adamw": Budget(0.01, steps=400_000, tolerance=2e-2),  # the uniform average, as above
     "adafactor": Budget(1.0, tolerance=5e-2),  # relative steps and update clipping: slow along the valley floor
     "lamb": Budget(0.001, tolerance=1e-2, initial=(2.0, 3.0)),
 }
