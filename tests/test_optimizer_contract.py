@@ -24,11 +24,12 @@ class Budget:
     steps: int = 20_000
     tolerance: float = 1e-3
     initial: tuple[float, ...] | None = None  # the problem's own when None
+    extra: tuple[str, ...] = ()  # other overrides of the optimizer's hyperparameters
 
     def overrides(self) -> list[str]:
         start = [f"model.initial=[{','.join(map(str, self.initial))}]"] if self.initial else []
         return [f"optimizer.learning_rate={self.learning_rate}", f"trainer.steps={self.steps}",
-                f"trainer.log_every={self.steps}", f"trainer.steps_per_call={self.steps}", *start]
+                f"trainer.log_every={self.steps}", f"trainer.steps_per_call={self.steps}", *start, *self.extra]
 
 
 # 2x^2 + x + 3 from x = 5, minimum -0.25.
@@ -38,6 +39,7 @@ QUADRATIC = {
     "lamb": Budget(0.001, initial=(-5.0,)),  # steps relative to |x|: it cannot cross 0, so start on the minimum's side
     # Ends on x, the uniform average of every iterate since the start: the start's weight fades as 1/steps.
     "schedule_free_adamw": Budget(0.01, steps=400_000),
+    "sam": Budget(0.1, extra=("optimizer.rho=0.001",)),  # its fixed point lies about rho/4 from the minimum
 }
 # Rosenbrock from (-1.2, 1), minimum (1, 1).
 ROSENBROCK = {
@@ -47,6 +49,7 @@ ROSENBROCK = {
     "schedule_free_adamw": Budget(0.01, steps=400_000, tolerance=2e-2),  # the uniform average, as above
     "adafactor": Budget(1.0, tolerance=5e-2),  # relative steps and update clipping: slow along the valley floor
     "lamb": Budget(0.001, tolerance=1e-2, initial=(2.0, 3.0)),
+    "sam": Budget(0.001, tolerance=1e-2, extra=("optimizer.rho=0.001",)),  # wider ascents leave the valley floor
 }
 
 

@@ -1,14 +1,19 @@
 """Each optimizer written here matches an independent NumPy implementation of its paper's update rule
-(PyTorch's rule where torch.optim has the algorithm), after one step and after twenty, to 1e-6."""
+(PyTorch's rule where torch.optim has the algorithm), after one step and after twenty, to 1e-6; SAM and
+Newton, which step through the loss closure, match values derived by hand."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from plugins.optimizers.adabelief import AdaBelief
 from plugins.optimizers.gd import GradientDescent
+from plugins.optimizers.lookahead import Lookahead
+from plugins.optimizers.newton import Newton
 from plugins.optimizers.radam import RAdam
 from plugins.optimizers.rprop import Rprop
+from plugins.optimizers.sam import SAM
 from plugins.optimizers.yogi import Yogi
+from trainer.checks import ConfigError
 
 # A coupled quadratic 0.5 w'Aw + b'w: gradients of every sign and size, changing with w.
 A = np.array([[3.0, 0.5, 0.0], [0.5, 2.0, 0.3], [0.0, 0.3, 1.0]])
@@ -102,3 +107,66 @@ def test_radam_takes_both_branches_within_twenty_steps():
     rho_inf = 2 / (1 - 0.999) - 1
     rho = [rho_inf - 2 * t * 0.999**t / (1 - 0.999**t) for t in (1, 20)]
     assert rho[0] <= 5 < rho[1]
+
+
+def numpy_lookahead_sgd(steps, lr, k=5, alpha=0.5):
+    fast = W0.copy()
+    slow = W0.copy()
+    for t in range(1, steps + 1):
+        fast = fast - lr * gradient(fast)
+        if t % k == 0:
+            slow = slow + alpha * (fast - slow)
+            fast = slow.copy()
+    return fast
+
+
+@pytest.mark.parametrize("steps", [1, 20])
+def test_lookahead_matches_numpy_reference(steps):
+    optimizer = Lookahead(GradientDescent(learning_rate=0.1))
+    w = tf.Variable(W0, dtype=tf.float64)
+    for _ in range(steps):
+        optimizer.apply_gradients([(tf.constant(gradient(w.numpy())), w)])
+
+    np.testing.assert_allclose(w.numpy(), numpy_lookahead_sgd(steps, 0.1), rtol=0, atol=1e-6)
+
+
+def quadratic_closure(w):
+    return lambda: (0.5 * tf.tensordot(w, tf.linalg.matvec(tf.constant(A), w), 1) + tf.tensordot(tf.constant(B), w, 1), None)
+
+
+@pytest.mark.parametrize("steps", [1, 20])
+def test_sam_steps_with_the_gradient_at_the_ascended_point(steps):
+    x = tf.Variable(5.0, dtype=tf.float64)  # f = 2x^2 + x + 3, f' = 4x + 1
+    optimizer = SAM(GradientDescent(learning_rate=0.1), rho=0.05)
+    for _ in range(steps):
+        optimizer.apply_closure(lambda: (2 * x * x + x + 3, None), [x])
+
+    expected = 5.0  # by hand: e = rho sign(f'(x)) in one dimension, then x <- x - lr f'(x + e)
+    for _ in range(steps):
+        expected -= 0.1 * (4 * (expected + 0.05 * np.sign(4 * expected + 1)) + 1)
+    assert x.numpy() == pytest.approx(expected, abs=1e-6)
+    if steps == 1:
+        assert x.numpy() == pytest.approx(2.88, abs=1e-6)  # 5 - 0.1 * (4 * 5.05 + 1)
+    assert int(optimizer.iterations.numpy()) == steps
+
+
+def test_newton_reaches_a_quadratics_minimum_in_one_step():
+    w = tf.Variable(W0, dtype=tf.float64)
+    Newton().apply_closure(quadratic_closure(w), [w])
+
+    np.testing.assert_allclose(w.numpy(), np.linalg.solve(A, -B), rtol=0, atol=1e-12)
+
+
+def test_newton_step_on_rosenbrock_matches_the_hand_derived_one():
+    x, y = tf.Variable(-1.2, dtype=tf.float64), tf.Variable(1.0, dtype=tf.float64)
+    Newton().apply_closure(lambda: ((1 - x) ** 2 + 100 * (y - x * x) ** 2, None), [x, y])
+
+    x0, y0 = -1.2, 1.0  # gradient and Hessian of (1 - x)^2 + 100 (y - x^2)^2, by hand
+    g = np.array([-2 * (1 - x0) - 400 * x0 * (y0 - x0**2), 200 * (y0 - x0**2)])
+    h = np.array([[2 - 400 * (y0 - 3 * x0**2), -400 * x0], [-400 * x0, 200.0]])
+    np.testing.assert_allclose([x.numpy(), y.numpy()], np.array([x0, y0]) - np.linalg.solve(h, g), atol=1e-9)
+
+
+def test_newton_refuses_a_model_too_large_for_its_hessian():
+    with pytest.raises(ConfigError, match=r"the model has 1200 parameters, more than optimizer.max_parameters=1000"):
+        Newton().build([tf.Variable(tf.zeros([1200]))])

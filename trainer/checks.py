@@ -35,6 +35,9 @@ def check_optimizer(node: DictConfig, key: str) -> None:
         raise ConfigError(
             f"{key}.{unknown[0]} is not a hyperparameter of {node._target_}; valid: {', '.join(sorted(valid))}"
         )
+    inner = node.get("optimizer")
+    if isinstance(inner, DictConfig) and "_target_" in inner:  # a wrapper's inner optimizer
+        check_optimizer(inner, f"{key}.optimizer")
     learning_rate = node.get("learning_rate")
     is_number = isinstance(learning_rate, numbers.Real) and not isinstance(learning_rate, bool)
     if "learning_rate" in node and not (is_number and learning_rate > 0):

@@ -6,22 +6,31 @@ into one `tf.function` call so that Python stays out of the hot loop.
 """
 import tensorflow as tf
 
+from trainer.optimizers import ClosureOptimizer
+
 
 def make_train_step(model, loss_fn, optimizer, metrics):
     """A step `(x, y, with_norm) -> (loss, gradient_norm)`: forward, loss, gradients, update, metrics.
 
     The global gradient norm costs a pass over every gradient (10% of an MNIST step), so it is computed
-    only where `with_norm`, a boolean tensor, is true; elsewhere it is 0.
+    only where `with_norm`, a boolean tensor, is true; elsewhere it is 0. A `ClosureOptimizer` takes the
+    step itself from the loss closure (trainer/optimizers.py); the choice is made once, while tracing.
     """
 
     def train_step(x, y, with_norm):
-        with tf.GradientTape() as tape:
+        def closure():
             prediction = model(x, training=True)
-            loss = loss_fn(y, prediction)
-            scaled_loss = optimizer.scale_loss(loss)  # loss scaling under mixed_float16, else the loss
+            return loss_fn(y, prediction), prediction
+
         variables = model.trainable_variables
-        gradients = tape.gradient(scaled_loss, variables)
-        optimizer.apply_gradients(zip(gradients, variables))  # unscales scaled gradients first
+        if isinstance(optimizer, ClosureOptimizer):
+            loss, prediction, gradients = optimizer.apply_closure(closure, variables)
+        else:
+            with tf.GradientTape() as tape:
+                loss, prediction = closure()
+                scaled_loss = optimizer.scale_loss(loss)  # loss scaling under mixed_float16, else the loss
+            gradients = tape.gradient(scaled_loss, variables)
+            optimizer.apply_gradients(zip(gradients, variables))  # unscales scaled gradients first
         for metric in metrics.values():
             metric.update_state(y, prediction)
         gradient_norm = tf.cond(

@@ -13,8 +13,9 @@ import tensorflow as tf
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from trainer.checks import check_config
+from trainer.checks import ConfigError, check_config
 from trainer.data import Splits, make_batches
+from trainer.optimizers import ClosureOptimizer
 from trainer.scalar import ScalarProblem
 from trainer.step import evaluate, make_train_loop, make_train_step
 
@@ -47,6 +48,11 @@ def build_training(cfg: DictConfig) -> Training:
     loss_fn = instantiate(cfg.loss)
     optimizer = instantiate(cfg.optimizer)
     if settings.precision == "mixed_float16":
+        if isinstance(optimizer, ClosureOptimizer):
+            raise ConfigError(
+                f"trainer.precision=mixed_float16 needs loss scaling, which {cfg.optimizer._target_} "
+                "does not do; use float32 or mixed_bfloat16"
+            )
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     metrics = build_metrics(cfg)
     batches = make_batches(data.train, settings.batch_size, settings.seed)

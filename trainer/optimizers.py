@@ -1,0 +1,73 @@
+"""Bases for optimizer plugins that need more than `update_step`.
+
+`ClosureOptimizer` is the train step's one hook for optimizers that evaluate the loss more than once per
+step (SAM, Newton): the step hands them `closure`, a function that evaluates the step's batch at the
+variables' current values and returns (loss, prediction), with no tape of its own. The step checks for
+this once, while tracing, so plain optimizers keep the plain tape step.
+
+`WrappingOptimizer` holds an inner optimizer (any choice of conf/optimizer/) whose learning rate is its own.
+"""
+import keras
+import tensorflow as tf
+
+
+class ClosureOptimizer(keras.optimizers.Optimizer):
+    """An optimizer whose step is `apply_closure(closure, variables)`."""
+
+    def apply_closure(self, closure, variables):
+        """Take one step and count it in `iterations`; return the loss, prediction and gradients at the
+        variables' values before the step."""
+        raise NotImplementedError
+
+    def update_step(self, gradient, variable, learning_rate):
+        raise TypeError(f"{type(self).__name__} steps with apply_closure, not apply_gradients")
+
+
+def value_and_gradients(closure, variables):
+    """The closure's loss and prediction, and the loss's gradients with respect to `variables`."""
+    with tf.GradientTape() as tape:
+        loss, prediction = closure()
+    return loss, prediction, tape.gradient(loss, variables)
+
+
+class WrappingOptimizer(keras.optimizers.Optimizer):
+    """An optimizer around an inner one. Setting `learning_rate` sets the inner one's; its slots are
+    checkpointed and listed in `variables` with this optimizer's own."""
+
+    def __init__(self, optimizer, learning_rate=None, name=None, **kwargs):
+        super().__init__(learning_rate=0.0, name=name, **kwargs)
+        self.inner_optimizer = optimizer
+        if learning_rate is not None:
+            optimizer.learning_rate = learning_rate
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self.inner_optimizer.build(var_list)
+
+    @property
+    def learning_rate(self):
+        return self.inner_optimizer.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, learning_rate):
+        self.inner_optimizer.learning_rate = learning_rate
+
+    @property
+    def variables(self):
+        return self._variables + self.inner_optimizer.variables
+
+    def finalize_variable_values(self, var_list):
+        self.inner_optimizer.finalize_variable_values(var_list)
+
+    def get_config(self):
+        config = {**super().get_config(), "optimizer": keras.saving.serialize_keras_object(self.inner_optimizer)}
+        del config["learning_rate"]  # the inner optimizer's, kept in its own config
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        inner = keras.saving.deserialize_keras_object(config.pop("optimizer"), custom_objects=custom_objects)
+        return cls(inner, **config)
