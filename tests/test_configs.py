@@ -9,7 +9,7 @@ from tests.conftest import CONF_DIR
 from trainer.data import Splits
 from trainer.train import train
 
-PLUGIN_GROUPS = ("model", "loss", "optimizer", "data")
+PLUGIN_GROUPS = ("model", "loss", "optimizer", "data", "schedule")
 
 
 def choices(group: str) -> list[str]:
@@ -23,7 +23,8 @@ def test_every_plugin_yaml_instantiates(make_config, fake_mnist, group, name):
     overrides = [f"{group}={name}"]
     if (group, name) == ("data", "mnist"):
         overrides.append(f"data.path={fake_mnist}")  # tests never download
-    plugin = instantiate(make_config(*overrides)[group])
+    config = make_config(*overrides)[group]
+    plugin = instantiate(config) if config else None  # schedule=constant is empty
 
     if group == "model":
         assert plugin.trainable_variables
@@ -31,6 +32,8 @@ def test_every_plugin_yaml_instantiates(make_config, fake_mnist, group, name):
         assert callable(plugin)
     elif group == "optimizer":
         assert isinstance(plugin, keras.optimizers.Optimizer)
+    elif group == "schedule":
+        assert plugin is None or isinstance(plugin, (keras.optimizers.schedules.LearningRateSchedule, keras.callbacks.Callback))
     else:
         assert isinstance(plugin, Splits)
 

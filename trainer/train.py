@@ -7,6 +7,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import keras
 import tensorflow as tf
@@ -34,6 +35,7 @@ class Training:
     loss_mean: keras.metrics.Mean
     train_loop: object  # train_loop(num_steps) -> last gradient norm
     total_steps: int
+    plateau: keras.callbacks.Callback | None  # a schedule fed the train loss at each log point
 
 
 def build_training(cfg: DictConfig) -> Training:
@@ -46,7 +48,11 @@ def build_training(cfg: DictConfig) -> Training:
     data = instantiate(cfg.data)
     model = instantiate(cfg.model)
     loss_fn = instantiate(cfg.loss)
-    optimizer = instantiate(cfg.optimizer)
+    schedule = instantiate(cfg.schedule) if cfg.schedule else None
+    if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+        optimizer = instantiate(cfg.optimizer, learning_rate=schedule)
+    else:
+        optimizer = instantiate(cfg.optimizer)
     if settings.precision == "mixed_float16":
         if isinstance(optimizer, ClosureOptimizer):
             raise ConfigError(
@@ -70,7 +76,11 @@ def build_training(cfg: DictConfig) -> Training:
         gathers_data=data.train is not None,
     )
     total_steps = settings.steps or settings.epochs * batches.steps_per_epoch
-    return Training(model, loss_fn, optimizer, metrics, data, step, loss_mean, train_loop, total_steps)
+    plateau = schedule if isinstance(schedule, keras.callbacks.Callback) else None
+    if plateau is not None:
+        plateau.set_model(SimpleNamespace(optimizer=optimizer))  # all a learning-rate callback reads
+        plateau.on_train_begin()
+    return Training(model, loss_fn, optimizer, metrics, data, step, loss_mean, train_loop, total_steps, plateau)
 
 
 def train(cfg: DictConfig) -> dict:
@@ -92,6 +102,8 @@ def train(cfg: DictConfig) -> dict:
             done += count
             if done % settings.log_every == 0 or done == total_steps:
                 logged = log_train(done, run, gradient_norm)
+                if run.plateau is not None:  # each log window is one of its "epochs"
+                    run.plateau.on_epoch_end(done // settings.log_every, {"loss": logged["train/loss"]})
                 if (done - count) * 10 // total_steps != done * 10 // total_steps:  # each tenth of the run
                     log.info("step %d/%d %s", done, total_steps, summarize(logged))
 
