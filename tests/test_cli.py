@@ -76,3 +76,15 @@ def test_bad_value_fails_at_start_with_one_line(tmp_path, override, message):
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]  # one line, no traceback
     assert result.stderr.startswith(message)
     assert not (tmp_path / "metrics.json").exists()
+
+
+@pytest.mark.slow
+def test_multirun_over_every_optimizer_on_rosenbrock(tmp_path):
+    from tests.test_configs import choices
+
+    result = run_trainer("-m", "optimizer=glob(*)", "model=rosenbrock", "trainer.steps=200", f"hydra.sweep.dir={tmp_path}")
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    overrides = [path.parent.name.split("_", 1)[1].split(",") for path in tmp_path.glob("*/metrics.json")]
+    written = {part for parts in overrides for part in parts if part.startswith("optimizer=")}
+    assert written == {f"optimizer={name}" for name in choices("optimizer")}
