@@ -40,6 +40,7 @@ QUADRATIC = {
     # Ends on x, the uniform average of every iterate since the start: the start's weight fades as 1/steps.
     "schedule_free_adamw": Budget(0.01, steps=400_000),
     "sam": Budget(0.1, extra=("optimizer.rho=0.001",)),  # its fixed point lies about rho/4 from the minimum
+    "lbfgs": Budget(1.0, steps=20),  # up to 20 iterations with a line search in each step
 }
 # Rosenbrock from (-1.2, 1), minimum (1, 1).
 ROSENBROCK = {
@@ -50,6 +51,7 @@ ROSENBROCK = {
     "adafactor": Budget(1.0, tolerance=5e-2),  # relative steps and update clipping: slow along the valley floor
     "lamb": Budget(0.001, tolerance=1e-2, initial=(2.0, 3.0)),
     "sam": Budget(0.001, tolerance=1e-2, extra=("optimizer.rho=0.001",)),  # wider ascents leave the valley floor
+    "lbfgs": Budget(1.0, steps=20),
 }
 
 

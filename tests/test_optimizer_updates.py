@@ -1,12 +1,14 @@
 """Each optimizer written here matches an independent NumPy implementation of its paper's update rule
 (PyTorch's rule where torch.optim has the algorithm), after one step and after twenty, to 1e-6; SAM and
-Newton, which step through the loss closure, match values derived by hand."""
+Newton and L-BFGS, which step through the loss closure, match values derived by hand (and L-BFGS
+PyTorch's own results)."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from plugins.optimizers.adabelief import AdaBelief
 from plugins.optimizers.gd import GradientDescent
+from plugins.optimizers.lbfgs import LBFGS
 from plugins.optimizers.lookahead import Lookahead
 from plugins.optimizers.newton import Newton
 from plugins.optimizers.radam import RAdam
@@ -170,3 +172,41 @@ def test_newton_step_on_rosenbrock_matches_the_hand_derived_one():
 def test_newton_refuses_a_model_too_large_for_its_hessian():
     with pytest.raises(ConfigError, match=r"the model has 1200 parameters, more than optimizer.max_parameters=1000"):
         Newton().build([tf.Variable(tf.zeros([1200]))])
+
+
+@pytest.mark.parametrize("line_search", ["strong_wolfe", None])
+def test_lbfgs_takes_the_secant_step_to_a_quadratics_minimum(line_search):
+    # By hand, for 2x^2 + x + 3 from 5: the first iteration steps -g * min(1, 1/|g|) = -1 to x = 4 (the
+    # strong Wolfe conditions hold there at once); the second has y = g(4) - g(5) = -4, s = -1, so
+    # d = -(s'y / y'y) g(4) = -0.25 * 17 = -4.25 and x = 4 - 4.25 = -0.25, where g = 0 ends the step.
+    x = tf.Variable(5.0, dtype=tf.float64)
+    LBFGS(max_iter=1, line_search=line_search).apply_closure(lambda: (2 * x * x + x + 3, None), [x])
+    assert x.numpy() == pytest.approx(4.0, abs=1e-12)
+
+    x.assign(5.0)
+    optimizer = LBFGS(line_search=line_search)
+    optimizer.apply_closure(lambda: (2 * x * x + x + 3, None), [x])
+    assert x.numpy() == pytest.approx(-0.25, abs=1e-12)
+    assert int(optimizer._total_iterations.numpy()) == 2
+
+
+@pytest.mark.parametrize("line_search", ["strong_wolfe", None])
+def test_lbfgs_reaches_a_coupled_quadratics_minimum_in_one_step(line_search):
+    w = tf.Variable(W0, dtype=tf.float64)
+    LBFGS(line_search=line_search).apply_closure(quadratic_closure(w), [w])
+
+    np.testing.assert_allclose(w.numpy(), np.linalg.solve(A, -B), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "line_search, expected",
+    [  # golden values: torch.optim.LBFGS (torch 2.13.0, float64, defaults), one step from (-1.2, 1)
+        ("strong_wolfe", [0.38062264334649, 0.12491013187294]),
+        (None, [-0.39290952, 0.14696808]),
+    ],
+)
+def test_lbfgs_first_step_on_rosenbrock_agrees_with_pytorch(line_search, expected):
+    x, y = tf.Variable(-1.2, dtype=tf.float64), tf.Variable(1.0, dtype=tf.float64)
+    LBFGS(line_search=line_search).apply_closure(lambda: ((1 - x) ** 2 + 100 * (y - x * x) ** 2, None), [x, y])
+
+    np.testing.assert_allclose([x.numpy(), y.numpy()], expected, rtol=0, atol=1e-6)

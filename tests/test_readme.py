@@ -11,12 +11,14 @@ from trainer.train import train
 
 
 def readme_block(language: str) -> str:
-    return re.search(rf"```{language}\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    """The README's code block in `language` that starts by naming its file (`# plugins/...`, `# conf/...`)."""
+    return re.search(rf"```{language}\n(# (?:plugins|conf)/.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
 
 
 def test_readme_scalar_plugin_example_reaches_its_minimum(make_config, tmp_path, monkeypatch):
     source = readme_block("python")
     module_name = source.splitlines()[0].removeprefix("# ").removesuffix(".py").replace("/", ".")
+    assert module_name == "plugins.models.himmelblau"
     (tmp_path / "plugin.py").write_text(source)
     spec = importlib.util.spec_from_file_location(module_name, tmp_path / "plugin.py")
     module = importlib.util.module_from_spec(spec)
@@ -29,3 +31,12 @@ def test_readme_scalar_plugin_example_reaches_its_minimum(make_config, tmp_path,
     metrics = train(cfg)
 
     assert metrics["variables"] == {"x": pytest.approx(3.0, abs=1e-4), "y": pytest.approx(2.0, abs=1e-4)}
+
+
+def test_readme_minimize_example_runs_as_written():
+    source = re.search(r"```python\n(import tensorflow as tf, trainer\n.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    namespace = {}
+    exec(source, namespace)
+
+    assert namespace["x"].numpy() == pytest.approx(-0.25, abs=1e-3)
+    assert namespace["losses"].shape == (500,)
