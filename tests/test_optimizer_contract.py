@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 from hydra.utils import instantiate
 
+from tests.conftest import CONF_DIR
 from tests.test_configs import choices
 from trainer.train import build_training, train
 
@@ -97,3 +98,34 @@ def test_checkpoint_saves_and_restores_the_slots(make_config, tmp_path, name):
     for restored, saved in zip(fresh.optimizer.variables, trained.optimizer.variables):
         np.testing.assert_array_equal(restored.numpy(), saved.numpy())
     assert fresh.model.values() == trained.model.values()
+
+
+SHARED_OPTIONS = {"clipnorm": 1.0, "clipvalue": 0.5, "global_clipnorm": 2.0, "weight_decay": 0.1,
+                  "use_ema": True, "gradient_accumulation_steps": 2}
+WITH_SHARED_OPTIONS = [name for name in OPTIMIZERS if "/_shared/optimizer" in (CONF_DIR / "optimizer" / f"{name}.yaml").read_text()]
+
+
+@pytest.mark.parametrize("name", WITH_SHARED_OPTIONS)
+@pytest.mark.parametrize("option", SHARED_OPTIONS)
+def test_every_optimizer_takes_the_shared_options(make_config, name, option):
+    value = SHARED_OPTIONS[option]
+    optimizer = instantiate(make_config(f"optimizer={name}", f"optimizer.{option}={value}").optimizer)
+
+    assert getattr(optimizer, option) == value
+
+
+@pytest.mark.parametrize(
+    "overrides, steps, expected",
+    [  # SGD at 0.1 on 2x^2 + x + 3 from x = 5, where the gradient is 21; by hand:
+        (["optimizer.clipnorm=1.0"], 1, 5 - 0.1 * 1.0),
+        (["optimizer.clipvalue=0.5"], 1, 5 - 0.1 * 0.5),
+        (["optimizer.global_clipnorm=2.0"], 1, 5 - 0.1 * 2.0),
+        (["optimizer.weight_decay=0.1"], 1, 5 - 5 * 0.1 * 0.1 - 0.1 * 21),  # decoupled decay, then the step
+        (["optimizer.gradient_accumulation_steps=2"], 1, 5.0),  # nothing applied yet
+        (["optimizer.gradient_accumulation_steps=2"], 2, 5 - 0.1 * 21),  # the mean of two gradients at 5
+    ],
+)
+def test_shared_options_act_as_keras_documents(make_config, overrides, steps, expected):
+    metrics = train(make_config(*overrides, f"trainer.steps={steps}", "trainer.log_every=1"))
+
+    assert metrics["variables"]["x"] == pytest.approx(expected, abs=1e-6)
