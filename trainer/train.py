@@ -22,6 +22,7 @@ from trainer.step import evaluate, make_train_loop, make_train_step
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class Training:
     """The parts of a run, built once: what `train` drives, and what benchmarks time."""
@@ -49,17 +50,7 @@ def build_training(cfg: DictConfig) -> Training:
     model = instantiate(cfg.model)
     loss_fn = instantiate(cfg.loss)
     schedule = instantiate(cfg.schedule) if cfg.schedule else None
-    if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
-        optimizer = instantiate(cfg.optimizer, learning_rate=schedule)
-    else:
-        optimizer = instantiate(cfg.optimizer)
-    if settings.precision == "mixed_float16":
-        if isinstance(optimizer, ClosureOptimizer):
-            raise ConfigError(
-                f"trainer.precision=mixed_float16 needs loss scaling, which {cfg.optimizer._target_} "
-                "does not do; use float32 or mixed_bfloat16"
-            )
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    optimizer = build_optimizer(cfg, schedule)
     metrics = build_metrics(cfg)
     batches = make_batches(data.train, settings.batch_size, settings.seed)
 
@@ -81,6 +72,22 @@ def build_training(cfg: DictConfig) -> Training:
         plateau.set_model(SimpleNamespace(optimizer=optimizer))  # all a learning-rate callback reads
         plateau.on_train_begin()
     return Training(model, loss_fn, optimizer, metrics, data, step, loss_mean, train_loop, total_steps, plateau)
+
+
+def build_optimizer(cfg: DictConfig, schedule) -> keras.optimizers.Optimizer:
+    """The configured optimizer: on the schedule where it is a Keras one, loss-scaled under mixed_float16."""
+    if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+        optimizer = instantiate(cfg.optimizer, learning_rate=schedule)
+    else:
+        optimizer = instantiate(cfg.optimizer)
+    if cfg.trainer.precision != "mixed_float16":
+        return optimizer
+    if isinstance(optimizer, ClosureOptimizer):
+        raise ConfigError(
+            f"trainer.precision=mixed_float16 needs loss scaling, which {cfg.optimizer._target_} "
+            "does not do; use float32 or mixed_bfloat16"
+        )
+    return keras.optimizers.LossScaleOptimizer(optimizer)
 
 
 def train(cfg: DictConfig) -> dict:
