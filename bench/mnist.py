@@ -23,7 +23,7 @@ def framework_epoch(data_path: str, *overrides: str):
     cfg = mnist_config(data_path, "trainer.epochs=1", *overrides)
     run = build_training(cfg)
     steps = tf.constant(run.total_steps, tf.int64)
-    return (lambda: run.train_loop(steps).numpy()), run.total_steps * cfg.trainer.batch_size
+    return (lambda: run.train_loop(steps)[0].numpy()), run.total_steps * cfg.trainer.batch_size
 
 
 def keras_model(cfg, steps_per_execution: int = 1) -> keras.Model:
@@ -114,7 +114,7 @@ def framework_time_to_accuracy(data_path: str, max_epochs: int) -> tuple[list[fl
     epochs, accuracy = [], 0.0
     while len(epochs) < max_epochs and accuracy < TARGET_ACCURACY:
         start = time.perf_counter()
-        run.train_loop(epoch_steps).numpy()
+        run.train_loop(epoch_steps)[0].numpy()
         epochs.append(time.perf_counter() - start)
         test = evaluate(run.model, run.loss_fn, build_metrics(cfg), run.data.test, cfg.trainer.eval_batch_size)
         accuracy = test["accuracy"]

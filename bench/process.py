@@ -6,13 +6,18 @@ from bench.common import Section, median_seconds_until, peak_rss_mb
 IMPORT_TENSORFLOW = ("-c", "import tensorflow; print('imported', flush=True)")
 
 
+def fresh_run_dir() -> str:
+    """A run directory new to every run of a repeated command: the same one would resume a finished run."""
+    return f"{tempfile.mkdtemp()}/${{now:%H-%M-%S-%f}}"
+
+
 def startup_section(repeats: int) -> Section:
     reference = median_seconds_until(repeats, "imported", *IMPORT_TENSORFLOW)
     seconds = {
         "python -m trainer --help": median_seconds_until(repeats, None, "-m", "trainer", "--help"),
         "python -m trainer --cfg job": median_seconds_until(repeats, None, "-m", "trainer", "--cfg", "job"),
         "python -m trainer trainer.steps=1, until its first step is done": median_seconds_until(
-            repeats, "step 1/1 ", "-m", "trainer", "trainer.steps=1", f"hydra.run.dir={tempfile.mkdtemp()}"
+            repeats, "step 1/1 ", "-m", "trainer", "trainer.steps=1", f"hydra.run.dir={fresh_run_dir()}"
         ),
     }
     first_step = seconds["python -m trainer trainer.steps=1, until its first step is done"]
@@ -43,7 +48,7 @@ def memory_section(data_path: str, data_name: str) -> Section:
     reference = peak_rss_mb(*IMPORT_TENSORFLOW)
     mnist = peak_rss_mb(
         "-m", "trainer", "experiment=mnist", f"data.path={data_path}", "trainer.epochs=1",
-        f"hydra.run.dir={tempfile.mkdtemp()}",
+        f"hydra.run.dir={fresh_run_dir()}",
     )
     section = Section(
         "Memory: peak resident set size",

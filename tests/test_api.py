@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 import trainer
-from trainer.checks import ConfigError
+from trainer.errors import ConfigError
 
 
 def test_minimize_the_tutorial_quadratic_with_sgd_by_name():

@@ -15,7 +15,7 @@ from plugins.optimizers.radam import RAdam
 from plugins.optimizers.rprop import Rprop
 from plugins.optimizers.sam import SAM
 from plugins.optimizers.yogi import Yogi
-from trainer.checks import ConfigError
+from trainer.errors import ConfigError
 
 # A coupled quadratic 0.5 w'Aw + b'w: gradients of every sign and size, changing with w.
 A = np.array([[3.0, 0.5, 0.0], [0.5, 2.0, 0.3], [0.0, 0.3, 1.0]])

@@ -36,9 +36,10 @@ def test_rosenbrock_preset_reaches_one_one(make_config):
     assert metrics["objective"] < 1e-6
 
 
-def test_compiled_call_length_does_not_change_the_result(make_config):
-    one_per_call = train(make_config("trainer.steps=50", "trainer.steps_per_call=1"))
-    all_in_one = train(make_config("trainer.steps=50", "trainer.steps_per_call=50", "trainer.log_every=50"))
+def test_compiled_call_length_does_not_change_the_result(make_config, tmp_path):
+    one_per_call = train(make_config("trainer.steps=50", "trainer.steps_per_call=1", f"output_dir={tmp_path / 'a'}"))
+    all_in_one = train(make_config("trainer.steps=50", "trainer.steps_per_call=50", "trainer.log_every=50",
+                                   f"output_dir={tmp_path / 'b'}"))
 
     assert one_per_call["variables"] == all_in_one["variables"]
     assert one_per_call["steps"] == all_in_one["steps"] == 50

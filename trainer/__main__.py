@@ -4,8 +4,14 @@ import os
 import sys
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 
-from trainer.checks import find_config_error
+from trainer.errors import Interrupted, find_trainer_error
+
+
+def in_sweep() -> bool:
+    return HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 @contextlib.contextmanager
@@ -39,10 +45,14 @@ def main(cfg) -> float:
     try:
         metrics = train(cfg)
     except Exception as error:
-        problem = find_config_error(error)
+        problem = find_trainer_error(error)
         if problem is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        sys.exit(f"trainer: {problem}")  # one line on stderr, exit status 1
+        if in_sweep() and not isinstance(problem, Interrupted):  # one job's failure leaves the others to run
+            print(f"trainer: job {cfg.output_dir}: {problem}", file=sys.stderr)
+            return float("nan")
+        print(f"trainer: {problem}", file=sys.stderr)  # one line, no traceback
+        sys.exit(problem.exit_code)
     print(summarize(metrics))
     return metrics["loss"]  # what a Hydra sweeper minimizes
 

@@ -6,13 +6,11 @@ import numbers
 from hydra.utils import get_class
 from omegaconf import DictConfig
 
+from trainer.errors import ConfigError
+
 PIPELINES = ("graph", "tf.data")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 HYDRA_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
-
-
-class ConfigError(ValueError):
-    """A config value that cannot work; the message names the key and what is valid."""
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -55,10 +53,3 @@ def constructor_arguments(cls) -> set[str]:
         if not any(p.kind == p.VAR_KEYWORD for p in parameters):
             break
     return names
-
-
-def find_config_error(error: BaseException) -> ConfigError | None:
-    """The ConfigError behind `error`, also where Hydra's instantiate wrapped one raised by a plugin."""
-    while error is not None and not isinstance(error, ConfigError):
-        error = error.__cause__ or error.__context__
-    return error

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
-from trainer.checks import ConfigError
+from trainer.errors import ConfigError
 
 
 class ScalarProblem(tf.Module):

@@ -44,29 +44,32 @@ def make_train_step(model, loss_fn, optimizer, metrics):
 
 
 def make_train_loop(train_step, next_batch, step, loss_mean, jit_compile: bool, gathers_data: bool):
-    """A compiled `train_loop(num_steps) -> the last step's gradient norm` that advances `step`.
+    """A compiled `train_loop(num_steps) -> (the last step's gradient norm, its loss)` that advances `step`.
 
     `next_batch()` gives each step's (x, y). The number of steps is a tensor argument, so calls of any
-    length share one trace. With `jit_compile`, XLA compiles the whole loop when it gathers no data, and
-    only the step when it does: XLA copies large captured tensors, such as a data set, on every iteration.
+    length share one trace. The loop stops after the first step whose loss is not finite. With
+    `jit_compile`, XLA compiles the whole loop when it gathers no data, and only the step when it does:
+    XLA copies large captured tensors, such as a data set, on every iteration.
     """
 
     def counted_step(x, y, last):
         loss, gradient_norm = train_step(x, y, with_norm=last)
         loss_mean.update_state(loss)
-        return gradient_norm
+        return gradient_norm, loss
 
     if jit_compile and gathers_data:
         counted_step = tf.function(counted_step, jit_compile=True)
 
     @tf.function(jit_compile=jit_compile and not gathers_data)
     def train_loop(num_steps):
-        gradient_norm = tf.constant(0.0)
+        gradient_norm, loss = tf.constant(0.0), tf.constant(0.0)
         for index in tf.range(num_steps):
             x, y = next_batch()
-            gradient_norm = counted_step(x, y, tf.equal(index, num_steps - 1))
+            gradient_norm, loss = counted_step(x, y, tf.equal(index, num_steps - 1))
             step.assign_add(1)
-        return gradient_norm
+            if not tf.math.is_finite(loss):
+                break
+        return gradient_norm, loss
 
     return train_loop
 

@@ -5,6 +5,7 @@ Everything a run writes goes to `cfg.output_dir`: TensorBoard event files (train
 """
 import json
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,7 +15,9 @@ import tensorflow as tf
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from trainer.checks import ConfigError, check_config
+from trainer.checkpoints import StopSignals, restore_latest, run_checkpoint
+from trainer.checks import check_config
+from trainer.errors import ConfigError, Diverged, Interrupted
 from trainer.data import Splits, make_batches
 from trainer.optimizers import ClosureOptimizer
 from trainer.scalar import ScalarProblem
@@ -34,7 +37,7 @@ class Training:
     data: Splits
     step: tf.Variable
     loss_mean: keras.metrics.Mean
-    train_loop: object  # train_loop(num_steps) -> last gradient norm
+    train_loop: object  # train_loop(num_steps) -> (last gradient norm, last loss)
     total_steps: int
     plateau: keras.callbacks.Callback | None  # a schedule fed the train loss at each log point
 
@@ -44,6 +47,9 @@ def build_training(cfg: DictConfig) -> Training:
     check_config(cfg)
     settings = cfg.trainer
     keras.utils.set_random_seed(settings.seed)
+    if settings.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    tf.random.set_global_generator(tf.random.Generator.from_seed(settings.seed))  # checkpointed with the run
     keras.mixed_precision.set_global_policy(settings.precision)
 
     data = instantiate(cfg.data)
@@ -91,7 +97,10 @@ def build_optimizer(cfg: DictConfig, schedule) -> keras.optimizers.Optimizer:
 
 
 def train(cfg: DictConfig) -> dict:
-    """Train as configured and return the final metrics (also written to `metrics.json`)."""
+    """Train as configured and return the final metrics (also written to `metrics.json`).
+
+    A run continues from the newest checkpoint in its own directory, or in `trainer.resume`'s.
+    """
     settings = cfg.trainer
     output_dir = Path(cfg.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -99,20 +108,38 @@ def train(cfg: DictConfig) -> dict:
     log.info("devices: %s", ", ".join(device.name for device in tf.config.list_physical_devices()))
     run = build_training(cfg)
     total_steps = run.total_steps
+    checkpoint = run_checkpoint(run)
+    checkpoints = tf.train.CheckpointManager(checkpoint, str(output_dir / "checkpoints"), settings.keep_checkpoints)
+    resumed = restore_latest(checkpoint, Path(settings.resume or output_dir) / "checkpoints")
+    done = int(run.step.numpy())
+    if resumed:
+        log.info("resumed from %s at step %d of %d", resumed, done, total_steps)
+    every = {"log": settings.log_every, "checkpoint": settings.checkpoint_every or total_steps}
 
-    with tf.summary.create_file_writer(str(output_dir)).as_default():
-        tf.summary.text("config", as_markdown_code(OmegaConf.to_yaml(cfg, resolve=True)), step=0)
-        done = 0
-        while done < total_steps:
-            count = min(settings.steps_per_call, settings.log_every - done % settings.log_every, total_steps - done)
-            gradient_norm = run.train_loop(tf.constant(count, tf.int64))
-            done += count
-            if done % settings.log_every == 0 or done == total_steps:
+    with tf.summary.create_file_writer(str(output_dir)).as_default(), StopSignals() as signals:
+        tf.summary.text("config", as_markdown_code(OmegaConf.to_yaml(cfg, resolve=True)), step=done)
+        logged = None
+        while done < total_steps and not signals.received:
+            count = min(settings.steps_per_call, total_steps - done, *(n - done % n for n in every.values()))
+            gradient_norm, loss = run.train_loop(tf.constant(count, tf.int64))
+            previous, done = done, int(run.step.numpy())
+            if not math.isfinite(float(loss)):
+                message = diverged_message(run, float(loss), done, checkpoints.latest_checkpoint)
+                write_metrics(output_dir, {"loss": None, "steps": done, "error": message})
+                raise Diverged(message)
+            if done % every["log"] == 0 or done == total_steps or logged is None and signals.received:
                 logged = log_train(done, run, gradient_norm)
                 if run.plateau is not None:  # each log window is one of its "epochs"
                     run.plateau.on_epoch_end(done // settings.log_every, {"loss": logged["train/loss"]})
-                if (done - count) * 10 // total_steps != done * 10 // total_steps:  # each tenth of the run
+                if previous * 10 // total_steps != done * 10 // total_steps:  # each tenth of the run
                     log.info("step %d/%d %s", done, total_steps, summarize(logged))
+            if done % every["checkpoint"] == 0 or done == total_steps or signals.received:
+                checkpoints.save(checkpoint_number=done)
+        if signals.received:
+            raise Interrupted(signals.received, f"stopped by {signals.received.name} at step {done} of {total_steps}; "
+                              f"checkpoint {checkpoints.latest_checkpoint} written: run the same command to resume")
+        if logged is None:  # a finished run, run again: its last window comes from the checkpoint
+            logged = log_train(done, run, tf.constant(0.0))
 
         # What fit does at its end: EMA weights, Schedule-Free's averaged weights, ... replace the training ones.
         run.optimizer.finalize_variable_values(run.model.trainable_variables)
@@ -130,8 +157,22 @@ def train(cfg: DictConfig) -> dict:
                 tf.summary.scalar(f"test/{name}", value, step=total_steps)
                 metrics[f"test_{name}"] = value
 
-    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    if isinstance(run.model, keras.Model):
+        run.model.save(output_dir / "model.keras")
+    write_metrics(output_dir, metrics)
     return metrics
+
+
+def write_metrics(output_dir: Path, metrics: dict) -> None:
+    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+
+
+def diverged_message(run: Training, loss: float, step: int, last_checkpoint: str | None) -> str:
+    kept = f"the last good checkpoint is {last_checkpoint}" if last_checkpoint else "no checkpoint was written before it"
+    return (
+        f"the loss became {loss} at step {step}: the learning rate ({float(run.optimizer.learning_rate):g}) is "
+        f"likely too large for this problem, or the loss overflows; {kept}"
+    )
 
 
 def build_metrics(cfg: DictConfig) -> dict:

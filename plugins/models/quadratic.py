@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
-from trainer.checks import ConfigError
+from trainer.errors import ConfigError
 from trainer.scalar import ScalarProblem
 
 

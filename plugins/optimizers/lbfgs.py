@@ -21,7 +21,7 @@ Springer 2006, algorithms 3.5, 3.6 and 7.4.
 import keras
 import tensorflow as tf
 
-from trainer.checks import ConfigError
+from trainer.errors import ConfigError
 from trainer.optimizers import ClosureOptimizer, value_and_gradients
 
 LINE_SEARCHES = ("strong_wolfe", None)

@@ -11,7 +11,7 @@ refused at start. Reference: J. Nocedal and S. J. Wright, "Numerical Optimizatio
 import keras
 import tensorflow as tf
 
-from trainer.checks import ConfigError
+from trainer.errors import ConfigError
 from trainer.optimizers import ClosureOptimizer
 
 
