@@ -6,6 +6,7 @@ reports the final variables and their distance to `minimum`.
 import math
 from collections.abc import Sequence
 
+import keras
 import tensorflow as tf
 
 from trainer.errors import ConfigError
@@ -18,8 +19,8 @@ class ScalarProblem(tf.Module):
         super().__init__(name=type(self).__name__)
         if len(names) != len(initial):
             raise ConfigError(f"model.initial has {len(initial)} values for {len(names)} names {list(names)}")
-        self.named_variables = {
-            name: tf.Variable(float(value), name=name) for name, value in zip(names, initial)
+        self.named_variables = {  # in Keras' floatx: float32, or float64 for the gradient check
+            name: tf.Variable(float(value), dtype=keras.config.floatx(), name=name) for name, value in zip(names, initial)
         }
         self.minimum = dict(zip(names, (float(m) for m in minimum)))
 

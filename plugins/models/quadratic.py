@@ -27,9 +27,10 @@ class Quadratic(ScalarProblem):
             raise ConfigError(f"model.square must be > 0 for a minimum to exist, got {list(square)}")
         minimum = [-b / (2 * a) for a, b in zip(square, linear)]
         super().__init__(names, initial, minimum)
-        self.square = tf.constant(square, tf.float32)
-        self.linear = tf.constant(linear, tf.float32)
-        self.constant = tf.constant(constant, tf.float32)
+        dtype = next(iter(self.named_variables.values())).dtype
+        self.square = tf.constant(square, dtype)
+        self.linear = tf.constant(linear, dtype)
+        self.constant = tf.constant(constant, dtype)
 
     def objective(self, *values):
         v = tf.stack(values)

@@ -1,0 +1,86 @@
+"""python -m trainer.gradcheck: tape gradients against float64 central differences, for every model and
+loss plugin, and a failure naming the variable where a gradient is deliberately broken."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import CONF_DIR, ROOT
+from tests.test_configs import choices
+from trainer.gradcheck import gradient_check
+
+TOLERANCE = 1e-5
+
+
+def model_and_loss(model: str) -> list[str]:
+    """The overrides that pair a model plugin with the loss it is trained with."""
+    return ["experiment=mnist"] if model == "mlp" else [f"model={model}", "loss=objective"]
+
+
+def gradcheck_config(fake_mnist, *overrides):
+    from hydra import compose, initialize_config_dir
+
+    data = [f"data.path={fake_mnist}"] if "experiment=mnist" in overrides else []
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose("gradcheck", overrides=[*overrides, *data, "output_dir=unused"])
+
+
+@pytest.mark.parametrize("model", choices("model"))
+def test_every_model_plugin_passes_with_its_loss(fake_mnist, model):
+    errors = gradient_check(gradcheck_config(fake_mnist, *model_and_loss(model)))
+
+    assert errors and all(error < TOLERANCE for error in errors.values()), errors
+
+
+def test_every_loss_plugin_is_checked():
+    checked = {"sparse_categorical_crossentropy" if model == "mlp" else "objective" for model in choices("model")}
+    assert checked == set(choices("loss"))
+
+
+BROKEN_MODEL = '''
+import tensorflow as tf
+
+from plugins.models.quadratic import Quadratic
+
+
+class BrokenQuadratic(Quadratic):
+    """The tutorial quadratic whose linear term the tape cannot see: a wrong gradient."""
+
+    def objective(self, *values):
+        v = tf.stack(values)
+        return tf.reduce_sum(self.square * v * v + tf.stop_gradient(self.linear * v)) + self.constant
+'''
+
+
+@pytest.fixture
+def broken_model(tmp_path, monkeypatch):
+    (tmp_path / "broken_model.py").write_text(BROKEN_MODEL)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def test_a_broken_gradient_is_found(fake_mnist, broken_model):
+    errors = gradient_check(gradcheck_config(fake_mnist, "model._target_=broken_model.BrokenQuadratic"))
+
+    assert errors["x"] > 0.01
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("broken", [False, True])
+def test_command_line_exit_status_and_report(broken_model, broken):
+    target = ["model._target_=broken_model.BrokenQuadratic"] if broken else []
+    result = subprocess.run([sys.executable, "-m", "trainer.gradcheck", *target], cwd=broken_model,
+                            capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": f"{broken_model}{os.pathsep}{ROOT}"})
+
+    assert result.stdout.startswith("x  largest relative error ")
+    if broken:
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines()[-1] == (
+            "trainer.gradcheck: the tape gradient of x differs from finite differences by more than "
+            "gradcheck.tolerance=1e-05")
+    else:
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.rstrip().endswith("ok")
+    assert sorted(path.name for path in broken_model.iterdir()) == ["broken_model.py"]  # nothing written
