@@ -59,25 +59,6 @@ def test_help_and_cfg_do_not_import_tensorflow(flag):
         assert "_target_: keras.optimizers.SGD" in result.stdout
 
 
-@pytest.mark.parametrize(
-    "override, message",
-    [
-        ("optimizer.learning_rate=-0.1", "trainer: optimizer.learning_rate must be a number > 0; got -0.1"),
-        ("optimizer.learning_rate=0", "trainer: optimizer.learning_rate must be a number > 0; got 0"),
-        ("optimizer.learning_rate=fast", "trainer: optimizer.learning_rate must be a number > 0; got 'fast'"),
-        ("+optimizer.betaa=0.9", "trainer: optimizer.betaa is not a hyperparameter of keras.optimizers.SGD; valid: "),
-        ("model.square=[-2]", "trainer: model.square must be > 0 for a minimum to exist, got [-2]"),
-    ],
-)
-def test_bad_value_fails_at_start_with_one_line(tmp_path, override, message):
-    result = run_trainer(override, f"hydra.run.dir={tmp_path}")
-
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [result.stderr.strip()]  # one line, no traceback
-    assert result.stderr.startswith(message)
-    assert not (tmp_path / "metrics.json").exists()
-
-
 @pytest.mark.slow
 def test_multirun_over_every_optimizer_on_rosenbrock(tmp_path):
     from tests.test_configs import choices

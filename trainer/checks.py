@@ -2,6 +2,7 @@
 one line naming the key and what is valid (`ConfigError`); `python -m trainer` prints that line alone."""
 import inspect
 import numbers
+from pathlib import Path
 
 from hydra.utils import get_class
 from omegaconf import DictConfig
@@ -13,15 +14,45 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 HYDRA_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
 
 
+def is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def positive_int(value) -> bool:
+    return is_int(value) and value >= 1
+
+
+# Each trainer setting: what is valid, and the test of it.
+TRAINER_SETTINGS = {
+    "steps": ("null or an integer >= 1", lambda v: v is None or positive_int(v)),
+    "epochs": ("an integer >= 1", positive_int),
+    "batch_size": ("an integer >= 1", positive_int),
+    "eval_batch_size": ("an integer >= 1", positive_int),
+    "seed": ("an integer", is_int),
+    "log_every": ("an integer >= 1", positive_int),
+    "steps_per_call": ("an integer >= 1", positive_int),
+    "jit_compile": ("true or false", lambda v: isinstance(v, bool)),
+    "pipeline": (f"one of {', '.join(PIPELINES)}", lambda v: v in PIPELINES),
+    "precision": (f"one of {', '.join(PRECISIONS)}", lambda v: v in PRECISIONS),
+    "checkpoint_every": ("null or an integer >= 1", lambda v: v is None or positive_int(v)),
+    "keep_checkpoints": ("an integer >= 1", positive_int),
+    "resume": ("null or a run directory with checkpoints", lambda v: v is None or Path(str(v), "checkpoints").is_dir()),
+    "deterministic": ("true or false", lambda v: isinstance(v, bool)),
+}
+
+
 def check_config(cfg: DictConfig) -> None:
-    check_choice("trainer.pipeline", cfg.trainer.pipeline, PIPELINES)
-    check_choice("trainer.precision", cfg.trainer.precision, PRECISIONS)
+    check_trainer(cfg.trainer)
     check_optimizer(cfg.optimizer, "optimizer")
 
 
-def check_choice(key: str, value, valid: tuple[str, ...]) -> None:
-    if value not in valid:
-        raise ConfigError(f"{key} must be one of {', '.join(valid)}; got {value!r}")
+def check_trainer(settings: DictConfig) -> None:
+    unknown = sorted(set(settings) - set(TRAINER_SETTINGS))
+    if unknown:
+        raise ConfigError(f"trainer.{unknown[0]} is not a trainer setting; valid: {', '.join(TRAINER_SETTINGS)}")
+    for key, (valid, test) in TRAINER_SETTINGS.items():
+        if not test(settings.get(key)):
+            raise ConfigError(f"trainer.{key} must be {valid}; got {settings.get(key)!r}")
 
 
 def check_optimizer(node: DictConfig, key: str) -> None:

@@ -11,6 +11,10 @@ class ConfigError(TrainerError, ValueError):
     """A config value that cannot work; the message names the key and what is valid."""
 
 
+class DataError(TrainerError):
+    """A data file that cannot be used; the message names the file and what was expected."""
+
+
 class Diverged(TrainerError):
     """The loss stopped being finite; the last good checkpoint is kept."""
 
