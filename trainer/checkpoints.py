@@ -3,7 +3,8 @@ and restored at start, so that re-running a command in its run directory continu
 
 A checkpoint holds everything the continuation needs to end exactly as an uninterrupted run: the weights,
 the optimizer's slots, the step counter (which is also the data position: an epoch's order is a function
-of the seed and the epoch), the running train metrics and TensorFlow's global random generator.
+of the seed and the epoch), the running train metrics, the validation monitor (best value, patience) and
+TensorFlow's global random generator.
 """
 import logging
 import signal
@@ -22,7 +23,7 @@ def run_checkpoint(run) -> tf.train.Checkpoint:
     metric_variables = [v for metric in (run.loss_mean, *run.metrics.values()) for v in metric.variables]
     return tf.train.Checkpoint(
         model=run.model, optimizer=run.optimizer, step=run.step, metric_variables=metric_variables,
-        rng=tf.random.get_global_generator(),
+        monitor=run.monitor.variables(), rng=tf.random.get_global_generator(),
     )
 
 

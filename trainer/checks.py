@@ -18,6 +18,10 @@ def is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def positive_int(value) -> bool:
     return is_int(value) and value >= 1
 
@@ -38,11 +42,20 @@ TRAINER_SETTINGS = {
     "keep_checkpoints": ("an integer >= 1", positive_int),
     "resume": ("null or a run directory with checkpoints", lambda v: v is None or Path(str(v), "checkpoints").is_dir()),
     "deterministic": ("true or false", lambda v: isinstance(v, bool)),
+    "validation_split": ("null or a number in (0, 1)", lambda v: v is None or is_number(v) and 0 < v < 1),
+    "eval_every": ("null or an integer >= 1", lambda v: v is None or positive_int(v)),
+    "monitor": ("loss or a name in metrics", lambda v: isinstance(v, str)),
+    "monitor_mode": ("min or max", lambda v: v in ("min", "max")),
+    "patience": ("null or an integer >= 1", lambda v: v is None or positive_int(v)),
+    "min_delta": ("a number >= 0", lambda v: is_number(v) and v >= 0),
 }
 
 
 def check_config(cfg: DictConfig) -> None:
     check_trainer(cfg.trainer)
+    monitors = ["loss", *cfg.metrics]
+    if cfg.trainer.monitor not in monitors:
+        raise ConfigError(f"trainer.monitor must be one of {', '.join(monitors)}; got {cfg.trainer.monitor!r}")
     check_optimizer(cfg.optimizer, "optimizer")
 
 
@@ -68,8 +81,7 @@ def check_optimizer(node: DictConfig, key: str) -> None:
     if isinstance(inner, DictConfig) and "_target_" in inner:  # a wrapper's inner optimizer
         check_optimizer(inner, f"{key}.optimizer")
     learning_rate = node.get("learning_rate")
-    is_number = isinstance(learning_rate, numbers.Real) and not isinstance(learning_rate, bool)
-    if "learning_rate" in node and not (is_number and learning_rate > 0):
+    if "learning_rate" in node and not (is_number(learning_rate) and learning_rate > 0):
         raise ConfigError(f"{key}.learning_rate must be a number > 0; got {learning_rate!r}")
 
 

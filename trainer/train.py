@@ -22,6 +22,7 @@ from trainer.data import Splits, make_batches
 from trainer.optimizers import ClosureOptimizer
 from trainer.scalar import ScalarProblem
 from trainer.step import evaluate, make_train_loop, make_train_step
+from trainer.validation import Monitor, split_validation
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,10 @@ class Training:
     loss_mean: keras.metrics.Mean
     train_loop: object  # train_loop(num_steps) -> (last gradient norm, last loss)
     total_steps: int
+    steps_per_epoch: int
     plateau: keras.callbacks.Callback | None  # a schedule fed the train loss at each log point
+    validation: tuple | None  # (x, y) held out from the training examples
+    monitor: Monitor
 
 
 def build_training(cfg: DictConfig) -> Training:
@@ -53,12 +57,15 @@ def build_training(cfg: DictConfig) -> Training:
     keras.mixed_precision.set_global_policy(settings.precision)
 
     data = instantiate(cfg.data)
+    train_examples, validation = data.train, None
+    if settings.validation_split is not None:
+        train_examples, validation = split_validation(data.train, settings.validation_split)
     model = instantiate(cfg.model)
     loss_fn = instantiate(cfg.loss)
     schedule = instantiate(cfg.schedule) if cfg.schedule else None
     optimizer = build_optimizer(cfg, schedule)
     metrics = build_metrics(cfg)
-    batches = make_batches(data.train, settings.batch_size, settings.seed)
+    batches = make_batches(train_examples, settings.batch_size, settings.seed)
 
     # Every variable exists before the first compiled call: the optimizer's slots, the step counter.
     optimizer.build(model.trainable_variables)
@@ -77,7 +84,9 @@ def build_training(cfg: DictConfig) -> Training:
     if plateau is not None:
         plateau.set_model(SimpleNamespace(optimizer=optimizer))  # all a learning-rate callback reads
         plateau.on_train_begin()
-    return Training(model, loss_fn, optimizer, metrics, data, step, loss_mean, train_loop, total_steps, plateau)
+    monitor = Monitor(settings.monitor_mode, settings.min_delta, settings.patience)
+    return Training(model, loss_fn, optimizer, metrics, data, step, loss_mean, train_loop, total_steps,
+                    batches.steps_per_epoch, plateau, validation, monitor)
 
 
 def build_optimizer(cfg: DictConfig, schedule) -> keras.optimizers.Optimizer:
@@ -115,11 +124,15 @@ def train(cfg: DictConfig) -> dict:
     if resumed:
         log.info("resumed from %s at step %d of %d", resumed, done, total_steps)
     every = {"log": settings.log_every, "checkpoint": settings.checkpoint_every or total_steps}
+    if run.validation is not None:
+        every["eval"] = settings.eval_every or run.steps_per_epoch
+    best = tf.train.CheckpointManager(checkpoint, str(output_dir / "best"), max_to_keep=1)
+    validation = {}
 
     with tf.summary.create_file_writer(str(output_dir)).as_default(), StopSignals() as signals:
         tf.summary.text("config", as_markdown_code(OmegaConf.to_yaml(cfg, resolve=True)), step=done)
         logged = None
-        while done < total_steps and not signals.received:
+        while done < total_steps and not signals.received and not run.monitor.exhausted():
             count = min(settings.steps_per_call, total_steps - done, *(n - done % n for n in every.values()))
             gradient_norm, loss = run.train_loop(tf.constant(count, tf.int64))
             previous, done = done, int(run.step.numpy())
@@ -133,7 +146,11 @@ def train(cfg: DictConfig) -> dict:
                     run.plateau.on_epoch_end(done // settings.log_every, {"loss": logged["train/loss"]})
                 if previous * 10 // total_steps != done * 10 // total_steps:  # each tenth of the run
                     log.info("step %d/%d %s", done, total_steps, summarize(logged))
-            if done % every["checkpoint"] == 0 or done == total_steps or signals.received:
+            if run.validation is not None and (done % every["eval"] == 0 or done == total_steps):
+                validation = validate(done, run, cfg)
+                if run.monitor.update(validation[settings.monitor], done):
+                    best.save(checkpoint_number=done)
+            if done % every["checkpoint"] == 0 or done == total_steps or signals.received or run.monitor.exhausted():
                 checkpoints.save(checkpoint_number=done)
         if signals.received:
             raise Interrupted(signals.received, f"stopped by {signals.received.name} at step {done} of {total_steps}; "
@@ -143,8 +160,15 @@ def train(cfg: DictConfig) -> dict:
 
         # What fit does at its end: EMA weights, Schedule-Free's averaged weights, ... replace the training ones.
         run.optimizer.finalize_variable_values(run.model.trainable_variables)
-        metrics = {"loss": logged["train/loss"], "steps": total_steps}
+        metrics = {"loss": logged["train/loss"], "steps": done}
         metrics.update({name: logged[f"train/{name}"] for name in run.metrics})
+        metrics.update({f"val_{name}": value for name, value in validation.items()})
+        if run.validation is not None:
+            metrics[f"best_val_{settings.monitor}"] = run.monitor.best_value()
+            metrics["best_step"] = int(run.monitor.best_step.numpy())
+        if run.monitor.exhausted():
+            metrics["stopped_early_at"] = done
+            log.info("stopped early at step %d: %d validation passes without improvement", done, settings.patience)
         if isinstance(run.model, ScalarProblem):
             metrics.update(
                 objective=float(run.model()),
@@ -165,6 +189,15 @@ def train(cfg: DictConfig) -> dict:
 
 def write_metrics(output_dir: Path, metrics: dict) -> None:
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+
+
+def validate(step: int, run: Training, cfg: DictConfig) -> dict[str, float]:
+    """Evaluate the held-out examples and log them as val/<name>."""
+    values = evaluate(run.model, run.loss_fn, build_metrics(cfg), run.validation, cfg.trainer.eval_batch_size)
+    for name, value in values.items():
+        tf.summary.scalar(f"val/{name}", value, step=step)
+    log.info("step %d validation %s", step, summarize(values))
+    return values
 
 
 def diverged_message(run: Training, loss: float, step: int, last_checkpoint: str | None) -> str:
