@@ -12,6 +12,8 @@ from trainer.step import evaluate
 from trainer.train import build_metrics, build_training
 
 TARGET_ACCURACY = 0.97
+LIMIT = ("batch-128 matmuls too small to fill two cores, and the per-op cost around them (see the share of the "
+         "matmul peak); drift on shared cores moves the ratio by about a tenth between runs")
 
 
 def mnist_config(data_path: str, *overrides: str):
@@ -99,9 +101,8 @@ def throughput_section(data_path: str, data_name: str, repeats: int) -> Section:
     )
     section.targets = [
         ("≥ 1.5× model.fit(steps_per_execution=50)", f"{framework / fit_50:.2f}×", framework >= 1.5 * fit_50,
-         "the matmuls themselves: see the share of the matmul peak"),
-        ("≥ 3× model.fit with defaults", f"{framework / fit_default:.2f}×", framework >= 3 * fit_default,
-         "the matmuls themselves: see the share of the matmul peak"),
+         LIMIT),
+        ("≥ 3× model.fit with defaults", f"{framework / fit_default:.2f}×", framework >= 3 * fit_default, LIMIT),
     ]
     return section
 
