@@ -143,3 +143,14 @@ def test_trained_model_is_saved_in_keras_format_and_reloads_for_inference(make_c
         x, y = arrays["x_test"].astype(np.float32) / 255, arrays["y_test"]
     accuracy = np.mean(np.argmax(model.predict(x, verbose=0), axis=1) == y)
     assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+
+
+@pytest.mark.parametrize("pipeline", ["graph", "tf.data"])
+def test_resumed_run_continues_at_its_data_position(make_config, fake_mnist, tmp_path, pipeline):
+    common = ["experiment=mnist", f"data.path={fake_mnist}", f"trainer.pipeline={pipeline}", "trainer.log_every=4",
+              "trainer.checkpoint_every=4", "trainer.jit_compile=false"]
+    whole = train(make_config(*common, "trainer.epochs=2", f"output_dir={tmp_path / 'whole'}"))
+    train(make_config(*common, "trainer.epochs=1", f"output_dir={tmp_path / 'split'}"))  # stops after epoch 1
+    resumed = train(make_config(*common, "trainer.epochs=2", f"output_dir={tmp_path / 'split'}"))
+
+    assert resumed["loss"] == whole["loss"] and resumed["test_loss"] == whole["test_loss"]

@@ -18,12 +18,11 @@ from trainer.errors import TrainerError
 log = logging.getLogger(__name__)
 
 
-def run_checkpoint(run) -> tf.train.Checkpoint:
-    """The checkpoint of a `trainer.train.Training`."""
-    metric_variables = [v for metric in (run.loss_mean, *run.metrics.values()) for v in metric.variables]
+def make_checkpoint(model, optimizer, step, metrics, monitor) -> tf.train.Checkpoint:
+    """The checkpoint of a run's parts; `metrics` are the Keras metrics whose running state it keeps."""
     return tf.train.Checkpoint(
-        model=run.model, optimizer=run.optimizer, step=run.step, metric_variables=metric_variables,
-        monitor=run.monitor.variables(), rng=tf.random.get_global_generator(),
+        model=model, optimizer=optimizer, step=step, metric_variables=[v for m in metrics for v in m.variables],
+        monitor=monitor.variables(), rng=tf.random.get_global_generator(),
     )
 
 

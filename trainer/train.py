@@ -15,7 +15,7 @@ import tensorflow as tf
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from trainer.checkpoints import StopSignals, restore_latest, run_checkpoint
+from trainer.checkpoints import StopSignals, make_checkpoint, restore_latest
 from trainer.checks import check_config
 from trainer.errors import ConfigError, Diverged, Interrupted
 from trainer.data import Splits, make_batches
@@ -44,10 +44,13 @@ class Training:
     plateau: keras.callbacks.Callback | None  # a schedule fed the train loss at each log point
     validation: tuple | None  # (x, y) held out from the training examples
     monitor: Monitor
+    checkpoint: tf.train.Checkpoint
+    resumed: str | None  # the checkpoint restored, if any
 
 
-def build_training(cfg: DictConfig) -> Training:
-    """Seed, instantiate the configured plugins and compile the train loop; no step is run."""
+def build_training(cfg: DictConfig, resume_from: Path | None = None) -> Training:
+    """Seed, instantiate the configured plugins, restore the newest checkpoint in `resume_from` if there
+    is one, and compile the train loop; no step is run."""
     check_config(cfg)
     settings = cfg.trainer
     keras.utils.set_random_seed(settings.seed)
@@ -71,6 +74,10 @@ def build_training(cfg: DictConfig) -> Training:
     optimizer.build(model.trainable_variables)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     loss_mean = keras.metrics.Mean(name="loss")
+    monitor = Monitor(settings.monitor_mode, settings.min_delta, settings.patience)
+    checkpoint = make_checkpoint(model, optimizer, step, [loss_mean, *metrics.values()], monitor)
+    # Restored before the batches are set up: a tf.data pipeline starts from the restored step.
+    resumed = restore_latest(checkpoint, resume_from) if resume_from is not None else None
     train_loop = make_train_loop(
         make_train_step(model, loss_fn, optimizer, metrics),
         batches.source(settings.pipeline, step),
@@ -84,9 +91,8 @@ def build_training(cfg: DictConfig) -> Training:
     if plateau is not None:
         plateau.set_model(SimpleNamespace(optimizer=optimizer))  # all a learning-rate callback reads
         plateau.on_train_begin()
-    monitor = Monitor(settings.monitor_mode, settings.min_delta, settings.patience)
     return Training(model, loss_fn, optimizer, metrics, data, step, loss_mean, train_loop, total_steps,
-                    batches.steps_per_epoch, plateau, validation, monitor)
+                    batches.steps_per_epoch, plateau, validation, monitor, checkpoint, resumed)
 
 
 def build_optimizer(cfg: DictConfig, schedule) -> keras.optimizers.Optimizer:
@@ -115,18 +121,16 @@ def train(cfg: DictConfig) -> dict:
     output_dir.mkdir(parents=True, exist_ok=True)
     log.info("run directory: %s", output_dir)
     log.info("devices: %s", ", ".join(device.name for device in tf.config.list_physical_devices()))
-    run = build_training(cfg)
+    run = build_training(cfg, Path(settings.resume or output_dir) / "checkpoints")
     total_steps = run.total_steps
-    checkpoint = run_checkpoint(run)
-    checkpoints = tf.train.CheckpointManager(checkpoint, str(output_dir / "checkpoints"), settings.keep_checkpoints)
-    resumed = restore_latest(checkpoint, Path(settings.resume or output_dir) / "checkpoints")
+    checkpoints = tf.train.CheckpointManager(run.checkpoint, str(output_dir / "checkpoints"), settings.keep_checkpoints)
     done = int(run.step.numpy())
-    if resumed:
-        log.info("resumed from %s at step %d of %d", resumed, done, total_steps)
+    if run.resumed:
+        log.info("resumed from %s at step %d of %d", run.resumed, done, total_steps)
     every = {"log": settings.log_every, "checkpoint": settings.checkpoint_every or total_steps}
     if run.validation is not None:
         every["eval"] = settings.eval_every or run.steps_per_epoch
-    best = tf.train.CheckpointManager(checkpoint, str(output_dir / "best"), max_to_keep=1)
+    best = tf.train.CheckpointManager(run.checkpoint, str(output_dir / "best"), max_to_keep=1)
     validation = {}
 
     with tf.summary.create_file_writer(str(output_dir)).as_default(), StopSignals() as signals:
