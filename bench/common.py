@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
+from trainer.configs import compose_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,8 +27,7 @@ class Section:
 
 def config(*overrides: str):
     """The project's config composed with overrides, writing into a throw-away directory."""
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return compose("config", overrides=[f"output_dir={tempfile.mkdtemp()}", *overrides])
+    return compose_config(f"output_dir={tempfile.mkdtemp()}", *overrides)
 
 
 def median_seconds(work, repeats: int) -> float:

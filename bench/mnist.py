@@ -8,8 +8,7 @@ import tensorflow as tf
 from hydra.utils import instantiate
 
 from bench.common import Section, config, median_seconds
-from trainer.step import evaluate
-from trainer.train import build_metrics, build_training
+from trainer.train import build_training
 
 TARGET_ACCURACY = 0.97
 LIMIT = ("batch-128 matmuls too small to fill two cores, and the per-op cost around them (see the share of the "
@@ -117,8 +116,7 @@ def framework_time_to_accuracy(data_path: str, max_epochs: int) -> tuple[list[fl
         start = time.perf_counter()
         run.train_loop(epoch_steps)[0].numpy()
         epochs.append(time.perf_counter() - start)
-        test = evaluate(run.model, run.loss_fn, build_metrics(cfg), run.data.test, cfg.trainer.eval_batch_size)
-        accuracy = test["accuracy"]
+        accuracy = run.evaluate(run.data.test, cfg.trainer.eval_batch_size)["accuracy"]
     return epochs, accuracy
 
 

@@ -4,14 +4,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
 
 from plugins.data.mnist import write_synthetic_mnist  # noqa: E402
+from trainer.configs import CONF_DIR, compose_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-CONF_DIR = ROOT / "conf"
 REAL_MNIST = Path(os.environ.get("TRAINER_MNIST", ROOT.parent / "shared" / "data" / "mnist" / "mnist.npz"))
 
 
@@ -20,8 +19,7 @@ def make_config(tmp_path):
     """Compose `conf/config.yaml` with overrides, writing the run to a temporary directory."""
 
     def make(*overrides: str):
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            return compose("config", overrides=[f"output_dir={tmp_path / 'run'}", *overrides])
+        return compose_config(f"output_dir={tmp_path / 'run'}", *overrides)
 
     return make
 

@@ -6,8 +6,9 @@ import sys
 
 import pytest
 
-from tests.conftest import CONF_DIR, ROOT
+from tests.conftest import ROOT
 from tests.test_configs import choices
+from trainer.configs import compose_config
 from trainer.gradcheck import gradient_check
 
 TOLERANCE = 1e-5
@@ -19,11 +20,8 @@ def model_and_loss(model: str) -> list[str]:
 
 
 def gradcheck_config(fake_mnist, *overrides):
-    from hydra import compose, initialize_config_dir
-
     data = [f"data.path={fake_mnist}"] if "experiment=mnist" in overrides else []
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose("gradcheck", overrides=[*overrides, *data, "output_dir=unused"])
+    return compose_config(*overrides, *data, "output_dir=unused", config_name="gradcheck")
 
 
 @pytest.mark.parametrize("model", choices("model"))

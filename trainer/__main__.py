@@ -1,5 +1,4 @@
 """`python -m trainer` (and the `trainer` script): compose the config with Hydra, train, print a summary."""
-import contextlib
 import os
 import sys
 
@@ -7,6 +6,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
+from trainer.cli import import_tensorflow_quietly
 from trainer.errors import Interrupted, find_trainer_error
 
 
@@ -14,34 +14,11 @@ def in_sweep() -> bool:
     return HydraConfig.get().mode == RunMode.MULTIRUN
 
 
-@contextlib.contextmanager
-def tensorflow_notices_hidden():
-    """Hide what TensorFlow's C++ libraries write straight to file descriptor 2 while they load and look
-    for devices (absl start-up notices, CUDA stubs on machines without a GPU): TF_CPP_MIN_LOG_LEVEL does not
-    reach them. The run logs the devices it found instead; TRAINER_TF_NOTICES=1 shows the notices."""
-    if os.environ.get("TRAINER_TF_NOTICES") == "1":
-        yield
-        return
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg) -> float:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's Python-side info and warnings
-    with tensorflow_notices_hidden():
-        import tensorflow as tf
+    import_tensorflow_quietly()
+    from trainer.train import summarize, train
 
-        from trainer.train import summarize, train
-
-        tf.config.list_physical_devices()
     try:
         metrics = train(cfg)
     except Exception as error:

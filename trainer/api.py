@@ -7,20 +7,15 @@ compiled call of the framework's train step that returns the loss history.
     >>> round(float(x.numpy()), 4), float(history[0])
     (-0.25, 58.0)
 """
-from pathlib import Path
-
 import keras
 import numpy as np
 import tensorflow as tf
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from trainer.checks import check_optimizer
+from trainer.configs import compose_config
 from trainer.step import make_train_step
-
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-
 
 class FunctionOfVariables:
     """What the train step needs of a model: the variables it trains, and a call that gives the loss."""
@@ -34,8 +29,7 @@ class FunctionOfVariables:
 
 def optimizer_from_config(name: str, **hyperparameters) -> keras.optimizers.Optimizer:
     """The optimizer `name` of conf/optimizer/, with `hyperparameters` in place of its YAML's values."""
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        node = compose("config", overrides=[f"optimizer={name}", "~experiment"]).optimizer  # the YAML's own values
+    node = compose_config(f"optimizer={name}", "~experiment").optimizer  # the YAML's own values, no preset's
     OmegaConf.set_struct(node, False)  # unknown names get check_optimizer's message, not OmegaConf's
     node = OmegaConf.merge(node, hyperparameters)
     check_optimizer(node, "optimizer")

@@ -4,12 +4,11 @@ The configured model and loss are built in float64; on a small batch, the tape's
 variable is compared at a few elements with central differences (f(v + h) - f(v - h)) / 2h. It prints the
 largest relative error per variable and fails, naming the variable, where one exceeds the tolerance.
 """
-import os
 import sys
 
 import hydra
 
-from trainer.__main__ import tensorflow_notices_hidden
+from trainer.cli import import_tensorflow_quietly
 
 
 def gradient_check(cfg) -> dict[str, float]:
@@ -59,11 +58,7 @@ def gradient_check(cfg) -> dict[str, float]:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="gradcheck")
 def main(cfg) -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with tensorflow_notices_hidden():
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()
+    import_tensorflow_quietly()
     errors = gradient_check(cfg)
     width = max(map(len, errors))
     for name, error in errors.items():

@@ -74,8 +74,11 @@ def make_train_loop(train_step, next_batch, step, loss_mean, jit_compile: bool, 
     return train_loop
 
 
-def evaluate(model, loss_fn, metrics, examples, batch_size: int) -> dict[str, float]:
-    """Mean loss and each metric over all `examples` (x, y), in batches of `batch_size`."""
+def make_evaluate(model, loss_fn, metrics):
+    """An `evaluate(examples, batch_size) -> {"loss": ..., metric: ...}` over all (x, y) `examples`.
+
+    Its compiled step is traced once and reused by every evaluation; the metrics restart each time.
+    """
 
     @tf.function(reduce_retracing=True)
     def eval_step(x, y):
@@ -84,9 +87,14 @@ def evaluate(model, loss_fn, metrics, examples, batch_size: int) -> dict[str, fl
             metric.update_state(y, prediction)
         return loss_fn(y, prediction)
 
-    x, y = examples
-    loss_sum = 0.0
-    for start in range(0, len(x), batch_size):
-        batch_x, batch_y = x[start : start + batch_size], y[start : start + batch_size]
-        loss_sum += float(eval_step(batch_x, batch_y)) * len(batch_x)
-    return {"loss": loss_sum / len(x), **{name: float(metric.result()) for name, metric in metrics.items()}}
+    def evaluate(examples, batch_size: int) -> dict[str, float]:
+        for metric in metrics.values():
+            metric.reset_state()
+        x, y = examples
+        loss_sum = 0.0
+        for start in range(0, len(x), batch_size):
+            batch_x, batch_y = x[start : start + batch_size], y[start : start + batch_size]
+            loss_sum += float(eval_step(batch_x, batch_y)) * len(batch_x)
+        return {"loss": loss_sum / len(x), **{name: float(metric.result()) for name, metric in metrics.items()}}
+
+    return evaluate

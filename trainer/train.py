@@ -21,7 +21,7 @@ from trainer.errors import ConfigError, Diverged, Interrupted
 from trainer.data import Splits, make_batches
 from trainer.optimizers import ClosureOptimizer
 from trainer.scalar import ScalarProblem
-from trainer.step import evaluate, make_train_loop, make_train_step
+from trainer.step import make_evaluate, make_train_loop, make_train_step
 from trainer.validation import Monitor, split_validation
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ class Training:
     monitor: Monitor
     checkpoint: tf.train.Checkpoint
     resumed: str | None  # the checkpoint restored, if any
+    evaluate: object  # evaluate(examples, batch_size) -> {"loss": ..., metric: ...}
 
 
 def build_training(cfg: DictConfig, resume_from: Path | None = None) -> Training:
@@ -92,7 +93,8 @@ def build_training(cfg: DictConfig, resume_from: Path | None = None) -> Training
         plateau.set_model(SimpleNamespace(optimizer=optimizer))  # all a learning-rate callback reads
         plateau.on_train_begin()
     return Training(model, loss_fn, optimizer, metrics, data, step, loss_mean, train_loop, total_steps,
-                    batches.steps_per_epoch, plateau, validation, monitor, checkpoint, resumed)
+                    batches.steps_per_epoch, plateau, validation, monitor, checkpoint, resumed,
+                    make_evaluate(model, loss_fn, build_metrics(cfg)))
 
 
 def build_optimizer(cfg: DictConfig, schedule) -> keras.optimizers.Optimizer:
@@ -180,7 +182,7 @@ def train(cfg: DictConfig) -> dict:
                 distance_to_minimum=run.model.distance_to_minimum(),
             )
         if run.data.test is not None:
-            test = evaluate(run.model, run.loss_fn, build_metrics(cfg), run.data.test, settings.eval_batch_size)
+            test = run.evaluate(run.data.test, settings.eval_batch_size)
             for name, value in test.items():
                 tf.summary.scalar(f"test/{name}", value, step=total_steps)
                 metrics[f"test_{name}"] = value
@@ -197,7 +199,7 @@ def write_metrics(output_dir: Path, metrics: dict) -> None:
 
 def validate(step: int, run: Training, cfg: DictConfig) -> dict[str, float]:
     """Evaluate the held-out examples and log them as val/<name>."""
-    values = evaluate(run.model, run.loss_fn, build_metrics(cfg), run.validation, cfg.trainer.eval_batch_size)
+    values = run.evaluate(run.validation, cfg.trainer.eval_batch_size)
     for name, value in values.items():
         tf.summary.scalar(f"val/{name}", value, step=step)
     log.info("step %d validation %s", step, summarize(values))
