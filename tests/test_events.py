@@ -9,10 +9,14 @@ def test_scalar_run_logs_loss_learning_rate_gradient_norm_and_variables(make_con
     metrics = train(make_config("trainer.steps=100", "trainer.log_every=10"))
     scalars = read_scalars(tmp_path / "run")
 
-    assert set(scalars) == {"train/loss", "train/learning_rate", "train/gradient_norm", "variables/x"}
+    final = {f"final/{name}" for name in ("x", "loss", "steps", "objective", "distance_to_minimum")}
+    assert set(scalars) == {"train/loss", "train/learning_rate", "train/gradient_norm", "variables/x", *final}
     assert [step for step, _ in scalars["train/loss"]] == list(range(10, 101, 10))
+    assert [step for step, _ in scalars["variables/x"]] == list(range(0, 101, 10))  # the path from its start
+    assert scalars["variables/x"][0][1] == 5.0
     assert scalars["train/learning_rate"][-1][1] == pytest.approx(0.1)
     assert scalars["variables/x"][-1][1] == pytest.approx(metrics["variables"]["x"])
+    assert scalars["final/objective"] == [(100, pytest.approx(metrics["objective"]))]
     assert scalars["train/loss"][-1][1] < scalars["train/loss"][0][1]
 
 

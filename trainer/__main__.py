@@ -1,4 +1,6 @@
 """`python -m trainer` (and the `trainer` script): compose the config with Hydra, train, print a summary."""
+import logging
+import math
 import os
 import sys
 
@@ -8,6 +10,9 @@ from hydra.types import RunMode
 
 from trainer.cli import import_tensorflow_quietly
 from trainer.errors import Interrupted, find_trainer_error
+from trainer.metrics import read_metrics, summarize, write_metrics
+
+log = logging.getLogger(__name__)
 
 
 def in_sweep() -> bool:
@@ -17,21 +22,34 @@ def in_sweep() -> bool:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg) -> float:
     import_tensorflow_quietly()
-    from trainer.train import summarize, train
+    from trainer.train import train
 
     try:
         metrics = train(cfg)
     except Exception as error:
         problem = find_trainer_error(error)
-        if problem is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         if in_sweep() and not isinstance(problem, Interrupted):  # one job's failure leaves the others to run
-            print(f"trainer: job {cfg.output_dir}: {problem}", file=sys.stderr)
-            return float("nan")
+            return failed_job(cfg.output_dir, error, problem)
+        if problem is None:
+            raise
         print(f"trainer: {problem}", file=sys.stderr)  # one line, no traceback
         sys.exit(problem.exit_code)
     print(summarize(metrics))
-    return metrics["loss"]  # what a Hydra sweeper minimizes
+    return metrics.get(cfg.sweep.metric, math.nan)  # what a sweeper optimizes
+
+
+def failed_job(output_dir: str, error: Exception, problem) -> float:
+    """Report a sweep job's failure in one line (a traceback too where it is a bug rather than a
+    `TrainerError`), record it in the job's metrics.json for the sweep's summary, and give the sweeper NaN."""
+    if problem is None:
+        log.error("job %s failed", output_dir, exc_info=error)
+    message = str(problem or f"{type(error).__name__}: {error}")
+    print(f"trainer: job {output_dir}: {message}", file=sys.stderr)
+    if "error" not in (read_metrics(output_dir) or {}):  # a diverged run recorded its own, with its step
+        write_metrics(output_dir, {"loss": None, "error": message})
+    return math.nan
 
 
 if __name__ == "__main__":

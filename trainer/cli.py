@@ -1,5 +1,6 @@
 """What the command lines (`python -m trainer`, `python -m trainer.gradcheck`) share before they start."""
 import contextlib
+import logging
 import os
 import sys
 
@@ -27,6 +28,8 @@ def import_tensorflow_quietly() -> None:
     """Import TensorFlow and let it find its devices with its native notices hidden; its Python-side
     info and warnings are off too unless TF_CPP_MIN_LOG_LEVEL says otherwise."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    for chatty in ("absl", "tensorboard"):  # INFO lines on each checkpoint saved and event file read
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     with tensorflow_notices_hidden():
         import tensorflow as tf
 

@@ -25,7 +25,9 @@ class ScalarProblem(tf.Module):
         self.minimum = dict(zip(names, (float(m) for m in minimum)))
 
     def objective(self, *values):
-        """The value to minimize, given the variables' values in order."""
+        """The value to minimize, given the variables' values in order: scalars while training. Written
+        elementwise, as NumPy would, it also takes equal-shaped tensors of many points at once, which is
+        how the landscape picture is drawn fast."""
         raise NotImplementedError
 
     def __call__(self, inputs=None, training=False):

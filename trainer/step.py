@@ -74,6 +74,19 @@ def make_train_loop(train_step, next_batch, step, loss_mean, jit_compile: bool, 
     return train_loop
 
 
+def make_gradients(model, loss_fn):
+    """A compiled `gradients(x, y)`: the loss's gradient for each trainable variable on one batch, no step
+    taken. What the gradient histograms show."""
+
+    @tf.function
+    def gradients(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=False))
+        return tape.gradient(loss, model.trainable_variables)
+
+    return gradients
+
+
 def make_evaluate(model, loss_fn, metrics):
     """An `evaluate(examples, batch_size) -> {"loss": ..., metric: ...}` over all (x, y) `examples`.
 

@@ -1,9 +1,10 @@
 """`train(cfg) -> metrics`: build the configured parts, run the compiled train loop, log to TensorBoard.
 
 Everything a run writes goes to `cfg.output_dir`: TensorBoard event files (train scalars every
-`trainer.log_every` steps, test scalars at the end, the resolved config as text) and `metrics.json`.
+`trainer.log_every` steps; at the start the resolved config as text, the HParams session and the loop's
+graph; histograms every `logging.histogram_every` steps; at the end test and final scalars and pictures),
+the pictures as PNG files, checkpoints, and `metrics.json`.
 """
-import json
 import logging
 import math
 from dataclasses import dataclass
@@ -11,17 +12,23 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import keras
+import numpy as np
 import tensorflow as tf
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from trainer.checkpoints import StopSignals, make_checkpoint, restore_latest
 from trainer.checks import check_config
-from trainer.errors import ConfigError, Diverged, Interrupted
 from trainer.data import Splits, make_batches
+from trainer.errors import ConfigError, Diverged, Interrupted
+from trainer.events import read_path
+from trainer.hparams import FINAL, log_session
+from trainer.metrics import flat_metrics, summarize, write_metrics
 from trainer.optimizers import ClosureOptimizer
+from trainer.pictures import confusion_png, landscape_png, misclassified_png
+from trainer.progress import Progress
 from trainer.scalar import ScalarProblem
-from trainer.step import make_evaluate, make_train_loop, make_train_step
+from trainer.step import make_evaluate, make_gradients, make_train_loop, make_train_step
 from trainer.validation import Monitor, split_validation
 
 log = logging.getLogger(__name__)
@@ -135,13 +142,19 @@ def train(cfg: DictConfig) -> dict:
     best = tf.train.CheckpointManager(run.checkpoint, str(output_dir / "best"), max_to_keep=1)
     validation = {}
 
+    if cfg.logging.histogram_every:
+        every["histogram"] = cfg.logging.histogram_every
+        gradients = make_gradients(run.model, run.loss_fn)
+        probe = (None, None) if run.data.train is None else tuple(a[: settings.batch_size] for a in run.data.train)
+
     with tf.summary.create_file_writer(str(output_dir)).as_default(), StopSignals() as signals:
-        tf.summary.text("config", as_markdown_code(OmegaConf.to_yaml(cfg, resolve=True)), step=done)
+        log_start(cfg, run, done, output_dir.name)
+        progress = Progress(total_steps, done, cfg.logging.progress)
         logged = None
         while done < total_steps and not signals.received and not run.monitor.exhausted():
             count = min(settings.steps_per_call, total_steps - done, *(n - done % n for n in every.values()))
             gradient_norm, loss = run.train_loop(tf.constant(count, tf.int64))
-            previous, done = done, int(run.step.numpy())
+            done = int(run.step.numpy())
             if not math.isfinite(float(loss)):
                 message = diverged_message(run, float(loss), done, checkpoints.latest_checkpoint)
                 write_metrics(output_dir, {"loss": None, "steps": done, "error": message})
@@ -150,8 +163,9 @@ def train(cfg: DictConfig) -> dict:
                 logged = log_train(done, run, gradient_norm)
                 if run.plateau is not None:  # each log window is one of its "epochs"
                     run.plateau.on_epoch_end(done // settings.log_every, {"loss": logged["train/loss"]})
-                if previous * 10 // total_steps != done * 10 // total_steps:  # each tenth of the run
-                    log.info("step %d/%d %s", done, total_steps, summarize(logged))
+                progress.update(done, logged)
+            if "histogram" in every and done % every["histogram"] == 0:
+                log_histograms(done, run, gradients(*probe))
             if run.validation is not None and (done % every["eval"] == 0 or done == total_steps):
                 validation = validate(done, run, cfg)
                 if run.monitor.update(validation[settings.monitor], done):
@@ -186,6 +200,10 @@ def train(cfg: DictConfig) -> dict:
             for name, value in test.items():
                 tf.summary.scalar(f"test/{name}", value, step=total_steps)
                 metrics[f"test_{name}"] = value
+        for name, value in flat_metrics(metrics).items():  # the HParams dashboard's metric columns
+            tf.summary.scalar(FINAL + name, value, step=total_steps)
+        if cfg.logging.pictures:
+            log_pictures(run, cfg, output_dir, total_steps)
 
     if isinstance(run.model, keras.Model):
         run.model.save(output_dir / "model.keras")
@@ -193,8 +211,45 @@ def train(cfg: DictConfig) -> dict:
     return metrics
 
 
-def write_metrics(output_dir: Path, metrics: dict) -> None:
-    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+def log_start(cfg: DictConfig, run: Training, done: int, trial_id: str) -> None:
+    """What a run logs once before its first step: the config as text, its HParams session, the train
+    loop's graph, and a scalar problem's starting point (the first point of its path)."""
+    tf.summary.text("config", as_markdown_code(OmegaConf.to_yaml(cfg, resolve=True)), step=done)
+    log_session(cfg, trial_id)
+    if cfg.logging.graph:  # traces the loop that the first call then runs
+        tf.summary.graph(run.train_loop.get_concrete_function(tf.TensorSpec([], tf.int64)).graph)
+    if isinstance(run.model, ScalarProblem) and done == 0:
+        for name, value in run.model.values().items():
+            tf.summary.scalar(f"variables/{name}", value, step=0)
+
+
+def log_histograms(step: int, run: Training, gradients) -> None:
+    """Histograms of every trainable variable and of its gradient on the probe batch."""
+    for variable, gradient in zip(run.model.trainable_variables, gradients):
+        name = getattr(variable, "path", None) or variable.name.split(":")[0]  # Keras' path, tf.Variable's name
+        tf.summary.histogram(f"weights/{name}", variable, step=step)
+        tf.summary.histogram(f"gradients/{name}", gradient, step=step)
+
+
+def log_pictures(run: Training, cfg: DictConfig, output_dir: Path, step: int) -> None:
+    """A 1-D or 2-D scalar problem's landscape with the run's path; a classifier's misclassified test
+    examples and confusion matrix. Each is logged as an image and saved as <run dir>/<name>.png."""
+    pictures = {}
+    if isinstance(run.model, ScalarProblem) and len(run.model.named_variables) <= 2:
+        tf.summary.flush()  # the path is read back from this run's event files, resumed parts included
+        path = read_path(output_dir, list(run.model.named_variables))
+        label = f"{cfg.optimizer._target_.rsplit('.', 1)[-1]}, learning rate {float(run.optimizer.learning_rate):g}"
+        pictures["landscape"] = landscape_png(run.model, {label: path}, type(run.model).__name__)
+    elif run.data.test is not None and run.data.test[1].ndim == 1 and run.data.test[1].dtype.kind in "iu":
+        x, y = run.data.test
+        logits = run.model.predict(x, batch_size=cfg.trainer.eval_batch_size, verbose=0)
+        predicted = np.argmax(logits, axis=-1)
+        if x.ndim in (3, 4):  # images: grey (N, H, W) or (N, H, W, channels)
+            pictures["misclassified"] = misclassified_png(x, y, predicted)
+        pictures["confusion_matrix"] = confusion_png(tf.math.confusion_matrix(y, predicted, logits.shape[-1]).numpy())
+    for name, data in pictures.items():
+        (output_dir / f"{name}.png").write_bytes(data)
+        tf.summary.image(name, tf.image.decode_png(data)[None], step=step)
 
 
 def validate(step: int, run: Training, cfg: DictConfig) -> dict[str, float]:
@@ -239,9 +294,3 @@ def log_train(step: int, run: Training, gradient_norm) -> dict[str, float]:
 def as_markdown_code(text: str) -> str:
     """Text shown verbatim by TensorBoard's markdown renderer."""
     return "\n".join("    " + line for line in text.splitlines())
-
-
-def summarize(metrics: dict) -> str:
-    """One line of the final metrics, variables spelled out: `loss=2.875 x=-0.25 ...`."""
-    flat = {**metrics.get("variables", {}), **{k: v for k, v in metrics.items() if k != "variables"}}
-    return " ".join(f"{name}={value:.6g}" for name, value in flat.items())

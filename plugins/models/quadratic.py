@@ -5,8 +5,6 @@ square=[1, 2], linear=[0, 0], constant=0. The minimum is at v_i = -linear_i / (2
 """
 from collections.abc import Sequence
 
-import tensorflow as tf
-
 from trainer.errors import ConfigError
 from trainer.scalar import ScalarProblem
 
@@ -27,11 +25,7 @@ class Quadratic(ScalarProblem):
             raise ConfigError(f"model.square must be > 0 for a minimum to exist, got {list(square)}")
         minimum = [-b / (2 * a) for a, b in zip(square, linear)]
         super().__init__(names, initial, minimum)
-        dtype = next(iter(self.named_variables.values())).dtype
-        self.square = tf.constant(square, dtype)
-        self.linear = tf.constant(linear, dtype)
-        self.constant = tf.constant(constant, dtype)
+        self.square, self.linear, self.constant = [float(a) for a in square], [float(b) for b in linear], float(constant)
 
     def objective(self, *values):
-        v = tf.stack(values)
-        return tf.reduce_sum(self.square * v * v + self.linear * v) + self.constant
+        return sum(a * v * v + b * v for a, b, v in zip(self.square, self.linear, values)) + self.constant

@@ -1,0 +1,107 @@
+"""Multiruns through the real command line: a sweep's summary, HParams experiment and shared landscape;
+failing jobs; the joblib launcher; the Optuna preset."""
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import read_tensors
+from tests.test_cli import run_trainer
+from trainer.sweep import read_jobs, shared_paths
+
+
+def read_summary(sweep_dir) -> list[dict]:
+    with open(sweep_dir / "summary.csv", newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def session_hparams(run_dir) -> dict:
+    """The HParams session a run logged, parsed by TensorBoard's HParams plugin."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import metadata
+
+    events = EventAccumulator(str(run_dir), size_guidance={"tensors": 0})
+    events.Reload()
+    content = events.SummaryMetadata(metadata.SESSION_START_INFO_TAG).plugin_data.content
+    hparams = metadata.parse_session_start_info_plugin_data(content).hparams
+    return {name: getattr(value, value.WhichOneof("kind")) for name, value in hparams.items()}
+
+
+@pytest.mark.slow
+def test_two_by_three_sweep_writes_hparams_a_six_row_summary_and_one_landscape(tmp_path):
+    result = run_trainer("-m", "optimizer=sgd,adam", "optimizer.learning_rate=0.01,0.03,0.1", "trainer.steps=200",
+                         "logging.progress=false", f"hydra.sweep.dir={tmp_path}")
+
+    assert result.returncode == 0, result.stderr
+    rows = read_summary(tmp_path)
+    assert [(row["job"], row["overrides"], row["status"]) for row in rows] == [
+        (str(number), f"optimizer={name} optimizer.learning_rate={rate} trainer.steps=200 logging.progress=false", "ok")
+        for number, (name, rate) in enumerate((n, r) for n in ("sgd", "adam") for r in ("0.01", "0.03", "0.1"))
+    ]
+    losses = [float(row["loss"]) for row in rows]
+    assert [row["best"] for row in rows] == ["yes" if i == int(np.argmin(losses)) else "" for i in range(6)]
+    for row in rows:
+        metrics = json.loads((tmp_path / row["directory"] / "metrics.json").read_text())
+        assert float(row["distance_to_minimum"]) == pytest.approx(metrics["distance_to_minimum"])
+    assert "| job | overrides | status | best | loss |" in (tmp_path / "summary.md").read_text()
+    assert "best (minimize loss): job " in result.stdout
+
+    sessions = [session_hparams(tmp_path / row["directory"]) for row in rows]
+    assert [(s["optimizer"], s["optimizer.learning_rate"]) for s in sessions] == [
+        (name, rate) for name in ("SGD", "Adam") for rate in (0.01, 0.03, 0.1)
+    ]
+    assert all(s["trainer.steps"] == 200 and s["model"] == "Quadratic" for s in sessions)
+    experiment = read_tensors(tmp_path)["_hparams_/experiment"]
+    assert len(experiment) == 1
+
+    assert (tmp_path / "landscape.png").read_bytes().startswith(b"\x89PNG")
+    assert "landscape" in read_tensors(tmp_path)
+    ((problem, paths),) = shared_paths(read_jobs(tmp_path)).values()
+    assert len(paths) == 6
+    for row, (label, path) in zip(rows, paths.items()):
+        assert label == " ".join(row["overrides"].split()[:2])  # what every job shared is left out
+        assert path[0, 0] == 5.0  # the start
+        assert path[-1, 0] == pytest.approx(float(row["x"]))  # the end
+
+
+@pytest.mark.slow
+def test_sweep_where_jobs_raise_keeps_the_others_and_marks_the_failures(tmp_path):
+    result = run_trainer("-m", "model.initial=[5.0],[abc]", "optimizer=sgd,adam", "trainer.steps=20",
+                         "logging.progress=false", f"hydra.sweep.dir={tmp_path}")
+
+    assert result.returncode == 0, result.stderr
+    rows = read_summary(tmp_path)
+    assert [row["status"] for row in rows] == ["ok", "ok", "failed", "failed"]
+    assert all("could not convert string to float: 'abc'" in row["error"] for row in rows[2:])
+    assert rows[0]["best"] == "yes" and float(rows[0]["loss"]) == pytest.approx(2.875, abs=1e-3)
+    for row in rows[:2]:
+        assert json.loads((tmp_path / row["directory"] / "metrics.json").read_text())["steps"] == 20
+    assert "2 of 4 jobs failed:" in result.stdout
+    assert "job 2 (model.initial=[abc] optimizer=sgd): ValueError: could not convert" in result.stdout
+
+
+@pytest.mark.slow
+def test_joblib_launcher_runs_jobs_in_parallel_processes(tmp_path):
+    result = run_trainer("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "optimizer=sgd,adam",
+                         "trainer.steps=50", f"hydra.sweep.dir={tmp_path}")
+
+    assert result.returncode == 0, result.stderr
+    assert "Joblib.Parallel(n_jobs=2" in result.stdout
+    rows = read_summary(tmp_path)
+    assert [row["status"] for row in rows] == ["ok", "ok"]
+    assert [int(float(row["steps"])) for row in rows] == [50, 50]
+    assert (tmp_path / "landscape.png").is_file()
+
+
+@pytest.mark.slow
+def test_optuna_preset_improves_on_its_first_trial_within_twenty(tmp_path):
+    result = run_trainer("-m", "hparams_search=scalar", "logging.progress=false", f"hydra.sweep.dir={tmp_path}")
+
+    assert result.returncode == 0, result.stderr
+    rows = read_summary(tmp_path)
+    assert len(rows) == 20
+    distances = [float(row["distance_to_minimum"]) for row in rows]
+    assert min(distances) < distances[0] / 100
+    assert float(next(row for row in rows if row["best"] == "yes")["distance_to_minimum"]) == min(distances)
+    assert "best_value" in (tmp_path / "optimization_results.yaml").read_text()

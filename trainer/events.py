@@ -1,0 +1,36 @@
+"""What a run logged, read back through TensorBoard's own event reader: the paths drawn on landscapes,
+and the tests' view of the dashboards."""
+from pathlib import Path
+
+import numpy as np
+
+
+def read_tensors(run_dir: Path) -> dict[str, list[tuple[int, np.ndarray]]]:
+    """Every summary in the event files directly in `run_dir`, as tag -> [(step, value)] in the order written."""
+    import tensorflow as tf
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir), size_guidance={"tensors": 0})
+    events.Reload()
+    return {
+        tag: [(event.step, tf.make_ndarray(event.tensor_proto)) for event in events.Tensors(tag)]
+        for tag in events.Tags()["tensors"]
+    }
+
+
+def read_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """The scalar summaries of `run_dir` (the config text left out), as tag -> [(step, value)]."""
+    return {
+        tag: [(step, float(value)) for step, value in points]
+        for tag, points in read_tensors(run_dir).items()
+        if all(value.ndim == 0 and value.dtype.kind == "f" for _, value in points)
+    }
+
+
+def read_path(run_dir: Path, names: list[str]) -> np.ndarray:
+    """A scalar problem's logged `variables/<name>` as a (points, variables) array in step order; where a
+    resumed run logged a step twice, its last value."""
+    scalars = read_scalars(run_dir)
+    columns = [dict(scalars.get(f"variables/{name}", [])) for name in names]
+    steps = sorted(set.intersection(*(set(column) for column in columns)))
+    return np.array([[column[step] for column in columns] for step in steps]).reshape(len(steps), len(names))

@@ -1,0 +1,169 @@
+"""What a multirun leaves in its sweep directory once its jobs are done: `summary.csv` and `summary.md`
+(one row per job: its overrides, status and final metrics, the best by `sweep.metric` marked), printed
+too; the HParams experiment that lists every job; and, for 1-D and 2-D scalar problems, one landscape
+with every job's path. A Hydra callback, registered in conf/config.yaml, so it ends every launcher's and
+sweeper's multirun."""
+import csv
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from trainer.metrics import flat_metrics, read_metrics
+
+
+@dataclass
+class Job:
+    number: int
+    directory: Path
+    overrides: list[str]
+    metrics: dict[str, float]  # the final numbers, empty for a failed job
+    error: str | None  # why it failed; None where it finished
+
+    def label(self, shared: set[str] = frozenset()) -> str:
+        """Its overrides but the `shared` ones, or else its directory's name."""
+        return " ".join(o for o in self.overrides if o not in shared) or self.directory.name
+
+
+def shared_overrides(jobs: list[Job]) -> set[str]:
+    """The overrides every job has: the sweep's fixed settings rather than what it compares."""
+    return set.intersection(*(set(job.overrides) for job in jobs)) if len(jobs) > 1 else set()
+
+
+def read_jobs(sweep_dir: Path) -> list[Job]:
+    """Every job directory of a sweep (those with Hydra's .hydra record), in job order."""
+    jobs = []
+    for record in Path(sweep_dir).glob("*/.hydra"):
+        metrics = read_metrics(record.parent)
+        if metrics is None:
+            error = "it wrote no metrics.json: it stopped before its end"
+        else:
+            error = metrics.get("error")
+        jobs.append(Job(
+            number=OmegaConf.load(record / "hydra.yaml").hydra.job.num,
+            directory=record.parent,
+            overrides=list(OmegaConf.load(record / "overrides.yaml")),
+            metrics=flat_metrics(metrics) if metrics and error is None else {},
+            error=error,
+        ))
+    return sorted(jobs, key=lambda job: job.number)
+
+
+def best_job(jobs: list[Job], metric: str, direction: str) -> Job | None:
+    """The finished job with the least (minimize) or greatest (maximize) finite `metric`; the first of equals."""
+    ranked = [job for job in jobs if math.isfinite(job.metrics.get(metric, math.nan))]
+    if not ranked:
+        return None
+    choose = min if direction == "minimize" else max
+    return choose(ranked, key=lambda job: job.metrics[metric])
+
+
+def summary_table(jobs: list[Job], metric: str, best: Job | None) -> tuple[list[str], list[dict]]:
+    """Columns and rows of the summary: job, overrides, status, best, the metrics (`metric` first), error."""
+    names = list(dict.fromkeys([metric, *(name for job in jobs for name in job.metrics)]))
+    if not any(metric in job.metrics for job in jobs):
+        names.remove(metric)
+    rows = [
+        {"job": job.number, "overrides": " ".join(job.overrides), "status": "failed" if job.error else "ok",
+         "best": "yes" if job is best else "", **job.metrics, "error": job.error or "", "directory": job.directory.name}
+        for job in jobs
+    ]
+    return ["job", "overrides", "status", "best", *names, "error", "directory"], rows
+
+
+def as_markdown(columns: list[str], rows: list[dict]) -> str:
+    def cell(value) -> str:
+        text = f"{value:.6g}" if isinstance(value, float) else str(value)
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(name, "")) for name in columns) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(sweep_dir: Path, jobs: list[Job], metric: str, direction: str) -> str:
+    """Write summary.csv and summary.md; return what to print: the table, the best job, the failures."""
+    best = best_job(jobs, metric, direction)
+    columns, rows = summary_table(jobs, metric, best)
+    with open(sweep_dir / "summary.csv", "w", newline="") as file:
+        writer = csv.DictWriter(file, columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    shared = shared_overrides(jobs)
+    for row, job in zip(rows, jobs):
+        row["overrides"] = job.label(shared)
+    table = as_markdown(columns[:-1], rows)  # the directory is the job's number and overrides again
+    if shared:
+        table = f"Every job: `{' '.join(sorted(shared))}`\n\n{table}"
+    (sweep_dir / "summary.md").write_text(table)
+    lines = [table]
+    if best is not None:
+        lines.append(f"best ({direction} {metric}): job {best.number} ({best.label(shared)}), {metric}={best.metrics[metric]:.6g}")
+    else:
+        known = sorted({name for job in jobs for name in job.metrics})
+        lines.append(f"sweep.metric={metric}: no job has a finite value of it; the jobs' metrics are {', '.join(known) or 'none'}")
+    failed = [job for job in jobs if job.error]
+    if failed:
+        lines.append(f"{len(failed)} of {len(jobs)} jobs failed:")
+        lines += [f"  job {job.number} ({job.label(shared)}): {job.error}" for job in failed]
+    lines.append(f"summary: {sweep_dir / 'summary.md'}, {sweep_dir / 'summary.csv'}")
+    return "\n".join(lines)
+
+
+def shared_paths(jobs: list[Job]) -> dict[str, tuple]:
+    """Picture name -> (problem, {job label: path}) for each scalar problem of 1 or 2 variables that jobs
+    shared: what the sweep's landscapes draw."""
+    from hydra.errors import InstantiationException
+
+    from trainer.events import read_path
+    from trainer.scalar import ScalarProblem
+
+    groups = {}
+    for job in jobs:
+        model = OmegaConf.load(job.directory / ".hydra" / "config.yaml").model
+        groups.setdefault(OmegaConf.to_yaml(model), (model, []))[1].append(job)
+    shared = {}
+    for index, (model, members) in enumerate(groups.values()):
+        try:
+            problem = instantiate(model)
+        except InstantiationException:  # a model config that failed its jobs too
+            continue
+        if isinstance(problem, ScalarProblem) and len(problem.named_variables) <= 2:
+            common = shared_overrides(members)  # left out of the legend
+            paths = {job.label(common): read_path(job.directory, list(problem.named_variables)) for job in members}
+            shared["landscape" if len(groups) == 1 else f"landscape_{index}"] = (problem, paths)
+    return shared
+
+
+class SweepSummary(Callback):
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        jobs = read_jobs(sweep_dir)
+        if not jobs:
+            return
+        print(write_summary(sweep_dir, jobs, config.sweep.metric, config.sweep.direction))
+        log_dashboards(sweep_dir, jobs, config.sweep.metric)
+
+
+def log_dashboards(sweep_dir: Path, jobs: list[Job], metric: str) -> None:
+    """The sweep directory's own TensorBoard run: the HParams experiment and the landscapes as images."""
+    from trainer.cli import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # a joblib sweep's main process has not imported it yet
+    import tensorflow as tf
+
+    from trainer.hparams import log_experiment, run_hparams
+    from trainer.pictures import landscape_png
+
+    sessions = [run_hparams(OmegaConf.load(job.directory / ".hydra" / "config.yaml")) for job in jobs]
+    metrics = list(dict.fromkeys([metric, *(name for job in jobs for name in job.metrics)]))
+    with tf.summary.create_file_writer(str(sweep_dir)).as_default():
+        log_experiment(sessions, metrics)
+        for name, (problem, paths) in shared_paths(jobs).items():
+            data = landscape_png(problem, paths, f"{type(problem).__name__}: {len(paths)} jobs")
+            (sweep_dir / f"{name}.png").write_bytes(data)
+            tf.summary.image(name, tf.image.decode_png(data)[None], step=0)
