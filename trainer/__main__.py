@@ -45,7 +45,10 @@ def failed_job(output_dir: str, error: Exception, problem) -> float:
     `TrainerError`), record it in the job's metrics.json for the sweep's summary, and give the sweeper NaN."""
     if problem is None:
         log.error("job %s failed", output_dir, exc_info=error)
-    message = str(problem or f"{type(error).__name__}: {error}")
+    cause = error
+    while cause.__cause__ is not None:  # what instantiate's wrapping hides: the plugin's own error
+        cause = cause.__cause__
+    message = " ".join(str(problem or f"{type(cause).__name__}: {cause}").splitlines())
     print(f"trainer: job {output_dir}: {message}", file=sys.stderr)
     if "error" not in (read_metrics(output_dir) or {}):  # a diverged run recorded its own, with its step
         write_metrics(output_dir, {"loss": None, "error": message})
