@@ -106,3 +106,17 @@ def test_optuna_preset_improves_on_its_first_trial_within_twenty(tmp_path):
     assert min(distances) < distances[0] / 100
     assert float(next(row for row in rows if row["best"] == "yes")["distance_to_minimum"]) == min(distances)
     assert "best_value" in (tmp_path / "optimization_results.yaml").read_text()
+
+
+@pytest.mark.slow
+def test_mnist_optuna_preset_maximizes_validation_accuracy(tmp_path, fake_mnist):
+    result = run_trainer("-m", "experiment=mnist", "hparams_search=mnist", f"data.path={fake_mnist}",
+                         "hydra.sweeper.n_trials=3", f"hydra.sweep.dir={tmp_path / 'sweep'}")
+
+    assert result.returncode == 0, result.stderr
+    rows = read_summary(tmp_path / "sweep")
+    accuracies = [float(row["val_accuracy"]) for row in rows]
+    assert len(rows) == 3 and all(row["status"] == "ok" for row in rows)
+    assert rows[int(np.argmax(accuracies))]["best"] == "yes"
+    assert "best (maximize val_accuracy)" in result.stdout
+    assert all((tmp_path / "sweep" / row["directory"] / "confusion_matrix.png").is_file() for row in rows)
