@@ -11,9 +11,12 @@ from tests.test_cli import run_trainer
 from trainer.sweep import read_jobs, shared_paths
 
 
-def read_summary(sweep_dir) -> list[dict]:
+def run_sweep(sweep_dir, *overrides: str):
+    """`python -m trainer -m <overrides>` into `sweep_dir`, which must succeed; its output and summary.csv rows."""
+    result = run_trainer("-m", *overrides, f"hydra.sweep.dir={sweep_dir}")
+    assert result.returncode == 0, result.stderr
     with open(sweep_dir / "summary.csv", newline="") as file:
-        return list(csv.DictReader(file))
+        return result, list(csv.DictReader(file))
 
 
 def session_hparams(run_dir) -> dict:
@@ -30,11 +33,7 @@ def session_hparams(run_dir) -> dict:
 
 @pytest.mark.slow
 def test_two_by_three_sweep_writes_hparams_a_six_row_summary_and_one_landscape(tmp_path):
-    result = run_trainer("-m", "optimizer=sgd,adam", "optimizer.learning_rate=0.01,0.03,0.1", "trainer.steps=200",
-                         f"hydra.sweep.dir={tmp_path}")
-
-    assert result.returncode == 0, result.stderr
-    rows = read_summary(tmp_path)
+    result, rows = run_sweep(tmp_path, "optimizer=sgd,adam", "optimizer.learning_rate=0.01,0.03,0.1", "trainer.steps=200")
     assert [(row["job"], row["overrides"], row["status"]) for row in rows] == [
         (str(number), f"optimizer={name} optimizer.learning_rate={rate} trainer.steps=200", "ok")
         for number, (name, rate) in enumerate((n, r) for n in ("sgd", "adam") for r in ("0.01", "0.03", "0.1"))
@@ -67,11 +66,7 @@ def test_two_by_three_sweep_writes_hparams_a_six_row_summary_and_one_landscape(t
 
 @pytest.mark.slow
 def test_sweep_where_jobs_raise_keeps_the_others_and_marks_the_failures(tmp_path):
-    result = run_trainer("-m", "model.initial=[5.0],[abc]", "optimizer=sgd,adam", "trainer.steps=20",
-                         f"hydra.sweep.dir={tmp_path}")
-
-    assert result.returncode == 0, result.stderr
-    rows = read_summary(tmp_path)
+    result, rows = run_sweep(tmp_path, "model.initial=[5.0],[abc]", "optimizer=sgd,adam", "trainer.steps=20")
     assert [row["status"] for row in rows] == ["ok", "ok", "failed", "failed"]
     assert [row["error"] for row in rows[2:]] == ["ValueError: could not convert string to float: 'abc'"] * 2
     assert rows[0]["best"] == "yes" and float(rows[0]["loss"]) == pytest.approx(2.875, abs=1e-3)
@@ -84,12 +79,9 @@ def test_sweep_where_jobs_raise_keeps_the_others_and_marks_the_failures(tmp_path
 
 @pytest.mark.slow
 def test_joblib_launcher_runs_jobs_in_parallel_processes(tmp_path):
-    result = run_trainer("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "optimizer=sgd,adam",
-                         "trainer.steps=50", f"hydra.sweep.dir={tmp_path}")
-
-    assert result.returncode == 0, result.stderr
+    result, rows = run_sweep(tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "optimizer=sgd,adam",
+                             "trainer.steps=50")
     assert "Joblib.Parallel(n_jobs=2" in result.stdout
-    rows = read_summary(tmp_path)
     assert [row["status"] for row in rows] == ["ok", "ok"]
     assert [int(float(row["steps"])) for row in rows] == [50, 50]
     assert (tmp_path / "landscape.png").is_file()
@@ -97,10 +89,7 @@ def test_joblib_launcher_runs_jobs_in_parallel_processes(tmp_path):
 
 @pytest.mark.slow
 def test_optuna_preset_improves_on_its_first_trial_within_twenty(tmp_path):
-    result = run_trainer("-m", "hparams_search=scalar", f"hydra.sweep.dir={tmp_path}")
-
-    assert result.returncode == 0, result.stderr
-    rows = read_summary(tmp_path)
+    result, rows = run_sweep(tmp_path, "hparams_search=scalar")
     assert len(rows) == 20
     distances = [float(row["distance_to_minimum"]) for row in rows]
     assert min(distances) < distances[0] / 100
@@ -110,11 +99,8 @@ def test_optuna_preset_improves_on_its_first_trial_within_twenty(tmp_path):
 
 @pytest.mark.slow
 def test_mnist_optuna_preset_maximizes_validation_accuracy(tmp_path, fake_mnist):
-    result = run_trainer("-m", "experiment=mnist", "hparams_search=mnist", f"data.path={fake_mnist}",
-                         "hydra.sweeper.n_trials=3", f"hydra.sweep.dir={tmp_path / 'sweep'}")
-
-    assert result.returncode == 0, result.stderr
-    rows = read_summary(tmp_path / "sweep")
+    result, rows = run_sweep(tmp_path / "sweep", "experiment=mnist", "hparams_search=mnist", f"data.path={fake_mnist}",
+                             "hydra.sweeper.n_trials=3")
     accuracies = [float(row["val_accuracy"]) for row in rows]
     assert len(rows) == 3 and all(row["status"] == "ok" for row in rows)
     assert rows[int(np.argmax(accuracies))]["best"] == "yes"
