@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from tests.test_cli import run_trainer
+from tests.test_sweeps import run_sweep
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 if not (CHROMIUM and CHROMEDRIVER) and os.environ.get("TRAINER_BROWSER_TESTS") != "required":
@@ -37,9 +37,7 @@ return texts.filter(Boolean).join("\\n");
 def sweep(tmp_path_factory):
     """A 2 x 3 sweep on the scalar experiment, as users run it."""
     sweep_dir = tmp_path_factory.mktemp("sweep")
-    result = run_trainer("-m", "optimizer=sgd,adam", "optimizer.learning_rate=0.01,0.03,0.1", "trainer.steps=200",
-                         f"hydra.sweep.dir={sweep_dir}")
-    assert result.returncode == 0, result.stderr
+    run_sweep(sweep_dir, "optimizer=sgd,adam", "optimizer.learning_rate=0.01,0.03,0.1", "trainer.steps=200")
     return sweep_dir
 
 

@@ -23,6 +23,7 @@ class Job:
     overrides: list[str]
     metrics: dict[str, float]  # the final numbers, empty for a failed job
     error: str | None  # why it failed; None where it finished
+    config: DictConfig  # the job's composed config, as Hydra saved it
 
     def label(self, shared: set[str] = frozenset()) -> str:
         """Its overrides but the `shared` ones, or else its directory's name."""
@@ -49,6 +50,7 @@ def read_jobs(sweep_dir: Path) -> list[Job]:
             overrides=list(OmegaConf.load(record / "overrides.yaml")),
             metrics=flat_metrics(metrics) if metrics and error is None else {},
             error=error,
+            config=OmegaConf.load(record / "config.yaml"),
         ))
     return sorted(jobs, key=lambda job: job.number)
 
@@ -94,9 +96,8 @@ def write_summary(sweep_dir: Path, jobs: list[Job], metric: str, direction: str)
         writer.writeheader()
         writer.writerows(rows)
     shared = shared_overrides(jobs)
-    for row, job in zip(rows, jobs):
-        row["overrides"] = job.label(shared)
-    table = as_markdown(columns[:-1], rows)  # the directory is the job's number and overrides again
+    shown = [{**row, "overrides": job.label(shared)} for row, job in zip(rows, jobs)]
+    table = as_markdown(columns[:-1], shown)  # the directory is the job's number and overrides again
     if shared:
         table = f"Every job: `{' '.join(sorted(shared))}`\n\n{table}"
     (sweep_dir / "summary.md").write_text(table)
@@ -124,7 +125,7 @@ def shared_paths(jobs: list[Job]) -> dict[str, tuple]:
 
     groups = {}
     for job in jobs:
-        model = OmegaConf.load(job.directory / ".hydra" / "config.yaml").model
+        model = job.config.model
         groups.setdefault(OmegaConf.to_yaml(model), (model, []))[1].append(job)
     shared = {}
     for index, (model, members) in enumerate(groups.values()):
@@ -159,7 +160,7 @@ def log_dashboards(sweep_dir: Path, jobs: list[Job], metric: str) -> None:
     from trainer.hparams import log_experiment, run_hparams
     from trainer.pictures import landscape_png
 
-    sessions = [run_hparams(OmegaConf.load(job.directory / ".hydra" / "config.yaml")) for job in jobs]
+    sessions = [run_hparams(job.config) for job in jobs]
     metrics = list(dict.fromkeys([metric, *(name for job in jobs for name in job.metrics)]))
     with tf.summary.create_file_writer(str(sweep_dir)).as_default():
         log_experiment(sessions, metrics)
