@@ -54,7 +54,7 @@ def main():
     from bench.mnist import throughput_section, time_to_accuracy_section
     from bench.process import memory_section, startup_section
     from bench.scalar import scalar_section
-    from plugins.data.mnist import write_synthetic_mnist
+    from trainer.plugins.data.mnist import write_synthetic_mnist
 
     repeats = 1 if args.quick else 3
     if args.data is None:

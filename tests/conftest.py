@@ -6,7 +6,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
 
-from plugins.data.mnist import write_synthetic_mnist  # noqa: E402
+from trainer.plugins.data.mnist import write_synthetic_mnist  # noqa: E402
 from trainer.configs import CONF_DIR, compose_config  # noqa: E402
 from trainer.events import read_scalars, read_tensors  # noqa: E402,F401 (read_scalars is for the tests)
 

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from plugins.data.mnist import write_synthetic_mnist
+from trainer.plugins.data.mnist import write_synthetic_mnist
 from tests.conftest import ROOT
 
 

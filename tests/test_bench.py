@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from plugins.data.mnist import write_synthetic_mnist
+from trainer.plugins.data.mnist import write_synthetic_mnist
 from tests.conftest import ROOT
 
 

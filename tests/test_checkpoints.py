@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from plugins.data.mnist import write_synthetic_mnist
+from trainer.plugins.data.mnist import write_synthetic_mnist
 from tests.conftest import ROOT
 from trainer.train import train
 

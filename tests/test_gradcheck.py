@@ -39,7 +39,7 @@ def test_every_loss_plugin_is_checked():
 BROKEN_MODEL = '''
 import tensorflow as tf
 
-from plugins.models.quadratic import Quadratic
+from trainer.plugins.models.quadratic import Quadratic
 
 
 class BrokenQuadratic(Quadratic):

@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from plugins.optimizers.adabelief import AdaBelief
-from plugins.optimizers.gd import GradientDescent
-from plugins.optimizers.lbfgs import LBFGS
-from plugins.optimizers.lookahead import Lookahead
-from plugins.optimizers.newton import Newton
-from plugins.optimizers.radam import RAdam
-from plugins.optimizers.rprop import Rprop
-from plugins.optimizers.sam import SAM
-from plugins.optimizers.yogi import Yogi
+from trainer.plugins.optimizers.adabelief import AdaBelief
+from trainer.plugins.optimizers.gd import GradientDescent
+from trainer.plugins.optimizers.lbfgs import LBFGS
+from trainer.plugins.optimizers.lookahead import Lookahead
+from trainer.plugins.optimizers.newton import Newton
+from trainer.plugins.optimizers.radam import RAdam
+from trainer.plugins.optimizers.rprop import Rprop
+from trainer.plugins.optimizers.sam import SAM
+from trainer.plugins.optimizers.yogi import Yogi
 from trainer.errors import ConfigError
 
 # A coupled quadratic 0.5 w'Aw + b'w: gradients of every sign and size, changing with w.

@@ -23,7 +23,7 @@ def test_optimizer_from_a_users_own_package(tmp_path):
     (package / "my_optimizers" / "__init__.py").write_text("")
     (package / "my_optimizers" / "signsgd.py").write_text(doc_block("python"))
     (package / "conf" / "optimizer").mkdir(parents=True)
-    yaml = doc_block("yaml").replace("plugins.optimizers.signsgd", "my_optimizers.signsgd")
+    yaml = doc_block("yaml").replace("trainer.plugins.optimizers.signsgd", "my_optimizers.signsgd")
     (package / "conf" / "optimizer" / "signsgd.yaml").write_text(yaml)
 
     result = subprocess.run(

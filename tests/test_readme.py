@@ -17,8 +17,8 @@ def readme_block(language: str) -> str:
 
 def test_readme_scalar_plugin_example_reaches_its_minimum(make_config, tmp_path, monkeypatch):
     source = readme_block("python")
-    module_name = source.splitlines()[0].removeprefix("# ").removesuffix(".py").replace("/", ".")
-    assert module_name == "plugins.models.himmelblau"
+    module_name = "trainer." + source.splitlines()[0].removeprefix("# ").removesuffix(".py").replace("/", ".")
+    assert module_name == "trainer.plugins.models.himmelblau"  # plugins/ installs as trainer.plugins
     (tmp_path / "plugin.py").write_text(source)
     spec = importlib.util.spec_from_file_location(module_name, tmp_path / "plugin.py")
     module = importlib.util.module_from_spec(spec)

@@ -19,7 +19,7 @@ def in_sweep() -> bool:
     return HydraConfig.get().mode == RunMode.MULTIRUN
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@hydra.main(version_base="1.3", config_path="pkg://trainer.conf", config_name="config")
 def main(cfg) -> float:
     import_tensorflow_quietly()
     from trainer.train import train

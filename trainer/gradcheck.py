@@ -56,7 +56,7 @@ def gradient_check(cfg) -> dict[str, float]:
     return errors
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="gradcheck")
+@hydra.main(version_base="1.3", config_path="pkg://trainer.conf", config_name="gradcheck")
 def main(cfg) -> None:
     import_tensorflow_quietly()
     errors = gradient_check(cfg)
