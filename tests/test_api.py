@@ -43,5 +43,27 @@ def test_minimize_with_a_keras_optimizer_instance_and_without_xla():
 
 def test_minimize_names_an_unknown_hyperparameter():
     x = tf.Variable(5.0)
-    with pytest.raises(ConfigError, match=r"optimizer.betaa is not a hyperparameter of keras.optimizers.Adam"):
+    with pytest.raises(ConfigError, match=r"optimizer.betaa is not an argument of keras.optimizers.Adam"):
         trainer.minimize(lambda: x * x, [x], optimizer="adam", betaa=0.9)
+
+
+def test_minimize_in_a_learning_rate_scan_does_not_warn_of_retracing(caplog):
+    """A notebook's scan calls minimize with a new variable and function each time: each call traces its
+    own loop, which TensorFlow must not report as excessive retracing."""
+    finals = []
+    with caplog.at_level("WARNING", logger="tensorflow"):
+        for learning_rate in (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4):
+            x = tf.Variable(5.0)
+            trainer.minimize(lambda: 2 * x * x + x + 3, [x], optimizer="sgd", steps=50, learning_rate=learning_rate)
+            finals.append(float(x.numpy()))
+
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+    assert finals[-1] == pytest.approx(-0.25, abs=1e-6) and abs(finals[0] + 0.25) > 0.1  # each at its own rate
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "newton", "lbfgs", "sam"])
+def test_an_integer_learning_rate_is_taken_as_a_float(name):
+    x = tf.Variable(5.0)
+    trainer.minimize(lambda: 2 * x * x + x + 3, [x], optimizer=name, steps=2, learning_rate=1)
+
+    assert np.isfinite(x.numpy())

@@ -112,6 +112,7 @@ def test_a_finished_run_run_again_changes_nothing(make_config, tmp_path):
     assert again["variables"] == first["variables"]
 
 
+@pytest.mark.slow
 def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "trainer", "optimizer.learning_rate=1e6", "trainer.checkpoint_every=1",

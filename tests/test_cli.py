@@ -38,15 +38,31 @@ def test_multirun_over_four_optimizers_writes_one_run_per_job(tmp_path):
         assert "train/loss" in read_scalars(job_dir)
 
 
-def test_unknown_optimizer_fails_listing_the_valid_ones(tmp_path):
-    result = run_trainer("optimizer=adamm", f"hydra.run.dir={tmp_path}")
+@pytest.mark.slow
+def test_hydra_full_error_still_shows_hydras_whole_message(tmp_path):
+    import os
+
+    result = subprocess.run([sys.executable, "-m", "trainer", "optimizer=adamm", f"hydra.run.dir={tmp_path}"], cwd=ROOT,
+                            capture_output=True, text=True, env={**os.environ, "HYDRA_FULL_ERROR": "1"})
 
     assert result.returncode != 0
-    assert "Could not find 'optimizer/adamm'" in result.stderr
+    assert "Traceback" in result.stderr and "Could not find 'optimizer/adamm'" in result.stderr
     assert all(f"\t{name}\n" in result.stderr for name in ("adagrad", "adam", "rmsprop", "sgd"))
-    assert not (tmp_path / "metrics.json").exists()
 
 
+@pytest.mark.slow
+def test_help_says_what_the_command_does_and_lists_the_groups_users_choose_from():
+    result = run_trainer("--help")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("trainer: config-driven TensorFlow training")
+    assert "Hydra" not in result.stdout.splitlines()[0] and "powered by Hydra" not in result.stdout
+    groups = dict(line.strip().split(": ", 1) for line in result.stdout.split("Config groups")[1].split("\n\n")[0].splitlines()[1:])
+    assert sorted(groups) == ["data", "experiment", "hparams_search", "loss", "model", "optimizer", "schedule"]
+    assert "lbfgs" in groups["optimizer"].split(", ") and "_shared" not in result.stdout
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("flag", ["--help", "--cfg=job"])
 def test_help_and_cfg_do_not_import_tensorflow(flag):
     result = subprocess.run(

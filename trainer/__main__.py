@@ -1,4 +1,9 @@
-"""`python -m trainer` (and the `trainer` script): compose the config with Hydra, train, print a summary."""
+"""`python -m trainer` (and the `trainer` script): compose the config with Hydra, train, print a summary.
+
+Every error a user can act on ends the command with one line on stderr and a non-zero exit: Hydra's own
+(an unknown choice, a missing key, a value of the wrong type) as well as the trainer's. HYDRA_FULL_ERROR=1
+shows the whole traceback instead.
+"""
 import logging
 import math
 import os
@@ -8,11 +13,16 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
-from trainer.cli import import_tensorflow_quietly
+from omegaconf import OmegaConf
+
+from trainer.cli import config_choices, hydra_error_line, import_tensorflow_quietly
+import trainer.settings  # noqa: F401 (registers the schemas conf/ names)
 from trainer.errors import Interrupted, find_trainer_error
 from trainer.metrics import read_metrics, summarize, write_metrics
 
 log = logging.getLogger(__name__)
+OmegaConf.register_new_resolver("trainer_choices", config_choices, replace=True)  # for conf/hydra/help/
+FULL_ERROR = "TRAINER_FULL_ERROR"  # the user's HYDRA_FULL_ERROR, which this command sets for itself
 
 
 def in_sweep() -> bool:
@@ -20,7 +30,7 @@ def in_sweep() -> bool:
 
 
 @hydra.main(version_base="1.3", config_path="pkg://trainer.conf", config_name="config")
-def main(cfg) -> float:
+def run(cfg) -> float:
     import_tensorflow_quietly()
     from trainer.train import train
 
@@ -28,7 +38,7 @@ def main(cfg) -> float:
         metrics = train(cfg)
     except Exception as error:
         problem = find_trainer_error(error)
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        if os.environ.get(FULL_ERROR) == "1":
             raise
         if in_sweep() and not isinstance(problem, Interrupted):  # one job's failure leaves the others to run
             return failed_job(cfg.output_dir, error, problem)
@@ -38,6 +48,21 @@ def main(cfg) -> float:
         sys.exit(problem.exit_code)
     print(summarize(metrics))
     return metrics.get(cfg.sweep.metric, math.nan)  # what a sweeper optimizes
+
+
+def main() -> None:
+    """Run the Hydra app with its composition errors raised to here (HYDRA_FULL_ERROR=1, remembered as
+    the user's own choice in TRAINER_FULL_ERROR), and print each as one line."""
+    os.environ.setdefault(FULL_ERROR, os.environ.get("HYDRA_FULL_ERROR", "0"))
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        run()
+    except Exception as error:
+        line = hydra_error_line(error)
+        if os.environ[FULL_ERROR] == "1" or line is None:
+            raise
+        print(f"trainer: {line}", file=sys.stderr)
+        sys.exit(1)
 
 
 def failed_job(output_dir: str, error: Exception, problem) -> float:

@@ -7,13 +7,14 @@ compiled call of the framework's train step that returns the loss history.
     >>> round(float(x.numpy()), 4), float(history[0])
     (-0.25, 58.0)
 """
+import functools
+
 import keras
 import numpy as np
 import tensorflow as tf
-from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from trainer.checks import check_optimizer
+from trainer.checks import build, check_plugin
 from trainer.configs import compose_config
 from trainer.step import make_train_step
 
@@ -30,10 +31,10 @@ class FunctionOfVariables:
 def optimizer_from_config(name: str, **hyperparameters) -> keras.optimizers.Optimizer:
     """The optimizer `name` of conf/optimizer/, with `hyperparameters` in place of its YAML's values."""
     node = compose_config(f"optimizer={name}", "~experiment").optimizer  # the YAML's own values, no preset's
-    OmegaConf.set_struct(node, False)  # unknown names get check_optimizer's message, not OmegaConf's
+    OmegaConf.set_struct(node, False)  # unknown names get check_plugin's message, not OmegaConf's
     node = OmegaConf.merge(node, hyperparameters)
-    check_optimizer(node, "optimizer")
-    return instantiate(node)
+    check_plugin(node, "optimizer")
+    return build(node, "optimizer")
 
 
 def minimize(fn, var_list, optimizer="adam", steps: int = 100, jit_compile: bool = True, **hyperparameters):
@@ -58,13 +59,17 @@ def minimize(fn, var_list, optimizer="adam", steps: int = 100, jit_compile: bool
     model = FunctionOfVariables(fn, var_list)
     optimizer.build(model.trainable_variables)
     train_step = make_train_step(model, lambda y_true, value: value, optimizer, metrics={})
-
-    @tf.function(jit_compile=jit_compile)
-    def run(count):
-        losses = tf.TensorArray(tf.float32, size=count)
-        for index in tf.range(count):
-            loss, _ = train_step(None, None, tf.constant(False))
-            losses = losses.write(index, loss)
-        return losses.stack()
-
+    # Each call has its own optimizer, so its own trace. TensorFlow counts traces by the Python function's
+    # code and warns of "excessive retracing" from the fifth; a partial has no code of its own, so calls in a
+    # loop (a learning-rate scan) are counted apart, as the separate functions they are.
+    run = tf.function(functools.partial(run_steps, train_step), jit_compile=jit_compile)
     return np.asarray(run(tf.constant(steps)))
+
+
+def run_steps(train_step, count):
+    """`count` train steps in a graph loop; the loss of each, taken before its update."""
+    losses = tf.TensorArray(tf.float32, size=count)
+    for index in tf.range(count):
+        loss, _ = train_step(None, None, tf.constant(False))
+        losses = losses.write(index, loss)
+    return losses.stack()

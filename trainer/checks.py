@@ -1,17 +1,108 @@
-"""Checks of the composed config before anything is built: a value that cannot work fails at start with
-one line naming the key and what is valid (`ConfigError`); `python -m trainer` prints that line alone."""
-import inspect
-import numbers
-from pathlib import Path
+"""Checks of the composed config before anything is built, and the one place plugins are built.
 
-from hydra.utils import get_class
+The fixed sections are typed by trainer/settings.py; each plugin section (`model`, `loss`, `optimizer`,
+`data`, `schedule`, the `metrics`) is checked against the signature of what its `_target_` names: every
+key must be an argument, a value must have the type of the argument's default (an integer where the
+default is a float, such as `optimizer.learning_rate=1`, becomes that float), and a plugin that refuses
+its arguments with a ValueError or TypeError is reported in one line. Each failure is a `ConfigError`;
+`python -m trainer` prints that line alone.
+"""
+import inspect
+
+from hydra.errors import InstantiationException
+from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig
 
-from trainer.errors import ConfigError
+from trainer.errors import ConfigError, find_trainer_error
+from trainer.settings import check_settings
 
-PIPELINES = ("graph", "tf.data")
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+PLUGIN_SECTIONS = ("model", "loss", "optimizer", "data", "schedule")
 HYDRA_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
+
+
+def check_config(cfg: DictConfig) -> None:
+    check_settings(cfg)
+    monitors = ["loss", *cfg.metrics]
+    if cfg.trainer.monitor not in monitors:
+        raise ConfigError(f"trainer.monitor must be one of {', '.join(monitors)}; got {cfg.trainer.monitor!r}")
+    for section in PLUGIN_SECTIONS:
+        if cfg[section]:  # schedule=constant is empty
+            check_plugin(cfg[section], section)
+    for name, metric in cfg.metrics.items():
+        check_plugin(metric, f"metrics.{name}")
+
+
+def check_plugin(node: DictConfig, key: str) -> None:
+    """Every key names an argument of `node._target_`, with a value of its default's type; a nested
+    plugin (a wrapper's inner optimizer) is checked the same way. Integers for float arguments become floats."""
+    if "learning_rate" in node and not (is_number(node.learning_rate) and node.learning_rate > 0):
+        raise ConfigError(f"{key}.learning_rate must be a number > 0; got {node.learning_rate!r}")
+    target = get_object(node._target_)
+    parameters = arguments(target)
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in parameters.values())
+    for name in set(node) - HYDRA_KEYS:
+        value = node[name]
+        if isinstance(value, DictConfig) and "_target_" in value:
+            check_plugin(value, f"{key}.{name}")
+        elif name not in parameters:
+            if not takes_any:
+                raise ConfigError(f"{key}.{name} is not an argument of {node._target_}; valid: "
+                                  f"{', '.join(sorted(parameters))}")
+        else:
+            converted = typed(value, parameters[name], f"{key}.{name}")
+            if type(converted) is not type(value):  # only then: an interpolation stays one
+                node[name] = converted
+
+
+def typed(value, parameter: inspect.Parameter, key: str):
+    """`value` as the type of the parameter's default, where that is a bool, an int or a float."""
+    default = parameter.default
+    if value is None or default is None or default is parameter.empty:
+        return float(value) if is_int(value) and "learning_rate" in parameter.name else value  # a rate is real
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false; got {value!r}")
+    elif isinstance(default, int):
+        if not is_int(value):
+            raise ConfigError(f"{key} must be an integer (its default is {default}); got {value!r}")
+    elif isinstance(default, float):
+        if not is_number(value):
+            raise ConfigError(f"{key} must be a number (its default is {default}); got {value!r}")
+        return float(value)
+    return value
+
+
+def arguments(target) -> dict[str, inspect.Parameter]:
+    """The keyword arguments `target(...)` accepts: a function's, or a class's constructor's and its bases'
+    as far as `**kwargs` passes them on (a Keras optimizer's `clipnorm`, ...), the first definition of each."""
+    if not inspect.isclass(target):
+        return dict(inspect.signature(target).parameters)
+    names = {}
+    for klass in target.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        parameters = list(inspect.signature(klass.__init__).parameters.values())[1:]
+        for parameter in parameters:
+            if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
+                names.setdefault(parameter.name, parameter)
+        if not any(p.kind == p.VAR_KEYWORD for p in parameters):
+            break
+    return names
+
+
+def build(node: DictConfig, key: str, **kwargs):
+    """`instantiate(node, **kwargs)`; a plugin that refuses its arguments (ValueError, TypeError) is
+    reported in one line naming `key`, its target and the plugin's own reason."""
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as error:
+        if find_trainer_error(error) is not None:
+            raise find_trainer_error(error) from None
+        cause = error.__cause__
+        if not isinstance(cause, (ValueError, TypeError)):
+            raise
+        reason = " ".join(str(cause).split())
+        raise ConfigError(f"{key}: {node._target_} refused its settings: {type(cause).__name__}: {reason}") from error
 
 
 def is_int(value) -> bool:
@@ -19,80 +110,4 @@ def is_int(value) -> bool:
 
 
 def is_number(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def positive_int(value) -> bool:
-    return is_int(value) and value >= 1
-
-
-# Each trainer setting: what is valid, and the test of it.
-TRAINER_SETTINGS = {
-    "steps": ("null or an integer >= 1", lambda v: v is None or positive_int(v)),
-    "epochs": ("an integer >= 1", positive_int),
-    "batch_size": ("an integer >= 1", positive_int),
-    "eval_batch_size": ("an integer >= 1", positive_int),
-    "seed": ("an integer", is_int),
-    "log_every": ("an integer >= 1", positive_int),
-    "steps_per_call": ("an integer >= 1", positive_int),
-    "jit_compile": ("true or false", lambda v: isinstance(v, bool)),
-    "pipeline": (f"one of {', '.join(PIPELINES)}", lambda v: v in PIPELINES),
-    "precision": (f"one of {', '.join(PRECISIONS)}", lambda v: v in PRECISIONS),
-    "checkpoint_every": ("null or an integer >= 1", lambda v: v is None or positive_int(v)),
-    "keep_checkpoints": ("an integer >= 1", positive_int),
-    "resume": ("null or a run directory with checkpoints", lambda v: v is None or Path(str(v), "checkpoints").is_dir()),
-    "deterministic": ("true or false", lambda v: isinstance(v, bool)),
-    "validation_split": ("null or a number in (0, 1)", lambda v: v is None or is_number(v) and 0 < v < 1),
-    "eval_every": ("null or an integer >= 1", lambda v: v is None or positive_int(v)),
-    "monitor": ("loss or a name in metrics", lambda v: isinstance(v, str)),
-    "monitor_mode": ("min or max", lambda v: v in ("min", "max")),
-    "patience": ("null or an integer >= 1", lambda v: v is None or positive_int(v)),
-    "min_delta": ("a number >= 0", lambda v: is_number(v) and v >= 0),
-}
-
-
-def check_config(cfg: DictConfig) -> None:
-    check_trainer(cfg.trainer)
-    monitors = ["loss", *cfg.metrics]
-    if cfg.trainer.monitor not in monitors:
-        raise ConfigError(f"trainer.monitor must be one of {', '.join(monitors)}; got {cfg.trainer.monitor!r}")
-    check_optimizer(cfg.optimizer, "optimizer")
-
-
-def check_trainer(settings: DictConfig) -> None:
-    unknown = sorted(set(settings) - set(TRAINER_SETTINGS))
-    if unknown:
-        raise ConfigError(f"trainer.{unknown[0]} is not a trainer setting; valid: {', '.join(TRAINER_SETTINGS)}")
-    for key, (valid, test) in TRAINER_SETTINGS.items():
-        if not test(settings.get(key)):
-            raise ConfigError(f"trainer.{key} must be {valid}; got {settings.get(key)!r}")
-
-
-def check_optimizer(node: DictConfig, key: str) -> None:
-    """Every key is a constructor argument of the optimizer class; the learning rate is a number > 0."""
-    cls = get_class(node._target_)
-    valid = constructor_arguments(cls)
-    unknown = sorted(set(node) - valid - HYDRA_KEYS)
-    if unknown:
-        raise ConfigError(
-            f"{key}.{unknown[0]} is not a hyperparameter of {node._target_}; valid: {', '.join(sorted(valid))}"
-        )
-    inner = node.get("optimizer")
-    if isinstance(inner, DictConfig) and "_target_" in inner:  # a wrapper's inner optimizer
-        check_optimizer(inner, f"{key}.optimizer")
-    learning_rate = node.get("learning_rate")
-    if "learning_rate" in node and not (is_number(learning_rate) and learning_rate > 0):
-        raise ConfigError(f"{key}.learning_rate must be a number > 0; got {learning_rate!r}")
-
-
-def constructor_arguments(cls) -> set[str]:
-    """Names `cls(...)` accepts: its constructor's, and its bases' as far as `**kwargs` passes them on."""
-    names = set()
-    for klass in cls.__mro__:
-        if "__init__" not in vars(klass):
-            continue
-        parameters = list(inspect.signature(klass.__init__).parameters.values())[1:]
-        names |= {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-        if not any(p.kind == p.VAR_KEYWORD for p in parameters):
-            break
-    return names
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -9,6 +9,7 @@ import sys
 import hydra
 
 from trainer.cli import import_tensorflow_quietly
+import trainer.settings  # noqa: F401 (registers the schemas conf/ names)
 
 
 def gradient_check(cfg) -> dict[str, float]:

@@ -14,16 +14,15 @@ from types import SimpleNamespace
 import keras
 import numpy as np
 import tensorflow as tf
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from trainer.checkpoints import StopSignals, make_checkpoint, restore_latest
-from trainer.checks import check_config
+from trainer.checkpoints import StopSignals, check_same_config, claimed, make_checkpoint, record_config, restore_latest
+from trainer.checks import build, check_config
 from trainer.data import Splits, make_batches
 from trainer.errors import ConfigError, Diverged, Interrupted
 from trainer.events import read_path
 from trainer.hparams import FINAL, log_session
-from trainer.metrics import flat_metrics, summarize, write_metrics
+from trainer.metrics import flat_metrics, read_metrics, summarize, write_metrics
 from trainer.optimizers import ClosureOptimizer
 from trainer.pictures import confusion_png, landscape_png, misclassified_png
 from trainer.progress import Progress
@@ -67,13 +66,13 @@ def build_training(cfg: DictConfig, resume_from: Path | None = None) -> Training
     tf.random.set_global_generator(tf.random.Generator.from_seed(settings.seed))  # checkpointed with the run
     keras.mixed_precision.set_global_policy(settings.precision)
 
-    data = instantiate(cfg.data)
+    data = build(cfg.data, "data")
     train_examples, validation = data.train, None
     if settings.validation_split is not None:
         train_examples, validation = split_validation(data.train, settings.validation_split)
-    model = instantiate(cfg.model)
-    loss_fn = instantiate(cfg.loss)
-    schedule = instantiate(cfg.schedule) if cfg.schedule else None
+    model = build(cfg.model, "model")
+    loss_fn = build(cfg.loss, "loss")
+    schedule = build(cfg.schedule, "schedule") if cfg.schedule else None
     optimizer = build_optimizer(cfg, schedule)
     metrics = build_metrics(cfg)
     batches = make_batches(train_examples, settings.batch_size, settings.seed)
@@ -85,13 +84,16 @@ def build_training(cfg: DictConfig, resume_from: Path | None = None) -> Training
     monitor = Monitor(settings.monitor_mode, settings.min_delta, settings.patience)
     checkpoint = make_checkpoint(model, optimizer, step, [loss_mean, *metrics.values()], monitor)
     # Restored before the batches are set up: a tf.data pipeline starts from the restored step.
-    resumed = restore_latest(checkpoint, resume_from) if resume_from is not None else None
+    resumed = None
+    if resume_from is not None:
+        check_same_config(cfg, resume_from)
+        resumed = restore_latest(checkpoint, resume_from)
     train_loop = make_train_loop(
         make_train_step(model, loss_fn, optimizer, metrics),
         batches.source(settings.pipeline, step),
         step,
         loss_mean,
-        jit_compile=settings.jit_compile,
+        jit_compile=not settings.deterministic if settings.jit_compile is None else settings.jit_compile,
         gathers_data=data.train is not None,
     )
     total_steps = settings.steps or settings.epochs * batches.steps_per_epoch
@@ -107,9 +109,9 @@ def build_training(cfg: DictConfig, resume_from: Path | None = None) -> Training
 def build_optimizer(cfg: DictConfig, schedule) -> keras.optimizers.Optimizer:
     """The configured optimizer: on the schedule where it is a Keras one, loss-scaled under mixed_float16."""
     if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
-        optimizer = instantiate(cfg.optimizer, learning_rate=schedule)
+        optimizer = build(cfg.optimizer, "optimizer", learning_rate=schedule)
     else:
-        optimizer = instantiate(cfg.optimizer)
+        optimizer = build(cfg.optimizer, "optimizer")
     if cfg.trainer.precision != "mixed_float16":
         return optimizer
     if isinstance(optimizer, ClosureOptimizer):
@@ -123,19 +125,30 @@ def build_optimizer(cfg: DictConfig, schedule) -> keras.optimizers.Optimizer:
 def train(cfg: DictConfig) -> dict:
     """Train as configured and return the final metrics (also written to `metrics.json`).
 
-    A run continues from the newest checkpoint in its own directory, or in `trainer.resume`'s.
+    A run continues from the newest checkpoint in its own directory, or in `trainer.resume`'s, under the
+    same configuration; a finished run is left as it is. A directory in use by a live run is refused.
     """
-    settings = cfg.trainer
     output_dir = Path(cfg.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    with claimed(output_dir):
+        return train_in(cfg, output_dir)
+
+
+def train_in(cfg: DictConfig, output_dir: Path) -> dict:
+    settings = cfg.trainer
     log.info("run directory: %s", output_dir)
     log.info("devices: %s", ", ".join(device.name for device in tf.config.list_physical_devices()))
     run = build_training(cfg, Path(settings.resume or output_dir) / "checkpoints")
     total_steps = run.total_steps
     checkpoints = tf.train.CheckpointManager(run.checkpoint, str(output_dir / "checkpoints"), settings.keep_checkpoints)
     done = int(run.step.numpy())
+    finished = read_metrics(output_dir)
+    if run.resumed and done >= total_steps and finished is not None and "error" not in finished:
+        log.info("the run in %s finished at step %d of %d; its results are kept as they are", output_dir, done, total_steps)
+        return finished
     if run.resumed:
         log.info("resumed from %s at step %d of %d", run.resumed, done, total_steps)
+    record_config(cfg, output_dir / "checkpoints")
     every = {"log": settings.log_every, "checkpoint": settings.checkpoint_every or total_steps}
     if run.validation is not None:
         every["eval"] = settings.eval_every or run.steps_per_epoch
@@ -173,8 +186,9 @@ def train(cfg: DictConfig) -> dict:
             if done % every["checkpoint"] == 0 or done == total_steps or signals.received or run.monitor.exhausted():
                 checkpoints.save(checkpoint_number=done)
         if signals.received:
-            raise Interrupted(signals.received, f"stopped by {signals.received.name} at step {done} of {total_steps}; "
-                              f"checkpoint {checkpoints.latest_checkpoint} written: run the same command to resume")
+            saved = (f"checkpoint {checkpoints.latest_checkpoint} written: run the same command to resume"
+                     if checkpoints.latest_checkpoint else "no step was taken, so there is nothing to resume")
+            raise Interrupted(signals.received, f"stopped by {signals.received.name} at step {done} of {total_steps}; {saved}")
         if logged is None:  # a finished run, run again: its last window comes from the checkpoint
             logged = log_train(done, run, tf.constant(0.0))
 
@@ -271,7 +285,7 @@ def diverged_message(run: Training, loss: float, step: int, last_checkpoint: str
 
 def build_metrics(cfg: DictConfig) -> dict:
     """Fresh Keras metrics by name, from `cfg.metrics`."""
-    return {name: instantiate(metric) for name, metric in cfg.metrics.items()}
+    return {name: build(metric, f"metrics.{name}") for name, metric in cfg.metrics.items()}
 
 
 def log_train(step: int, run: Training, gradient_norm) -> dict[str, float]:
