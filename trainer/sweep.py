@@ -1,5 +1,6 @@
 """What a multirun leaves in its sweep directory once its jobs are done: `summary.csv` and `summary.md`
-(one row per job: its overrides, status and final metrics, the best by `sweep.metric` marked), printed
+(one row per job: its overrides, status and final metrics, the best by `sweep.metric`, then
+`sweep.tiebreak`, marked; every one of jobs still tied), printed
 too; the HParams experiment that lists every job; and, for 1-D and 2-D scalar problems, one landscape
 with every job's path. A Hydra callback, registered in conf/config.yaml, so it ends every launcher's and
 sweeper's multirun."""
@@ -55,23 +56,26 @@ def read_jobs(sweep_dir: Path) -> list[Job]:
     return sorted(jobs, key=lambda job: job.number)
 
 
-def best_job(jobs: list[Job], metric: str, direction: str) -> Job | None:
-    """The finished job with the least (minimize) or greatest (maximize) finite `metric`; the first of equals."""
-    ranked = [job for job in jobs if math.isfinite(job.metrics.get(metric, math.nan))]
-    if not ranked:
-        return None
-    choose = min if direction == "minimize" else max
-    return choose(ranked, key=lambda job: job.metrics[metric])
+def best_jobs(jobs: list[Job], ranking: list[tuple[str, str]]) -> list[Job]:
+    """The finished jobs best by each (metric, direction) of `ranking` in turn, the later ones breaking
+    the ties of the earlier: all those still equal. None where no job has a finite first metric."""
+    best = [job for job in jobs if math.isfinite(job.metrics.get(ranking[0][0], math.nan))]
+    for metric, direction in ranking:
+        values = [job.metrics.get(metric, math.nan) for job in best]
+        finite = [value for value in values if math.isfinite(value)]
+        if finite:
+            target = min(finite) if direction == "minimize" else max(finite)
+            best = [job for job, value in zip(best, values) if value == target]
+    return best
 
 
-def summary_table(jobs: list[Job], metric: str, best: Job | None) -> tuple[list[str], list[dict]]:
-    """Columns and rows of the summary: job, overrides, status, best, the metrics (`metric` first), error."""
-    names = list(dict.fromkeys([metric, *(name for job in jobs for name in job.metrics)]))
-    if not any(metric in job.metrics for job in jobs):
-        names.remove(metric)
+def summary_table(jobs: list[Job], metrics: list[str], best: list[Job]) -> tuple[list[str], list[dict]]:
+    """Columns and rows of the summary: job, overrides, status, best, the metrics (the ranking's first), error."""
+    names = list(dict.fromkeys([*metrics, *(name for job in jobs for name in job.metrics)]))
+    names = [name for name in names if any(name in job.metrics for job in jobs)]
     rows = [
         {"job": job.number, "overrides": " ".join(job.overrides), "status": "failed" if job.error else "ok",
-         "best": "yes" if job is best else "", **job.metrics, "error": job.error or "", "directory": job.directory.name}
+         "best": "yes" if job in best else "", **job.metrics, "error": job.error or "", "directory": job.directory.name}
         for job in jobs
     ]
     return ["job", "overrides", "status", "best", *names, "error", "directory"], rows
@@ -87,10 +91,10 @@ def as_markdown(columns: list[str], rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_summary(sweep_dir: Path, jobs: list[Job], metric: str, direction: str) -> str:
-    """Write summary.csv and summary.md; return what to print: the table, the best job, the failures."""
-    best = best_job(jobs, metric, direction)
-    columns, rows = summary_table(jobs, metric, best)
+def write_summary(sweep_dir: Path, jobs: list[Job], ranking: list[tuple[str, str]]) -> str:
+    """Write summary.csv and summary.md; return what to print: the table, the best jobs, the failures."""
+    best = best_jobs(jobs, ranking)
+    columns, rows = summary_table(jobs, [metric for metric, _ in ranking], best)
     with open(sweep_dir / "summary.csv", "w", newline="") as file:
         writer = csv.DictWriter(file, columns)
         writer.writeheader()
@@ -102,8 +106,12 @@ def write_summary(sweep_dir: Path, jobs: list[Job], metric: str, direction: str)
         table = f"Every job: `{' '.join(sorted(shared))}`\n\n{table}"
     (sweep_dir / "summary.md").write_text(table)
     lines = [table]
-    if best is not None:
-        lines.append(f"best ({direction} {metric}): job {best.number} ({best.label(shared)}), {metric}={best.metrics[metric]:.6g}")
+    metric = ranking[0][0]
+    if best:
+        order = ", then ".join(f"{direction} {name}" for name, direction in ranking)
+        values = ", ".join(f"{name}={best[0].metrics[name]:.6g}" for name, _ in ranking if name in best[0].metrics)
+        named = ", ".join(f"{job.number} ({job.label(shared)})" for job in best)
+        lines.append(f"best ({order}): job{'s' if len(best) > 1 else ''} {named}{' tie' if len(best) > 1 else ''}, {values}")
     else:
         known = sorted({name for job in jobs for name in job.metrics})
         lines.append(f"sweep.metric={metric}: no job has a finite value of it; the jobs' metrics are {', '.join(known) or 'none'}")
@@ -140,13 +148,21 @@ def shared_paths(jobs: list[Job]) -> dict[str, tuple]:
     return shared
 
 
+def ranking(sweep: DictConfig) -> list[tuple[str, str]]:
+    """[(metric, direction)] from the `sweep` settings: the metric, then its tiebreak if one is set."""
+    order = [(sweep.metric, sweep.direction)]
+    if sweep.tiebreak:
+        order.append((sweep.tiebreak, sweep.tiebreak_direction))
+    return order
+
+
 class SweepSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         jobs = read_jobs(sweep_dir)
         if not jobs:
             return
-        print(write_summary(sweep_dir, jobs, config.sweep.metric, config.sweep.direction))
+        print(write_summary(sweep_dir, jobs, ranking(config.sweep)))
         log_dashboards(sweep_dir, jobs, config.sweep.metric)
 
 
