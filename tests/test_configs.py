@@ -52,7 +52,13 @@ def test_every_experiment_preset_trains(make_config, fake_mnist, experiment):
 
 def test_every_yaml_key_with_a_value_has_a_comment():
     key_with_value = re.compile(r"^\s*(?!_target_:)[\w.]+:\s*[^\s#]")
+    block_scalar = re.compile(r"^(\s*)[\w.]+:\s*\|")  # its lines are text, such as --help's
     for path in CONF_DIR.rglob("*.yaml"):
+        text_indent = None
         for number, line in enumerate(path.read_text().splitlines(), 1):
+            indent = len(line) - len(line.lstrip())
+            if text_indent is not None and (indent > text_indent or not line.strip()):
+                continue
+            text_indent = len(block_scalar.match(line).group(1)) if block_scalar.match(line) else None
             if key_with_value.match(line):
                 assert "#" in line, f"{path.relative_to(CONF_DIR)}:{number} has no comment: {line.strip()}"

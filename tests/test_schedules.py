@@ -52,3 +52,19 @@ def test_reduce_on_plateau_halves_the_rate_once_the_loss_stops_improving(make_co
     first = changes[0]  # decided at the previous point, after 3 windows that improved the best loss by < 1e-4
     best_before = min(losses[s] for s in steps if s <= first - 40)
     assert min(losses[s] for s in (first - 30, first - 20, first - 10)) > best_before - 1e-4
+
+
+def test_reduce_on_plateau_resumes_bit_for_bit(make_config, tmp_path):
+    """Its counters (wait, best, cooldown) are checkpointed: stopped and resumed between two reductions, the
+    run reduces the rate at the same steps and ends with the same weights as one left alone."""
+    plateau = ["model=rosenbrock", "optimizer=adam", "optimizer.learning_rate=0.02", "schedule=reduce_on_plateau",
+               "schedule.patience=2", "schedule.min_delta=0.1", "trainer.log_every=10", "trainer.deterministic=true"]
+    whole = train(make_config(*plateau, "trainer.steps=400", f"output_dir={tmp_path / 'whole'}"))
+    train(make_config(*plateau, "trainer.steps=170", f"output_dir={tmp_path / 'split'}"))
+    resumed = train(make_config(*plateau, "trainer.steps=400", f"output_dir={tmp_path / 'split'}"))
+
+    rates = [rate for _, rate in read_scalars(tmp_path / "whole")["train/learning_rate"]]
+    assert len(set(rates[:17])) > 1 and len(set(rates[17:])) > 1  # reductions before and after the stop
+    assert resumed["variables"] == whole["variables"]
+    assert dict(read_scalars(tmp_path / "split")["train/learning_rate"]) == dict(
+        read_scalars(tmp_path / "whole")["train/learning_rate"])

@@ -8,7 +8,8 @@ import pytest
 
 from tests.conftest import read_tensors
 from tests.test_cli import run_trainer
-from trainer.sweep import read_jobs, shared_paths
+from trainer.plugins.tasks.scalar import ScalarTask
+from trainer.sweep import read_jobs
 
 
 def run_sweep(sweep_dir, *overrides: str):
@@ -56,7 +57,7 @@ def test_two_by_three_sweep_writes_hparams_a_six_row_summary_and_one_landscape(t
 
     assert (tmp_path / "landscape.png").read_bytes().startswith(b"\x89PNG")
     assert "landscape" in read_tensors(tmp_path)
-    ((problem, paths),) = shared_paths(read_jobs(tmp_path)).values()
+    ((problem, paths),) = ScalarTask().sweep_paths(read_jobs(tmp_path)).values()
     assert len(paths) == 6
     for row, (label, path) in zip(rows, paths.items()):
         assert label == " ".join(row["overrides"].split()[:2])  # what every job shared is left out

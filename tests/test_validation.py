@@ -33,3 +33,23 @@ def test_early_stopping_after_patience_passes_without_enough_improvement(make_co
     assert metrics["best_step"] == 4
     assert [step for step, _ in read_scalars(tmp_path / "run")["val/accuracy"]] == [4, 8, 12]
     assert "test_accuracy" in metrics  # the run still ends with its test evaluation
+    scalars = read_scalars(tmp_path / "run")
+    assert [step for step, _ in scalars["test/accuracy"]] == [step for step, _ in scalars["final/loss"]] == [12]
+
+
+def test_restore_best_tests_and_exports_the_best_weights(make_config, fake_mnist, tmp_path):
+    import keras
+    import numpy as np
+
+    metrics = train(make_config("experiment=mnist", f"data.path={fake_mnist}", "trainer.epochs=4",
+                                "trainer.validation_split=0.25", "trainer.eval_every=2", "trainer.restore_best=true",
+                                "trainer.monitor=accuracy", "trainer.monitor_mode=max"))
+    assert metrics["tested_weights"] == f"best (step {metrics['best_step']})"
+    assert metrics["best_step"] < metrics["steps"]  # the first pass at the best accuracy; later ones only equal it
+    best_val_loss = dict(read_scalars(tmp_path / "run")["val/loss"])[metrics["best_step"]]
+
+    model = keras.models.load_model(tmp_path / "run" / "model.keras")
+    with np.load(fake_mnist) as arrays:
+        x, y = arrays["x_train"][-256:] / np.float32(255), arrays["y_train"][-256:]  # the held-out quarter
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, model.predict(x, verbose=0))
+    assert float(loss) == pytest.approx(best_val_loss, rel=1e-5) != metrics["val_loss"]

@@ -1,10 +1,10 @@
-"""Checkpoints of a run: written every `trainer.checkpoint_every` steps, at the end and on SIGINT or SIGTERM,
-and restored at start, so that re-running a command in its run directory continues where it stopped.
+"""What checkpoints are made of and how they are restored (the checkpoints action, trainer/actions/, decides
+when they are written), so that re-running a command in its run directory continues where it stopped.
 
 A checkpoint holds everything the continuation needs to end exactly as an uninterrupted run: the weights,
 the optimizer's slots, the step counter (which is also the data position: an epoch's order is a function
-of the seed and the epoch), the running train metrics, the validation monitor (best value, patience) and
-TensorFlow's global random generator. Beside them, `config.yaml` records the configuration they were
+of the seed and the epoch), the running train metrics, each action's state (the validation monitor, the
+plateau schedule's counters) and TensorFlow's global random generator. Beside them, `config.yaml` records the configuration they were
 trained with: a run resumes only under the same one, its step budget aside.
 """
 import fcntl
@@ -23,11 +23,12 @@ from trainer.errors import ConfigError, TrainerError
 log = logging.getLogger(__name__)
 
 
-def make_checkpoint(model, optimizer, step, metrics, monitor) -> tf.train.Checkpoint:
-    """The checkpoint of a run's parts; `metrics` are the Keras metrics whose running state it keeps."""
+def make_checkpoint(model, optimizer, step, metrics, actions: dict) -> tf.train.Checkpoint:
+    """The checkpoint of a run's parts; `metrics` are the Keras metrics whose running state it keeps, and
+    `actions` each action's state by its name."""
     return tf.train.Checkpoint(
         model=model, optimizer=optimizer, step=step, metric_variables=[v for m in metrics for v in m.variables],
-        monitor=monitor.variables(), rng=tf.random.get_global_generator(),
+        actions=actions, rng=tf.random.get_global_generator(),
     )
 
 

@@ -1,7 +1,7 @@
 """Checks of the composed config before anything is built, and the one place plugins are built.
 
-The fixed sections are typed by trainer/settings.py; each plugin section (`model`, `loss`, `optimizer`,
-`data`, `schedule`, the `metrics`) is checked against the signature of what its `_target_` names: every
+The fixed sections are typed by trainer/settings.py; each plugin section (`task`, `model`, `loss`,
+`optimizer`, `data`, `schedule`, and each of the `metrics`, `callbacks` and `actions`) is checked against the signature of what its `_target_` names: every
 key must be an argument, a value must have the type of the argument's default (an integer where the
 default is a float, such as `optimizer.learning_rate=1`, becomes that float), and a plugin that refuses
 its arguments with a ValueError or TypeError is reported in one line. Each failure is a `ConfigError`;
@@ -16,7 +16,8 @@ from omegaconf import DictConfig
 from trainer.errors import ConfigError, find_trainer_error
 from trainer.settings import check_settings
 
-PLUGIN_SECTIONS = ("model", "loss", "optimizer", "data", "schedule")
+PLUGIN_SECTIONS = ("task", "model", "loss", "optimizer", "data", "schedule")
+NAMED_PLUGINS = ("metrics", "callbacks", "actions")  # sections of plugins by name
 HYDRA_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
 
 
@@ -28,8 +29,9 @@ def check_config(cfg: DictConfig) -> None:
     for section in PLUGIN_SECTIONS:
         if cfg[section]:  # schedule=constant is empty
             check_plugin(cfg[section], section)
-    for name, metric in cfg.metrics.items():
-        check_plugin(metric, f"metrics.{name}")
+    for section in NAMED_PLUGINS:
+        for name, node in cfg[section].items():
+            check_plugin(node, f"{section}.{name}")
 
 
 def check_plugin(node: DictConfig, key: str) -> None:

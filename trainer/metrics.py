@@ -15,8 +15,10 @@ def read_metrics(run_dir: Path) -> dict | None:
 
 
 def flat_metrics(metrics: dict) -> dict[str, float]:
-    """The numbers of `metrics`, a scalar problem's variables spelled out first: {x, y, loss, ...}."""
-    flat = {**metrics.get("variables", {}), **{k: v for k, v in metrics.items() if k != "variables"}}
+    """The numbers of `metrics`, those of nested groups (a scalar problem's variables) spelled out first:
+    {x, y, loss, ...}."""
+    nested = {key: value for group in metrics.values() if isinstance(group, dict) for key, value in group.items()}
+    flat = {**nested, **{key: value for key, value in metrics.items() if not isinstance(value, dict)}}
     return {name: value for name, value in flat.items() if isinstance(value, (int, float)) and not isinstance(value, bool)}
 
 

@@ -61,6 +61,7 @@ class TrainerSettings:
     monitor_mode: str = one_of(("min", "max"))
     patience: Optional[int] = setting("null or an integer >= 1", optional(at_least(1)))
     min_delta: float = setting("a number >= 0", at_least(0))
+    restore_best: bool = setting("true or false")
 
 
 @dataclass

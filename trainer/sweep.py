@@ -1,8 +1,8 @@
 """What a multirun leaves in its sweep directory once its jobs are done: `summary.csv` and `summary.md`
 (one row per job: its overrides, status and final metrics, the best by `sweep.metric`, then
 `sweep.tiebreak`, marked; every one of jobs still tied), printed
-too; the HParams experiment that lists every job; and, for 1-D and 2-D scalar problems, one landscape
-with every job's path. A Hydra callback, registered in conf/config.yaml, so it ends every launcher's and
+too; the HParams experiment that lists every job; and the pictures each task draws over its jobs (for
+1-D and 2-D scalar problems, one landscape with every job's path). A Hydra callback, registered in conf/config.yaml, so it ends every launcher's and
 sweeper's multirun."""
 import csv
 import math
@@ -123,31 +123,6 @@ def write_summary(sweep_dir: Path, jobs: list[Job], ranking: list[tuple[str, str
     return "\n".join(lines)
 
 
-def shared_paths(jobs: list[Job]) -> dict[str, tuple]:
-    """Picture name -> (problem, {job label: path}) for each scalar problem of 1 or 2 variables that jobs
-    shared: what the sweep's landscapes draw."""
-    from hydra.errors import InstantiationException
-
-    from trainer.events import read_path
-    from trainer.scalar import ScalarProblem
-
-    groups = {}
-    for job in jobs:
-        model = job.config.model
-        groups.setdefault(OmegaConf.to_yaml(model), (model, []))[1].append(job)
-    shared = {}
-    for index, (model, members) in enumerate(groups.values()):
-        try:
-            problem = instantiate(model)
-        except InstantiationException:  # a model config that failed its jobs too
-            continue
-        if isinstance(problem, ScalarProblem) and len(problem.named_variables) <= 2:
-            common = shared_overrides(members)  # left out of the legend
-            paths = {job.label(common): read_path(job.directory, list(problem.named_variables)) for job in members}
-            shared["landscape" if len(groups) == 1 else f"landscape_{index}"] = (problem, paths)
-    return shared
-
-
 def ranking(sweep: DictConfig) -> list[tuple[str, str]]:
     """[(metric, direction)] from the `sweep` settings: the metric, then its tiebreak if one is set."""
     order = [(sweep.metric, sweep.direction)]
@@ -167,20 +142,27 @@ class SweepSummary(Callback):
 
 
 def log_dashboards(sweep_dir: Path, jobs: list[Job], metric: str) -> None:
-    """The sweep directory's own TensorBoard run: the HParams experiment and the landscapes as images."""
+    """The sweep directory's own TensorBoard run: the HParams experiment, and each task's sweep pictures
+    (a scalar problem's shared landscape) as images and PNG files."""
     from trainer.cli import import_tensorflow_quietly
 
     import_tensorflow_quietly()  # a joblib sweep's main process has not imported it yet
     import tensorflow as tf
 
     from trainer.hparams import log_experiment, run_hparams
-    from trainer.pictures import landscape_png
 
     sessions = [run_hparams(job.config) for job in jobs]
     metrics = list(dict.fromkeys([metric, *(name for job in jobs for name in job.metrics)]))
     with tf.summary.create_file_writer(str(sweep_dir)).as_default():
         log_experiment(sessions, metrics)
-        for name, (problem, paths) in shared_paths(jobs).items():
-            data = landscape_png(problem, paths, f"{type(problem).__name__}: {len(paths)} jobs")
+        for name, data in sweep_pictures(jobs).items():
             (sweep_dir / f"{name}.png").write_bytes(data)
             tf.summary.image(name, tf.image.decode_png(data)[None], step=0)
+
+
+def sweep_pictures(jobs: list[Job]) -> dict[str, bytes]:
+    """The pictures each task draws over its jobs, the jobs grouped by their task's config."""
+    groups = {}
+    for job in jobs:
+        groups.setdefault(OmegaConf.to_yaml(job.config.task), (job.config.task, []))[1].append(job)
+    return {name: data for task, members in groups.values() for name, data in instantiate(task).sweep_pictures(members).items()}

@@ -1,6 +1,6 @@
-"""Validation during training: examples held out from the training data, evaluated every
-`trainer.eval_every` steps; the best checkpoint by `trainer.monitor`, and early stopping after
-`trainer.patience` evaluations without an improvement of at least `trainer.min_delta`."""
+"""What validation keeps apart from its action (trainer/actions/validation.py): the held-out split, and the
+monitor of the best value, whose state is checkpointed for early stopping after `trainer.patience`
+evaluations without an improvement of at least `trainer.min_delta`."""
 import numpy as np
 import tensorflow as tf
 
@@ -23,12 +23,15 @@ class Monitor:
     """The best value of the monitored metric so far, when it came, and the evaluations since: variables,
     so that they are checkpointed and a resumed run remembers them."""
 
-    def __init__(self, mode: str, min_delta: float, patience: int | None):
-        self.sign = 1.0 if mode == "min" else -1.0  # compare sign * value: smaller is better
-        self.min_delta, self.patience = min_delta, patience
+    def __init__(self):
         self.best = tf.Variable(np.inf, dtype=tf.float64, trainable=False, name="best")
         self.best_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="best_step")
         self.wait = tf.Variable(0, dtype=tf.int64, trainable=False, name="wait")
+        self.configure("min", 0.0, None)
+
+    def configure(self, mode: str, min_delta: float, patience: int | None) -> None:
+        self.sign = 1.0 if mode == "min" else -1.0  # compare sign * value: smaller is better
+        self.min_delta, self.patience = min_delta, patience
 
     def variables(self) -> list[tf.Variable]:
         return [self.best, self.best_step, self.wait]

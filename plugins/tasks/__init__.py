@@ -1,0 +1,1 @@
+"""Tasks: what differs between kinds of experiment (trainer/task.py), one file each."""

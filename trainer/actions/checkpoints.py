@@ -1,0 +1,31 @@
+"""Checkpoints and stop signals: the run is saved every `trainer.checkpoint_every` steps, at its last step,
+when it stops early, and when SIGINT or SIGTERM arrives, which then ends the command with a line that says
+how to resume. `trainer.keep_checkpoints` of them are kept in <run dir>/checkpoints."""
+import tensorflow as tf
+
+from trainer.actions.base import Action
+from trainer.checkpoints import StopSignals
+from trainer.errors import Interrupted
+
+
+class Checkpoints(Action):
+    def begin(self, run) -> None:
+        settings = run.cfg.trainer
+        self.every = settings.checkpoint_every or run.total_steps
+        self.manager = tf.train.CheckpointManager(run.checkpoint, str(run.output_dir / "checkpoints"),
+                                                  settings.keep_checkpoints)
+        self.signals = StopSignals().__enter__()
+
+    def due(self, run) -> bool:
+        return super().due(run) or run.stop is not None or self.signals.received is not None
+
+    def step(self, run) -> None:
+        self.manager.save(checkpoint_number=run.done)
+        received = self.signals.received
+        if received is not None:
+            raise Interrupted(received, f"stopped by {received.name} at step {run.done} of {run.total_steps}; "
+                                        f"checkpoint {self.manager.latest_checkpoint} written: run the same command "
+                                        "to resume")
+
+    def close(self) -> None:
+        self.signals.__exit__(None, None, None)

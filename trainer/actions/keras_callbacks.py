@@ -1,0 +1,60 @@
+"""Keras callbacks by config (the `callbacks` group: CSVLogger, TerminateOnNaN, LearningRateScheduler, a
+user's own, a tracking service's): called at train begin and end and at each epoch's end with the logs
+`model.fit` would give them: the epoch's mean loss and metrics, and the latest val_* values; with
+`callback.model` the task's model, its `optimizer` set. A scalar problem's every step is an epoch.
+
+The epoch means are kept apart from the train scalars' windows, which restart at each log point: at every
+log point and epoch end this action adds what the running means gathered since it last looked (their
+totals and counts) to the epoch's, before the train scalars restart them (it runs before them)."""
+import keras
+import numpy as np
+
+from trainer.actions.base import Action
+from trainer.errors import ConfigError
+
+
+class KerasCallbacks(Action):
+    def __init__(self, callbacks: dict | None = None):
+        self.callbacks = list((callbacks or {}).values())
+        for callback in self.callbacks:
+            if not isinstance(callback, keras.callbacks.Callback):
+                raise ConfigError(f"callbacks: {type(callback).__name__} is not a keras.callbacks.Callback")
+
+    def begin(self, run) -> None:
+        if not self.callbacks:
+            return
+        self.every = run.steps_per_epoch
+        self.log_every = run.cfg.trainer.log_every
+        self.running = {"loss": run.loss_mean, **run.metrics}
+        for name, metric in self.running.items():
+            if [v.path.rsplit("/", 1)[-1] for v in metric.variables] != ["total", "count"]:
+                raise ConfigError(f"callbacks need metrics that are means (a total and a count); metrics.{name} is not")
+        self.seen = self.epoch = self.zeros()
+        self.list = keras.callbacks.CallbackList(self.callbacks, model=run.task.callback_model(run))
+        self.list.on_train_begin()
+
+    def zeros(self) -> dict:
+        return {name: np.zeros(2) for name in self.running}
+
+    def steps_to_due(self, done: int) -> float:
+        return min(super().steps_to_due(done), self.log_every - done % self.log_every) if self.callbacks else np.inf
+
+    def due(self, run) -> bool:
+        return bool(self.callbacks) and (super().due(run) or run.done % self.log_every == 0)
+
+    def step(self, run) -> None:
+        now = {name: np.array([float(v.numpy()) for v in metric.variables]) for name, metric in self.running.items()}
+        self.epoch = {name: self.epoch[name] + now[name] - self.seen[name] for name in now}
+        log_point = run.done % self.log_every == 0 or run.done == run.total_steps  # the train scalars restart
+        self.seen = self.zeros() if log_point else now
+        if run.done % self.every == 0 or run.done == run.total_steps:
+            logs = {name: total / count for name, (total, count) in self.epoch.items()}
+            logs.update({f"val_{tag[4:]}": value for tag, value in run.logs.items() if tag.startswith("val/")})
+            self.list.on_epoch_end(run.done // self.every - 1, logs)
+            self.logs, self.epoch = logs, self.zeros()
+            if getattr(run.task.callback_model(run), "stop_training", False):  # EarlyStopping, TerminateOnNaN
+                run.stop = "a callback stopped the training"
+
+    def end(self, run) -> None:
+        if self.callbacks:
+            self.list.on_train_end(getattr(self, "logs", {}))

@@ -1,0 +1,14 @@
+"""Pictures at the end of a run (`logging.pictures`): the task's (a landscape with the path, misclassified
+examples, a confusion matrix), each logged as a TensorBoard image and saved as <run dir>/<name>.png."""
+import tensorflow as tf
+
+from trainer.actions.base import Action
+
+
+class Pictures(Action):
+    def end(self, run) -> None:
+        if not run.cfg.logging.pictures or not run.runtime.is_writer:
+            return
+        for name, data in run.task.pictures(run).items():
+            (run.output_dir / f"{name}.png").write_bytes(data)
+            tf.summary.image(name, tf.image.decode_png(data)[None], step=run.done)

@@ -1,0 +1,16 @@
+"""What a run records once, before its first step: the resolved config as text, its HParams session, and
+(with `logging.graph`) the compiled train loop's graph for the Graphs dashboard."""
+import tensorflow as tf
+from omegaconf import OmegaConf
+
+from trainer.actions.base import Action
+from trainer.hparams import log_session
+
+
+class Record(Action):
+    def begin(self, run) -> None:
+        text = "\n".join("    " + line for line in OmegaConf.to_yaml(run.cfg, resolve=True).splitlines())
+        tf.summary.text("config", text, step=run.done)  # indented: shown verbatim by TensorBoard's markdown
+        log_session(run.cfg, run.output_dir.name)
+        if run.cfg.logging.graph:  # traces the loop that the first call then runs
+            tf.summary.graph(run.train_loop.get_concrete_function(tf.TensorSpec([], tf.int64)).graph)

@@ -1,0 +1,40 @@
+"""Train scalars and progress: every `trainer.log_every` steps, the means of the loss and metrics over the
+steps since the last point, the learning rate, the last step's gradient norm and the task's own values
+(a scalar problem's variables) go to TensorBoard, `run.logs` and the progress display; the means restart."""
+import tensorflow as tf
+
+from trainer.actions.base import Action
+from trainer.progress import Progress
+
+
+class TrainScalars(Action):
+    def begin(self, run) -> None:
+        self.every = run.cfg.trainer.log_every
+        self.progress = Progress(run.total_steps, run.done, run.cfg.logging.progress)
+        self.logged = False
+        if run.done == 0:  # the first point of a path
+            for tag, value in run.task.scalars(run).items():
+                tf.summary.scalar(tag, value, step=0)
+
+    def step(self, run) -> None:
+        self.log(run, float(run.outputs[0]))
+
+    def end(self, run) -> None:
+        if not self.logged:  # nothing ran in this process: the last window comes from the checkpoint
+            self.log(run, 0.0)
+
+    def log(self, run, gradient_norm: float) -> None:
+        values = {
+            "train/loss": float(run.loss_mean.result()),
+            "train/learning_rate": float(run.optimizer.learning_rate),
+            "train/gradient_norm": gradient_norm,
+            **{f"train/{name}": float(metric.result()) for name, metric in run.metrics.items()},
+            **run.task.scalars(run),
+        }
+        for tag, value in values.items():
+            tf.summary.scalar(tag, value, step=run.done)
+        for metric in (run.loss_mean, *run.metrics.values()):
+            metric.reset_state()
+        run.logs.update(values)
+        self.progress.update(run.done, values)
+        self.logged = True

@@ -1,0 +1,58 @@
+"""Validation: every `trainer.eval_every` steps (default: each epoch) and at the last step, the examples
+held out by `trainer.validation_split` are evaluated and logged as val/<name>. The best checkpoint by
+`trainer.monitor` is kept in <run dir>/best; `trainer.patience` evaluations without an improvement of at
+least `trainer.min_delta` stop the run early; `trainer.restore_best` puts the best weights back at the end,
+before the test evaluation and the model's export."""
+import logging
+
+import tensorflow as tf
+
+from trainer.actions.base import Action
+from trainer.metrics import summarize
+from trainer.validation import Monitor
+
+log = logging.getLogger("trainer.train")
+
+
+class Validation(Action):
+    def __init__(self):
+        self.monitor = Monitor()
+
+    def state(self) -> dict:
+        return {"monitor": self.monitor.variables()}
+
+    def begin(self, run) -> None:
+        settings = run.cfg.trainer
+        if run.validation is None:
+            return
+        self.every = settings.eval_every or run.steps_per_epoch
+        self.monitor.configure(settings.monitor_mode, settings.min_delta, settings.patience)
+        self.best = tf.train.CheckpointManager(run.checkpoint, str(run.output_dir / "best"), max_to_keep=1)
+
+    def step(self, run) -> None:
+        settings = run.cfg.trainer
+        values = run.evaluate(run.validation, settings.eval_batch_size)
+        for name, value in values.items():
+            tf.summary.scalar(f"val/{name}", value, step=run.done)
+            run.logs[f"val/{name}"] = value
+        log.info("step %d validation %s", run.done, summarize(values))
+        if self.monitor.update(values[settings.monitor], run.done):
+            self.best.save(checkpoint_number=run.done)
+        if self.monitor.exhausted():
+            run.stop = f"{settings.patience} validation passes without improvement"
+            log.info("stopped early at step %d: %s", run.done, run.stop)
+
+    def end(self, run) -> None:
+        if run.validation is None:
+            return
+        settings = run.cfg.trainer
+        run.results.update({f"val_{tag.removeprefix('val/')}": value for tag, value in run.logs.items()
+                            if tag.startswith("val/")})
+        run.results[f"best_val_{settings.monitor}"] = self.monitor.best_value()
+        run.results["best_step"] = int(self.monitor.best_step.numpy())
+        if self.monitor.exhausted():
+            run.results["stopped_early_at"] = run.done
+        if settings.restore_best and self.best.latest_checkpoint:
+            tf.train.Checkpoint(model=run.model).read(self.best.latest_checkpoint).expect_partial()
+            run.results["tested_weights"] = f"best (step {run.results['best_step']})"
+            log.info("restored the best weights, of step %d by val_%s", run.results["best_step"], settings.monitor)

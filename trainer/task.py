@@ -1,0 +1,55 @@
+"""The contract of a task: what differs between kinds of experiment, so that the run loop and its actions
+never ask what kind of model they train. A task is a plugin (plugins/tasks/, conf/task/), chosen by the
+experiment preset: `scalar` for a function of a few variables, `classification` for a Keras model on data.
+
+It builds the run's parts from the config, adds its own values to each log point, reports its final
+numbers, draws its pictures, exports what it trained, and draws a sweep's shared pictures.
+"""
+from dataclasses import dataclass
+
+from omegaconf import DictConfig
+
+from trainer.checks import build
+from trainer.data import Splits
+
+
+@dataclass
+class Parts:
+    data: Splits
+    model: object
+    loss_fn: object
+    metrics: dict
+
+
+class Task:
+    def build(self, cfg: DictConfig) -> Parts:
+        """The data, model, loss and metrics of the config's sections."""
+        return Parts(
+            data=build(cfg.data, "data"),
+            model=build(cfg.model, "model"),
+            loss_fn=build(cfg.loss, "loss"),
+            metrics={name: build(metric, f"metrics.{name}") for name, metric in cfg.metrics.items()},
+        )
+
+    def scalars(self, run) -> dict[str, float]:
+        """Values logged beside the train scalars at each log point, by tag."""
+        return {}
+
+    def report(self, run) -> dict:
+        """The task's final numbers for metrics.json, once the final weights are in place."""
+        return {}
+
+    def pictures(self, run) -> dict[str, bytes]:
+        """PNG pictures of the finished run, by name."""
+        return {}
+
+    def export(self, run) -> None:
+        """Save what was trained, in the run directory."""
+
+    def callback_model(self, run):
+        """The model Keras callbacks are given: one whose `optimizer` is the run's."""
+        return run.model
+
+    def sweep_pictures(self, jobs: list) -> dict[str, bytes]:
+        """PNG pictures over a sweep's jobs of this task (trainer/sweep.py's `Job`s), by name."""
+        return {}
