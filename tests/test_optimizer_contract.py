@@ -1,17 +1,23 @@
 """The contract every optimizer YAML in conf/optimizer/ must pass: it instantiates, runs inside the
 compiled train loop, converges on a quadratic and on Rosenbrock within its stated budget, survives a
-`get_config` round trip, and its slots are saved and restored by a checkpoint. A new optimizer is
-tested by adding its YAML; it gets the default budget unless it states its own here."""
+`get_config` round trip, its slots are saved and restored by a checkpoint, and each shared option
+(clipnorm, ..., use_ema, gradient_accumulation_steps) either acts as Keras documents or is refused at start.
+A new optimizer is tested by adding its YAML; it gets the default budget unless it states its own here."""
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
+from omegaconf import OmegaConf
 
-from tests.conftest import CONF_DIR
+import trainer
 from tests.test_configs import choices
+from trainer.errors import ConfigError, find_trainer_error
+from trainer.optimizers import ClosureOptimizer, WrappingOptimizer
+from trainer.plugins.optimizers.lbfgs import LBFGS
+from trainer.step import make_train_step
 from trainer.train import build_training, train
 
 OPTIMIZERS = choices("optimizer")
@@ -102,18 +108,193 @@ def test_checkpoint_saves_and_restores_the_slots(make_config, tmp_path, name):
     assert fresh.model.values() == trained.model.values()
 
 
-SHARED_OPTIONS = {"clipnorm": 1.0, "clipvalue": 0.5, "global_clipnorm": 2.0, "weight_decay": 0.1,
-                  "use_ema": True, "gradient_accumulation_steps": 2}
-WITH_SHARED_OPTIONS = [name for name in OPTIMIZERS if "/_shared/optimizer" in (CONF_DIR / "optimizer" / f"{name}.yaml").read_text()]
+# Each shared option of conf/_shared/optimizer.yaml, as the overrides that set it (a refusal names the first).
+SHARED_OPTIONS = {
+    "clipnorm": {"clipnorm": 1.0},
+    "clipvalue": {"clipvalue": 0.5},
+    "global_clipnorm": {"global_clipnorm": 2.0},
+    "weight_decay": {"weight_decay": 0.1},
+    "use_ema": {"use_ema": True, "ema_momentum": 0.5},  # a momentum at which every step shows in the average
+    "ema_overwrite_frequency": {"use_ema": True, "ema_momentum": 0.5, "ema_overwrite_frequency": 2},
+    "gradient_accumulation_steps": {"gradient_accumulation_steps": 2},
+}
+UNSET = {"clipnorm": None, "clipvalue": None, "global_clipnorm": None, "use_ema": False, "ema_momentum": 0.99,
+         "ema_overwrite_frequency": None, "gradient_accumulation_steps": None,
+         "weight_decay": 0.0}  # not null: AdamW and Muon refuse it; Keras decays by 0 then
+LEARNING_RATE = 0.1
+EXTRA = {"lookahead": ("optimizer.sync_period=2",)}  # slow steps within the run's four steps
+# Four batches: two accumulated updates, two EMA overwrites. Each batch moves the targets, so the
+# accumulated gradients differ.
+BATCHES = tf.constant(np.random.default_rng(0).normal(size=(4, 2, 2, 2)), tf.float32)
+SCALES = tf.constant([[[1.0, 2.0], [3.0, 0.5]], [[0.25, 1.5], [2.0, 1.0]]])
 
 
-@pytest.mark.parametrize("name", WITH_SHARED_OPTIONS)
+class TwoMatrices:
+    """sum(scale * (v - target)^2) over two 2x2 variables, called like a model on a batch of targets.
+    Gradients up to ~12 make every clip act; 2-D variables are Muon's own (it leaves others to AdamW)."""
+
+    def __init__(self):
+        self.trainable_variables = [keras.Variable(np.full((2, 2), 2.0, "float32"), name=name) for name in "ab"]
+
+    def __call__(self, targets, training=False):
+        return sum(tf.reduce_sum(s * (v - t) ** 2) for s, v, t in zip(SCALES, self.trainable_variables, targets))
+
+
+def tape_gradients(problem, batch):
+    with tf.GradientTape() as tape:
+        loss = problem(batch)
+    return tape.gradient(loss, problem.trainable_variables)
+
+
+def sam_gradients(rho):
+    """SAM's gradient by hand: the gradient at the point rho along the normalized gradient."""
+
+    def gradients_at(problem, batch):
+        gradients = tape_gradients(problem, batch)
+        ascent = [rho * g / tf.linalg.global_norm(gradients) for g in gradients]
+        for variable, step in zip(problem.trainable_variables, ascent):
+            variable.assign_add(step)
+        sharp = tape_gradients(problem, batch)
+        for variable, step in zip(problem.trainable_variables, ascent):
+            variable.assign_sub(step)
+        return sharp
+
+    return gradients_at
+
+
+def clipped(gradients, options):
+    """Keras' clipping by hand: clipnorm per tensor, else global_clipnorm, else clipvalue."""
+    if "clipnorm" in options:
+        return [g * min(1.0, options["clipnorm"] / float(tf.norm(g))) for g in gradients]
+    if "global_clipnorm" in options:
+        return [g * min(1.0, options["global_clipnorm"] / float(tf.linalg.global_norm(gradients))) for g in gradients]
+    if "clipvalue" in options:
+        return [tf.clip_by_value(g, -options["clipvalue"], options["clipvalue"]) for g in gradients]
+    return gradients
+
+
+def train_by_hand(optimizer, options, gradients_at=tape_gradients, finalize=None):
+    """The final weights of `optimizer`, built without `options`, with the options done by hand around its
+    `apply` as Keras documents them: the mean of k gradients every k-th batch, clipping, v -= v wd lr before
+    the update, and the moving average of the weights after each update (momentum 0 at the first)."""
+    problem = TwoMatrices()
+    variables = problem.trainable_variables
+    optimizer.build(variables)
+    accumulated, average, updates = [], None, 0
+    for batch in BATCHES:
+        gradients = gradients_at(problem, batch)
+        k = options.get("gradient_accumulation_steps")
+        if k:
+            accumulated.append(gradients)
+            if len(accumulated) < k:
+                continue
+            gradients, accumulated = [sum(g) / k for g in zip(*accumulated)], []
+        gradients = clipped(gradients, options)
+        if "weight_decay" in options:
+            for variable in variables:
+                variable.assign_sub(variable * options["weight_decay"] * LEARNING_RATE)
+        optimizer.apply(gradients, variables)
+        updates += 1
+        if options.get("use_ema"):
+            weights, momentum = [v.numpy() for v in variables], options["ema_momentum"]
+            average = weights if average is None else [momentum * a + (1 - momentum) * w for a, w in zip(average, weights)]
+            frequency = options.get("ema_overwrite_frequency")
+            if frequency and updates % frequency == 0:
+                for variable, value in zip(variables, average):
+                    variable.assign(value)
+    if average is not None:
+        for variable, value in zip(variables, average):
+            variable.assign(value)
+    else:
+        (finalize or optimizer).finalize_variable_values(variables)
+    return [v.numpy() for v in variables]
+
+
+def train_with(optimizer):
+    """The final weights of `optimizer` stepped by the trainer's own train step, built before and finalized
+    after as the trainer does. Eagerly: the same Keras code as compiled, without a trace per table cell."""
+    problem = TwoMatrices()
+    optimizer.build(problem.trainable_variables)
+    train_step = make_train_step(problem, lambda targets, loss: loss, optimizer, metrics={})
+    for batch in BATCHES:
+        train_step(batch, None, tf.constant(False))
+    optimizer.finalize_variable_values(problem.trainable_variables)
+    return [v.numpy() for v in problem.trainable_variables]
+
+
+def compose_optimizer(make_config, name, key, options):
+    """The optimizer node of `optimizer=name`, with `options` set under `key` (the optimizer or its inner one)."""
+    overrides = [f"++{key}.{option}={str(value).lower()}" for option, value in options.items()]
+    return make_config(f"optimizer={name}", f"++optimizer.learning_rate={LEARNING_RATE}", *EXTRA.get(name, ()),
+                       *overrides).optimizer
+
+
+def refusal(node) -> str:
+    """The one-line ConfigError that building `node` raises."""
+    with pytest.raises(Exception) as raised:
+        instantiate(node)
+    error = find_trainer_error(raised.value)
+    assert isinstance(error, ConfigError), raised.value
+    assert "\n" not in str(error)
+    return str(error)
+
+
+def takes_shared_options(node) -> bool:
+    """Closure optimizers step without Keras' apply(), wrappers through their inner one's: they refuse them."""
+    return not issubclass(get_class(node._target_), (ClosureOptimizer, WrappingOptimizer))
+
+
 @pytest.mark.parametrize("option", SHARED_OPTIONS)
-def test_every_optimizer_takes_the_shared_options(make_config, name, option):
-    value = SHARED_OPTIONS[option]
-    optimizer = instantiate(make_config(f"optimizer={name}", f"optimizer.{option}={value}").optimizer)
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_every_shared_option_acts_as_keras_documents_or_is_refused(make_config, name, option):
+    options = SHARED_OPTIONS[option]
+    node = compose_optimizer(make_config, name, "optimizer", options)
+    if not takes_shared_options(node):
+        message, first = refusal(node), next(iter(options))
+        assert message.startswith(f"optimizer.{first}=") and f" {name} " in message, message
+        if issubclass(get_class(node._target_), WrappingOptimizer):
+            assert f"set it on the inner optimizer: optimizer.optimizer.{first}=" in message
+        return
+    reference = instantiate(OmegaConf.merge(node, {key: UNSET[key] for key in options}))
 
-    assert getattr(optimizer, option) == value
+    np.testing.assert_allclose(train_with(instantiate(node)), train_by_hand(reference, options), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("option", SHARED_OPTIONS)
+@pytest.mark.parametrize("name", ["sam", "lookahead"])
+def test_a_wrappers_inner_optimizer_takes_the_shared_options(make_config, name, option):
+    options = SHARED_OPTIONS[option]
+    node = compose_optimizer(make_config, name, "optimizer.optimizer", options)
+    if name == "lookahead" and options.get("use_ema"):  # its slow steps move the weights after the inner average
+        assert refusal(node).startswith("optimizer.optimizer.use_ema=true: lookahead ")
+        return
+    reference = instantiate(OmegaConf.merge(node, {"optimizer": {key: UNSET[key] for key in options}}))
+    if name == "sam":
+        expected = train_by_hand(reference.inner_optimizer, options, sam_gradients(reference.rho), finalize=reference)
+    else:
+        expected = train_by_hand(reference, options)
+
+    np.testing.assert_allclose(train_with(instantiate(node)), expected, rtol=0, atol=1e-6)
+
+
+def test_the_users_lbfgs_with_ema_is_refused_in_one_line_everywhere(make_config):
+    """`python -m trainer model=rosenbrock optimizer=lbfgs +optimizer.use_ema=true` ended at x=0, y=0: L-BFGS
+    never updated the average that ended training. It is refused at start, by the CLI's train, by
+    trainer.minimize and by the class itself."""
+    message = r"^optimizer.use_ema=true: lbfgs steps in apply_closure, [^\n]*choose a gradient optimizer"
+    with pytest.raises(ConfigError, match=message):
+        train(make_config("model=rosenbrock", "optimizer=lbfgs", "+optimizer.use_ema=true"))
+    x = tf.Variable(1.0)
+    with pytest.raises(ConfigError, match=message):
+        trainer.minimize(lambda: x * x, [x], optimizer="lbfgs", use_ema=True)
+    with pytest.raises(ConfigError, match=message):
+        LBFGS(use_ema=True)
+
+
+def test_sam_with_its_inner_optimizers_ema_ends_on_the_average_of_its_path(make_config):
+    metrics = train(make_config("optimizer=sam", "optimizer.optimizer.use_ema=true"))
+
+    assert metrics["distance_to_minimum"] < 2e-2  # not at the never-updated average's zeros, 0.25 away
 
 
 @pytest.mark.parametrize(

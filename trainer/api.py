@@ -30,7 +30,8 @@ class FunctionOfVariables:
 
 def optimizer_from_config(name: str, **hyperparameters) -> keras.optimizers.Optimizer:
     """The optimizer `name` of conf/optimizer/, with `hyperparameters` in place of its YAML's values."""
-    node = compose_config(f"optimizer={name}", "~experiment").optimizer  # the YAML's own values, no preset's
+    # the YAML's own values, without the experiment's or the task's learning-rate presets
+    node = compose_config(f"optimizer={name}", "~experiment", "~_learning_rate@optimizer").optimizer
     OmegaConf.set_struct(node, False)  # unknown names get check_plugin's message, not OmegaConf's
     node = OmegaConf.merge(node, hyperparameters)
     check_plugin(node, "optimizer")

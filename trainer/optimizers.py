@@ -6,13 +6,45 @@ variables' current values and returns (loss, prediction), with no tape of its ow
 this once, while tracing, so plain optimizers keep the plain tape step.
 
 `WrappingOptimizer` holds an inner optimizer (any choice of conf/optimizer/) whose learning rate is its own.
+
+Keras implements its base-class options (clipping, weight decay, EMA, gradient accumulation, loss scaling)
+in `apply()`. A closure optimizer steps without it, and a wrapper's step is its inner optimizer's `apply()`,
+so both refuse these options when constructed, as Keras' own wrapper `LossScaleOptimizer` does, instead of
+ignoring them (EMA ignored would even end training on its never-updated zeros).
 """
 import keras
 import tensorflow as tf
 
+from trainer.errors import ConfigError
+
+# Keras' base-class options and their defaults (keras.optimizers.Optimizer), all implemented by its apply().
+KERAS_OPTIONS = {
+    "weight_decay": None, "clipnorm": None, "clipvalue": None, "global_clipnorm": None, "use_ema": False,
+    "ema_momentum": 0.99, "ema_overwrite_frequency": None, "loss_scale_factor": None,
+    "gradient_accumulation_steps": None,
+}
+
+
+def refuse_keras_options(options: dict, reason: str, instead: str) -> None:
+    """Raise a one-line ConfigError for the first Keras option in `options` set away from its default
+    (get_config writes the defaults, so a round trip passes). `instead` may name the option as {key}
+    and its value as {value}."""
+    for key, default in KERAS_OPTIONS.items():
+        if options.get(key, default) != default:
+            value = options[key]
+            value = "null" if value is None else str(value).lower() if isinstance(value, bool) else value  # as YAML
+            raise ConfigError(f"optimizer.{key}={value}: {reason}; {instead.format(key=key, value=value)}")
+
 
 class ClosureOptimizer(keras.optimizers.Optimizer):
     """An optimizer whose step is `apply_closure(closure, variables)`."""
+
+    def __init__(self, learning_rate, name=None, **kwargs):
+        refuse_keras_options(
+            kwargs, f"{name} steps in apply_closure, not in the Keras apply() that implements this option",
+            "leave it unset, or choose a gradient optimizer such as optimizer=adam",
+        )
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
 
     def apply_closure(self, closure, variables):
         """Take one step and count it in `iterations`; return the loss, prediction and gradients at the
@@ -35,6 +67,10 @@ class WrappingOptimizer(keras.optimizers.Optimizer):
     checkpointed and listed in `variables` with this optimizer's own."""
 
     def __init__(self, optimizer, learning_rate=None, name=None, **kwargs):
+        refuse_keras_options(
+            kwargs, f"{name} steps through its inner optimizer's apply(), which implements this option",
+            "set it on the inner optimizer: optimizer.optimizer.{key}={value}",
+        )
         super().__init__(learning_rate=0.0, name=name, **kwargs)
         self.inner_optimizer = optimizer
         if learning_rate is not None:

@@ -18,6 +18,8 @@ References: D. C. Liu and J. Nocedal, "On the limited memory BFGS method for lar
 Mathematical Programming 45, 1989; J. Nocedal and S. J. Wright, "Numerical Optimization", 2nd ed.,
 Springer 2006, algorithms 3.5, 3.6 and 7.4.
 """
+import math
+
 import keras
 import tensorflow as tf
 
@@ -44,7 +46,7 @@ class LBFGS(ClosureOptimizer):
         if self.built:
             return
         super().build(var_list)
-        n, m = sum(int(tf.size(v)) for v in var_list), self.history_size
+        n, m = sum(math.prod(v.shape) for v in var_list), self.history_size
         dtype = var_list[0].dtype
         state = {"direction": [n], "previous_gradient": [n], "old_gradient_changes": [m, n], "old_steps": [m, n],
                  "old_rho": [m], "step_size": [], "previous_loss": [], "scale": []}
@@ -57,7 +59,7 @@ class LBFGS(ClosureOptimizer):
         if not self.built:
             self.build(variables)
         shapes = [v.shape for v in variables]
-        sizes = [int(tf.size(v)) for v in variables]
+        sizes = [math.prod(v.shape) for v in variables]
 
         def flat(tensors):
             return tf.concat([tf.reshape(t, [-1]) for t in tensors], axis=0)

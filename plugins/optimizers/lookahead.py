@@ -5,6 +5,9 @@ the way towards the fast ones and the fast weights restart from there.
     every k-th step:   s <- s + alpha (x - s);   x <- s            (slow weights s, starting at x)
 
 The inner optimizer is any choice of conf/optimizer/. Defaults are the paper's: k = 5, alpha = 0.5.
+The shared options go on the inner optimizer (trainer/optimizers.py), whose `gradient_accumulation_steps`
+makes k count its updates, not calls. Its `use_ema` is refused: its average would miss the slow steps,
+and the slow weights are already a moving average of the fast ones.
 
 Reference: M. R. Zhang et al., "Lookahead Optimizer: k steps forward, 1 step back", NeurIPS 2019,
 arXiv:1907.08610.
@@ -12,12 +15,19 @@ arXiv:1907.08610.
 import keras
 from keras import ops
 
+from trainer.errors import ConfigError
 from trainer.optimizers import WrappingOptimizer
 
 
 @keras.saving.register_keras_serializable(package="trainer")
 class Lookahead(WrappingOptimizer):
     def __init__(self, optimizer, sync_period=5, slow_step_size=0.5, name="lookahead", **kwargs):
+        if optimizer.use_ema:
+            raise ConfigError(
+                f"optimizer.optimizer.use_ema=true: {name} moves the weights after the inner step, so the inner "
+                "optimizer's moving average would miss every slow step; leave it unset: the slow weights are "
+                "already a moving average of the fast ones"
+            )
         super().__init__(optimizer, name=name, **kwargs)
         self.sync_period, self.slow_step_size = sync_period, slow_step_size
 
@@ -32,8 +42,11 @@ class Lookahead(WrappingOptimizer):
     def apply(self, grads, trainable_variables=None):
         if not self.built:  # the base class's apply, replaced here, would build on first use
             self.build(trainable_variables)
+        # k counts the inner optimizer's updates: fewer than calls under its gradient accumulation.
+        before = ops.copy(self.inner_optimizer.iterations)
         self.inner_optimizer.apply(grads, trainable_variables)
-        sync = ops.equal((self.iterations + 1) % self.sync_period, 0)
+        updates = self.inner_optimizer.iterations
+        sync = ops.logical_and(updates > before, ops.equal(updates % self.sync_period, 0))
         for variable in trainable_variables:
             slow = self._slow[self._get_variable_index(variable)]
             alpha = ops.convert_to_tensor(self.slow_step_size, variable.dtype)

@@ -8,6 +8,8 @@ The Hessian costs n backward passes and n^2 numbers, so models with more than `m
 refused at start. Reference: J. Nocedal and S. J. Wright, "Numerical Optimization", 2nd ed., Springer
 2006, chapter 3.3.
 """
+import math
+
 import keras
 import tensorflow as tf
 
@@ -24,7 +26,7 @@ class Newton(ClosureOptimizer):
     def build(self, var_list):
         if self.built:
             return
-        size = sum(int(tf.size(variable)) for variable in var_list)
+        size = sum(math.prod(variable.shape) for variable in var_list)
         if size > self.max_parameters:
             raise ConfigError(
                 f"optimizer=newton needs the exact {size} x {size} Hessian; the model has {size} parameters, "
@@ -43,7 +45,7 @@ class Newton(ClosureOptimizer):
         hessian += tf.cast(self.damping, hessian.dtype) * tf.eye(size, dtype=hessian.dtype)
         step = tf.linalg.solve(hessian, flat_gradient[:, None])[:, 0]
         learning_rate = tf.cast(self.learning_rate, step.dtype)
-        for variable, piece in zip(variables, tf.split(step, [int(tf.size(v)) for v in variables])):
+        for variable, piece in zip(variables, tf.split(step, [math.prod(v.shape) for v in variables])):
             variable.assign_sub(learning_rate * tf.reshape(piece, variable.shape))
         self.iterations.assign_add(1)
         return loss, prediction, gradients
