@@ -15,14 +15,16 @@ from trainer.errors import ConfigError
 class ScalarProblem(tf.Module):
     """Named scalar variables and an objective of them; called like a model, it ignores its inputs."""
 
-    def __init__(self, names: Sequence[str], initial: Sequence[float], minimum: Sequence[float]):
+    def __init__(self, names: Sequence[str], initial: Sequence[float], minimum: Sequence[float],
+                 other_minima: Sequence[Sequence[float]] = ()):
         super().__init__(name=type(self).__name__)
         if len(names) != len(initial):
             raise ConfigError(f"model.initial has {len(initial)} values for {len(names)} names {list(names)}")
         self.named_variables = {  # in Keras' floatx: float32, or float64 for the gradient check
             name: tf.Variable(float(value), dtype=keras.config.floatx(), name=name) for name, value in zip(names, initial)
         }
-        self.minimum = dict(zip(names, (float(m) for m in minimum)))
+        self.minimum = dict(zip(names, (float(m) for m in minimum)))  # the one drawn on landscapes
+        self.minima = [list(self.minimum.values()), *([float(m) for m in point] for point in other_minima)]
 
     def objective(self, *values):
         """The value to minimize, given the variables' values in order: scalars while training. Written
@@ -38,5 +40,5 @@ class ScalarProblem(tf.Module):
         return {name: float(variable.numpy()) for name, variable in self.named_variables.items()}
 
     def distance_to_minimum(self) -> float:
-        """Euclidean distance from the current variables to the known minimum."""
-        return math.dist(self.values().values(), self.minimum.values())
+        """Euclidean distance from the current variables to the nearest known minimum."""
+        return min(math.dist(self.values().values(), point) for point in self.minima)

@@ -1,0 +1,18 @@
+"""Himmelblau's function f(x, y) = (x^2 + y - 11)^2 + (x + y^2 - 7)^2: four minima, all f = 0, at (3, 2),
+(-2.805118, 3.131312), (-3.779310, -3.283186) and (3.584428, -1.848126); the distance reported is to the nearest.
+
+Reference: D. M. Himmelblau, "Applied Nonlinear Programming", McGraw-Hill, 1972.
+"""
+from collections.abc import Sequence
+
+from trainer.scalar import ScalarProblem
+
+MINIMA = [[3.0, 2.0], [-2.805118, 3.131312], [-3.779310, -3.283186], [3.584428, -1.848126]]
+
+
+class Himmelblau(ScalarProblem):
+    def __init__(self, initial: Sequence[float]):
+        super().__init__(["x", "y"], initial, minimum=MINIMA[0], other_minima=MINIMA[1:])
+
+    def objective(self, x, y):
+        return (x * x + y - 11) ** 2 + (x + y * y - 7) ** 2
