@@ -51,6 +51,7 @@ def as_markdown(section: Section) -> str:
 def main():
     args = parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from bench.fixed_costs import mnist_process_section, sweep_section
     from bench.mnist import throughput_section, time_to_accuracy_section
     from bench.process import memory_section, startup_section
     from bench.scalar import scalar_section
@@ -65,7 +66,8 @@ def main():
     sections = [scalar_section(repeats), throughput_section(str(data_path), data_name, repeats + 2)]
     if args.data is not None and not args.quick:
         sections.append(time_to_accuracy_section(str(data_path), data_name, max_epochs=10, repeats=repeats))
-    sections += [startup_section(repeats + 2), memory_section(str(data_path), data_name)]
+    sections += [startup_section(repeats + 2), mnist_process_section(str(data_path), data_name, repeats),
+                 sweep_section(repeats), memory_section(str(data_path), data_name)]
 
     header = (f"# Benchmarks\n\nWritten by `python -m bench` on {datetime.date.today()}. Every figure is measured in "
               f"one run, beside its reference.\n\nMachine: {machine()}.\n")

@@ -4,6 +4,7 @@ import statistics
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 from hydra.utils import instantiate
 
@@ -39,10 +40,16 @@ def keras_model(cfg, steps_per_execution: int = 1) -> keras.Model:
     return model
 
 
+def as_floats(examples) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) with the images as the float32 array they read as (trainer.data.Pixels): what a Keras script holds."""
+    x, y = examples
+    return np.asarray(x), y
+
+
 def fit_epoch(data_path: str, steps_per_execution: int):
     """A function that runs `model.fit` for one epoch, and the examples it trains on."""
     cfg = mnist_config(data_path)
-    x, y = instantiate(cfg.data).train
+    x, y = as_floats(instantiate(cfg.data).train)
     model = keras_model(cfg, steps_per_execution)
     return (lambda: model.fit(x, y, batch_size=cfg.trainer.batch_size, epochs=1, verbose=0)), len(x)
 
@@ -141,8 +148,8 @@ class StopAtAccuracy(keras.callbacks.Callback):
 def fit_time_to_accuracy(data_path: str, max_epochs: int) -> tuple[list[float], float]:
     cfg = mnist_config(data_path)
     data = instantiate(cfg.data)
-    clock = StopAtAccuracy(data.test, cfg.trainer.eval_batch_size)
-    x, y = data.train
+    clock = StopAtAccuracy(as_floats(data.test), cfg.trainer.eval_batch_size)
+    x, y = as_floats(data.train)
     keras_model(cfg).fit(x, y, batch_size=cfg.trainer.batch_size, epochs=max_epochs, verbose=0, callbacks=[clock])
     return clock.epochs, clock.accuracy
 

@@ -1,5 +1,7 @@
 """What the command lines (`python -m trainer`, `python -m trainer.gradcheck`) share before they start."""
 import contextlib
+import functools
+import gc
 import logging
 import os
 import sys
@@ -34,6 +36,9 @@ def import_tensorflow_quietly() -> None:
         import tensorflow as tf
 
         tf.config.list_physical_devices()
+    # TensorFlow's import leaves millions of objects that the collector would otherwise walk again at every
+    # collection and at exit (about 1 s per process): set them aside as permanent.
+    gc.freeze()
 
 
 def hydra_error_line(error: Exception) -> str | None:
@@ -82,6 +87,7 @@ def first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0]
 
 
+@functools.cache  # OmegaConf resolves it at every composition: twice per sweep job
 def config_choices() -> str:
     """The config groups users choose from, each with its choices, for `--help`: what Hydra finds on its
     search path (a user's own searchpath included), less Hydra's groups and ours that start with '_'."""

@@ -1,6 +1,6 @@
 """Pictures where people would rather look than read, drawn off screen with matplotlib as PNG bytes: a 1-D
 or 2-D scalar objective's landscape with optimizer paths on it, and a classifier's misclassified examples
-and confusion matrix. The trainer logs them as TensorBoard images and saves them beside the run."""
+and confusion matrix. The trainer saves them beside the run and logs them as TensorBoard images (`log_png`)."""
 import io
 
 import numpy as np
@@ -13,6 +13,17 @@ def png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     return buffer.getvalue()
+
+
+def log_png(name: str, data: bytes, step: int) -> None:
+    """Log PNG bytes to the default summary writer as the TensorBoard image `name`, as they are:
+    `tf.summary.image` would decode them and encode them again (20-40 ms a picture)."""
+    import tensorflow as tf
+    from tensorboard.plugins.image.metadata import create_summary_metadata
+
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")  # the PNG header
+    tensor = tf.constant([str(width).encode(), str(height).encode(), data])  # the image plugin's layout
+    tf.summary.write(name, tensor, step=step, metadata=create_summary_metadata(display_name=None, description=None))
 
 
 def objective_at(problem: ScalarProblem, points: np.ndarray) -> np.ndarray:
@@ -75,18 +86,27 @@ def landscape_png(problem: ScalarProblem, paths: dict[str, np.ndarray], title: s
     return png(figure)
 
 
-def misclassified_png(images: np.ndarray, labels: np.ndarray, predicted: np.ndarray, count: int = 36) -> bytes:
-    """The first `count` misclassified examples in a grid, each titled 'true -> predicted'."""
+def misclassified_png(images, labels: np.ndarray, predicted: np.ndarray, count: int = 36) -> bytes:
+    """The first `count` misclassified examples in a grid, each titled 'true -> predicted'.
+
+    The grid is one axes with an image per example: a subplot each took 0.7 s to draw, this 0.15 s."""
     wrong = np.flatnonzero(labels != predicted)[:count]
     columns = 6
     rows = max(1, -(-len(wrong) // columns))
+    height, width = images.shape[1:3]
+    cell_width, cell_height = 1.3 * width, 1.45 * height  # room for the gaps and the titles
     figure = Figure(figsize=(columns * 1.3, rows * 1.45))
     figure.suptitle(f"{np.sum(labels != predicted)} of {len(labels)} test examples misclassified (true -> predicted)")
+    axes = figure.add_axes((0.02, 0.0, 0.96, 1 - 0.6 / (rows * 1.45)))  # the top 0.6 inch for the title
     for position, index in enumerate(wrong):
-        axes = figure.add_subplot(rows, columns, position + 1)
-        axes.imshow(np.squeeze(images[index]), cmap="gray_r")
-        axes.set_title(f"{labels[index]} -> {predicted[index]}", fontsize=10, color="firebrick")
-        axes.axis("off")
+        row, column = divmod(position, columns)
+        left, top = column * cell_width + (cell_width - width) / 2, row * cell_height + (cell_height - height)
+        axes.imshow(np.squeeze(images[index]), cmap="gray_r", extent=(left, left + width, top + height, top))
+        axes.text(left + width / 2, top - 2, f"{labels[index]} -> {predicted[index]}", ha="center", va="bottom",
+                  fontsize=10, color="firebrick")
+    axes.set_xlim(0, columns * cell_width)
+    axes.set_ylim(rows * cell_height, 0)
+    axes.axis("off")
     return png(figure)
 
 

@@ -150,6 +150,7 @@ def log_dashboards(sweep_dir: Path, jobs: list[Job], metric: str) -> None:
     import tensorflow as tf
 
     from trainer.hparams import log_experiment, run_hparams
+    from trainer.pictures import log_png
 
     sessions = [run_hparams(job.config) for job in jobs]
     metrics = list(dict.fromkeys([metric, *(name for job in jobs for name in job.metrics)]))
@@ -157,7 +158,7 @@ def log_dashboards(sweep_dir: Path, jobs: list[Job], metric: str) -> None:
         log_experiment(sessions, metrics)
         for name, data in sweep_pictures(jobs).items():
             (sweep_dir / f"{name}.png").write_bytes(data)
-            tf.summary.image(name, tf.image.decode_png(data)[None], step=0)
+            log_png(name, data, 0)
 
 
 def sweep_pictures(jobs: list[Job]) -> dict[str, bytes]:

@@ -1,17 +1,18 @@
 """MNIST handwritten digits, read from a Keras-format `mnist.npz` (x_train, y_train, x_test, y_test).
 
-Pixels become float32 in [0, 1] and labels int32. With no path, Keras' own downloader fetches the file
-once into ~/.keras/datasets. A file that cannot be used stops the run with a `DataError` naming the file
-and what is wrong: missing, not an .npz, a missing array, or arrays of the wrong shape, type or labels.
-Files are read with `allow_pickle=False`: an .npz can carry pickled code. `write_synthetic_mnist` makes a
-small file of the same format for offline tests and benchmarks.
+Pixels read as float32 in [0, 1] and labels are int32; the images stay bytes until read
+(`trainer.data.Pixels`), and the train loop converts each batch as it gathers it. With no path, Keras'
+own downloader fetches the file once into ~/.keras/datasets. A file that cannot be used stops the run
+with a `DataError` naming the file and what is wrong: missing, not an .npz, a missing array, or arrays of
+the wrong shape, type or labels. Files are read with `allow_pickle=False`: an .npz can carry pickled code.
+`write_synthetic_mnist` makes a small file of the same format for offline tests and benchmarks.
 """
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from trainer.data import Splits
+from trainer.data import Pixels, Splits
 from trainer.errors import DataError
 
 ARRAYS = ("x_train", "y_train", "x_test", "y_test")
@@ -63,8 +64,8 @@ def check_split(path, images: np.ndarray, labels: np.ndarray, split: str) -> Non
         raise DataError(f"data.path: {path} y_{split} has labels {labels.min()} to {labels.max()}; {FORMAT}")
 
 
-def _examples(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return (images.astype(np.float32) / 255.0, labels.astype(np.int32))
+def _examples(images: np.ndarray, labels: np.ndarray) -> tuple[Pixels, np.ndarray]:
+    return (Pixels(images), labels.astype(np.int32))
 
 
 def write_synthetic_mnist(path: Path, train: int = 1024, test: int = 256, seed: int = 0) -> Path:

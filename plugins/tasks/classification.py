@@ -25,7 +25,7 @@ class ClassificationTask(Task):
         if run.data.test is None or run.data.test[1].ndim != 1 or run.data.test[1].dtype.kind not in "iu":
             return {}
         x, y = run.data.test
-        logits = run.model.predict(x, batch_size=run.cfg.trainer.eval_batch_size, verbose=0)
+        logits = run.evaluate.predict(run.data.test, run.cfg.trainer.eval_batch_size)
         predicted = np.argmax(logits, axis=-1)
         pictures = {}
         if x.ndim in (3, 4):  # images: grey (N, H, W) or (N, H, W, channels)

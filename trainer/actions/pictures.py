@@ -1,8 +1,7 @@
 """Pictures at the end of a run (`logging.pictures`): the task's (a landscape with the path, misclassified
 examples, a confusion matrix), each logged as a TensorBoard image and saved as <run dir>/<name>.png."""
-import tensorflow as tf
-
 from trainer.actions.base import Action
+from trainer.pictures import log_png
 
 
 class Pictures(Action):
@@ -11,4 +10,4 @@ class Pictures(Action):
             return
         for name, data in run.task.pictures(run).items():
             (run.output_dir / f"{name}.png").write_bytes(data)
-            tf.summary.image(name, tf.image.decode_png(data)[None], step=run.done)
+            log_png(name, data, run.done)

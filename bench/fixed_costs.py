@@ -1,0 +1,143 @@
+"""What a run pays besides training, on whole commands: an MNIST run against a plain Keras script, a sweep's
+seconds per job against the same runs in one Python loop, and the Optuna preset's wall time. Each target
+missed is stated with the parts, measured in the same run, that it cannot go below."""
+import statistics
+import tempfile
+import time
+
+from bench.common import Section, config, median_seconds, median_seconds_until, seconds_until
+from bench.mnist import framework_epoch
+from bench.process import IMPORT_TENSORFLOW, fresh_run_dir
+from trainer.train import train
+
+MNIST_EPOCHS = 3
+SWEEP_STEPS = 200
+SWEEP = {"optimizer": ("sgd", "adam"), "optimizer.learning_rate": ("0.01", "0.03", "0.1")}  # 2 x 3 jobs
+OPTUNA_TRIALS, OPTUNA_STEPS = 20, 20  # conf/hparams_search/scalar.yaml's n_trials and trainer.steps
+
+
+def training_seconds(data_path: str, repeats: int) -> tuple[float, float]:
+    """(seconds to train MNIST_EPOCHS epochs in process, the first call's extra seconds: tracing and compiling)."""
+    epoch, _ = framework_epoch(data_path)
+    start = time.perf_counter()
+    epoch()
+    first = time.perf_counter() - start
+    seconds = median_seconds(epoch, repeats)
+    return MNIST_EPOCHS * seconds, first - seconds
+
+
+def mnist_process_section(data_path: str, data_name: str, repeats: int) -> Section:
+    learning_rate = config("experiment=mnist").optimizer.learning_rate  # the preset's, for the script too
+    commands = {
+        'python -c "import tensorflow"': lambda: IMPORT_TENSORFLOW,
+        f"plain Keras script, model.fit for {MNIST_EPOCHS} epochs (reference)": lambda: (
+            "-m", "bench.keras_mnist", data_path, str(MNIST_EPOCHS), str(learning_rate)),
+        f"python -m trainer experiment=mnist trainer.epochs={MNIST_EPOCHS}": lambda: (
+            "-m", "trainer", "experiment=mnist", f"data.path={data_path}", f"trainer.epochs={MNIST_EPOCHS}",
+            f"hydra.run.dir={fresh_run_dir()}"),
+    }
+    seconds = {command: [] for command in commands}
+    for _ in range(repeats):  # the commands in turn, so that the machine's drift touches all alike
+        for command, args in commands.items():
+            seconds[command].append(seconds_until(None, *args()))
+    imported, script, run = (statistics.median(values) for values in seconds.values())
+    training, compiling = training_seconds(data_path, repeats)
+    floor = imported + training + compiling
+    section = Section(
+        f"MNIST, whole processes: wall seconds for {MNIST_EPOCHS} epochs",
+        f"From starting the process to its exit, on {data_name}; the median of {repeats} runs each, the commands "
+        "in turn. The script loads the file, scales it to float32 and calls `fit` on the same 784-128-10 MLP "
+        "(Adam, batch 128); the trainer also evaluates the test set, draws its pictures, and writes event files, "
+        f"checkpoints and the model. In process, the trainer's loop trains the {MNIST_EPOCHS} epochs in "
+        f"{training:.2f} s after a first call that spends {compiling:.2f} s more on tracing and XLA compilation.",
+        ["command", "seconds", "× the Keras script"],
+        [[command, f"{value:.2f}", f"{value / script:.2f}"]
+         for command, value in zip(commands, (imported, script, run))],
+    )
+    section.targets = [(
+        "≤ 0.5× the Keras script's wall time", f"{run / script:.2f}×", run <= 0.5 * script,
+        f"importing TensorFlow ({imported:.2f} s), training ({training:.2f} s) and the first call's tracing and "
+        f"compilation ({compiling:.2f} s) alone take {floor:.2f} s, {floor / script:.2f}× the script",
+    )]
+    return section
+
+
+def sweep_overrides(*extra: str) -> list[list[str]]:
+    """The overrides of each job of the 2 x 3 sweep, in Hydra's job order."""
+    return [[f"optimizer={optimizer}", f"optimizer.learning_rate={rate}", f"trainer.steps={SWEEP_STEPS}", *extra]
+            for optimizer in SWEEP["optimizer"] for rate in SWEEP["optimizer.learning_rate"]]
+
+
+def sweep_seconds(*overrides: str) -> float:
+    """Wall seconds of `python -m trainer -m *overrides` with Hydra's basic launcher, in a fresh sweep directory."""
+    return seconds_until(None, "-m", "trainer", "-m", *overrides, f"hydra.sweep.dir={tempfile.mkdtemp()}")
+
+
+def seconds_per_sweep_job() -> float:
+    """What each job after the first adds to the sweep's wall time: the 6-job sweep less a 1-job one, over 5.
+    The process's start, the first job's one-time costs and the sweep's own end are in both."""
+    jobs = sweep_overrides()
+    every = [f"{key}={','.join(values)}" for key, values in SWEEP.items()]
+    return (sweep_seconds(*every, f"trainer.steps={SWEEP_STEPS}") - sweep_seconds(*jobs[0])) / (len(jobs) - 1)
+
+
+def seconds_per_loop_run(runs: list[list[str]]) -> float:
+    """Seconds per `train(cfg)` of `runs` in one Python loop, pictures and graph off; the first run, which pays
+    the process's one-time costs (tracing machinery, XLA's start), left out as in the sweep."""
+    configs = [config(*overrides, "logging.pictures=false", "logging.graph=false") for overrides in runs]
+    train(configs[0])
+    start = time.perf_counter()
+    for cfg in configs[1:]:
+        train(cfg)
+    return (time.perf_counter() - start) / (len(configs) - 1)
+
+
+def cli_composing_seconds() -> float:
+    """Seconds to compose one job's config as `python -m trainer` does, with the resolvers it registers."""
+    import trainer.__main__  # noqa: F401 (registers the command's resolvers, which composing evaluates)
+
+    return median_seconds(lambda: config(*sweep_overrides()[1]), 5)
+
+
+def sweep_section(repeats: int) -> Section:
+    trials = [[f"optimizer.learning_rate={rate}", f"trainer.steps={OPTUNA_STEPS}"] for rate in (0.01, 0.03, 0.1, 0.3)]
+    loop, job, trial = [], [], []
+    for _ in range(repeats):
+        loop.append(seconds_per_loop_run(sweep_overrides()))
+        job.append(seconds_per_sweep_job())
+        trial.append(seconds_per_loop_run(trials))
+    loop, job, trial = statistics.median(loop), statistics.median(job), statistics.median(trial)
+    optuna = median_seconds_until(repeats, None, "-m", "trainer", "-m", "hparams_search=scalar",
+                                  f"hydra.sweep.dir={tempfile.mkdtemp()}")
+    imported = median_seconds_until(repeats, "imported", *IMPORT_TENSORFLOW)
+    composing = cli_composing_seconds()
+    section = Section(
+        "Sweeps: seconds per job",
+        f"The 2 x 3 sweep `optimizer=sgd,adam optimizer.learning_rate=0.01,0.03,0.1 trainer.steps={SWEEP_STEPS}`; "
+        f"median of {repeats}. A sweep job's seconds are what each job after the first adds to the basic "
+        "launcher's wall time (the 6-job sweep less a 1-job one, over 5); the loop's, those of `train(cfg)` for "
+        "the same runs after the first, in one Python process, with `logging.pictures=false logging.graph=false`. "
+        "The overhead is the difference. The Optuna preset is timed whole, from the process's start to its exit, "
+        f"beside a loop of {OPTUNA_STEPS}-step runs like its trials. Composing one job's config as the command "
+        f"does takes {composing:.3f} s; importing TensorFlow {imported:.2f} s.",
+        ["runs", "seconds per run", "overhead per run"],
+        [
+            ["one Python loop calling train(cfg), pictures and graph off (reference)", f"{loop:.3f}", "0"],
+            ["`python -m trainer -m ...`, basic launcher", f"{job:.3f}", f"{job - loop:.3f}"],
+            [f"one Python loop of {OPTUNA_STEPS}-step runs, pictures and graph off (reference)", f"{trial:.3f}", "0"],
+            [f"`python -m trainer -m hparams_search=scalar`: {OPTUNA_TRIALS} Optuna trials, whole process",
+             f"{optuna / OPTUNA_TRIALS:.3f} ({optuna:.2f} s in all)",
+             f"{(optuna - imported) / OPTUNA_TRIALS - trial:.3f} beyond importing TensorFlow"],
+        ],
+    )
+    optuna_floor = imported + OPTUNA_TRIALS * (composing + trial)
+    section.targets = [
+        ("a sweep job's overhead ≤ 0.3 s", f"{job - loop:.3f} s", job - loop <= 0.3,
+         f"Hydra composes each job's config twice, to check the batch and then to launch it: {2 * composing:.2f} s "
+         "a job; the rest is Hydra's job set-up (.hydra files, logging), the landscape and the sweep's summary"),
+        (f"hparams_search=scalar ({OPTUNA_TRIALS} trials) < 6 s", f"{optuna:.2f} s", optuna < 6,
+         f"importing TensorFlow, then for each trial a composed config and a run as in the loop (each with its "
+         f"own trace and XLA compilation): {optuna_floor:.2f} s before Hydra's start, Optuna's sampler, the "
+         "pictures and the summary"),
+    ]
+    return section
