@@ -11,6 +11,9 @@ Keras implements its base-class options (clipping, weight decay, EMA, gradient a
 in `apply()`. A closure optimizer steps without it, and a wrapper's step is its inner optimizer's `apply()`,
 so both refuse these options when constructed, as Keras' own wrapper `LossScaleOptimizer` does, instead of
 ignoring them (EMA ignored would even end training on its never-updated zeros).
+
+`present_rows` is what optimizers with lazy sparse updates (LazyAdam, NovoGrad, ...) share: the rows an
+`IndexedSlices` gradient touches.
 """
 import keras
 import tensorflow as tf
@@ -107,3 +110,14 @@ class WrappingOptimizer(keras.optimizers.Optimizer):
         config = dict(config)
         inner = keras.saving.deserialize_keras_object(config.pop("optimizer"), custom_objects=custom_objects)
         return cls(inner, **config)
+
+
+def present_rows(gradient):
+    """An `IndexedSlices` gradient's rows, each index once with its repeated rows summed (as TF's optimizers
+    did), a function that gathers those rows of a variable or slot, and one that makes new values for them
+    something `Optimizer.assign` scatters. A dense gradient comes back as it is, with identities."""
+    if not isinstance(gradient, tf.IndexedSlices):
+        return gradient, (lambda tensor: tensor), (lambda rows: rows)
+    indices, positions = tf.unique(gradient.indices)
+    values = tf.math.unsorted_segment_sum(gradient.values, positions, tf.shape(indices)[0])
+    return values, (lambda tensor: tf.gather(tensor, indices)), (lambda rows: tf.IndexedSlices(rows, indices))

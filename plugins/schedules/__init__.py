@@ -1,0 +1,1 @@
+"""Learning-rate schedule plugins: Keras LearningRateSchedule subclasses, chosen with `schedule=`."""
