@@ -123,3 +123,16 @@ def test_ties_on_the_metric_are_broken_by_the_tiebreak_and_the_rest_share_the_ma
     assert [j.number for j in best_jobs(jobs, ranking)] == [1, 3]
     assert [j.number for j in best_jobs(jobs, ranking[:1])] == [1, 2, 3]
     assert [j.number for j in best_jobs(jobs, [("loss", "minimize")])] == [0, 1, 2, 3, 4]
+
+
+def test_many_jobs_in_one_process_do_not_warn_of_retracing(make_config, tmp_path, caplog):
+    """The basic launcher runs a sweep's jobs in one process: each traces its own loop once, which
+    TensorFlow must not report as excessive retracing of one function."""
+    from trainer.train import train
+
+    with caplog.at_level("WARNING", logger="tensorflow"):
+        for job, rate in enumerate((0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4)):
+            train(make_config(f"optimizer.learning_rate={rate}", "trainer.steps=20", "trainer.validation_split=null",
+                              f"output_dir={tmp_path / str(job)}"))
+
+    assert not [record for record in caplog.records if "retracing" in record.getMessage()]

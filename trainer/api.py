@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 
 from trainer.checks import build, check_plugin
 from trainer.configs import compose_config
-from trainer.step import make_train_step
+from trainer.step import make_train_step, per_run_function
 
 class FunctionOfVariables:
     """What the train step needs of a model: the variables it trains, and a call that gives the loss."""
@@ -60,10 +60,7 @@ def minimize(fn, var_list, optimizer="adam", steps: int = 100, jit_compile: bool
     model = FunctionOfVariables(fn, var_list)
     optimizer.build(model.trainable_variables)
     train_step = make_train_step(model, lambda y_true, value: value, optimizer, metrics={})
-    # Each call has its own optimizer, so its own trace. TensorFlow counts traces by the Python function's
-    # code and warns of "excessive retracing" from the fifth; a partial has no code of its own, so calls in a
-    # loop (a learning-rate scan) are counted apart, as the separate functions they are.
-    run = tf.function(functools.partial(run_steps, train_step), jit_compile=jit_compile)
+    run = per_run_function(functools.partial(run_steps, train_step), jit_compile=jit_compile)  # its own optimizer
     return np.asarray(run(tf.constant(steps)))
 
 

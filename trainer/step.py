@@ -4,10 +4,20 @@
 variables, so a `tf.distribute` strategy can run it per replica. `make_train_loop` compiles many steps
 into one `tf.function` call so that Python stays out of the hot loop.
 """
+import functools
+
 import numpy as np
 import tensorflow as tf
 
 from trainer.optimizers import ClosureOptimizer
+
+
+def per_run_function(python_function, **options):
+    """`tf.function(python_function, **options)` for a function made anew for each run, or each call of
+    `trainer.minimize`. TensorFlow counts traces by the Python function's code and warns of "excessive
+    retracing" from the fifth: a sweep's jobs in one process, or a notebook's learning-rate scan, would
+    trigger it, although each job traces its own function once. A partial has no code of its own."""
+    return tf.function(functools.partial(python_function), **options)
 
 
 def make_train_step(model, loss_fn, optimizer, metrics):
@@ -75,9 +85,8 @@ def make_train_loop(train_step, next_batch, step, loss_mean, jit_compile: bool, 
         return gradient_norm, loss
 
     if jit_compile and gathers_data:
-        counted_step = tf.function(counted_step, jit_compile=True, autograph=False)
+        counted_step = per_run_function(counted_step, jit_compile=True, autograph=False)
 
-    @tf.function(jit_compile=jit_compile and not gathers_data, autograph=False)
     def train_loop(num_steps):
         def running(index, gradient_norm, loss):
             return tf.logical_and(index < num_steps, tf.math.is_finite(loss))
@@ -92,14 +101,14 @@ def make_train_loop(train_step, next_batch, step, loss_mean, jit_compile: bool, 
         _, gradient_norm, loss = tf.while_loop(running, one_step, start)
         return gradient_norm, loss
 
-    return train_loop
+    return per_run_function(train_loop, jit_compile=jit_compile and not gathers_data, autograph=False)
 
 
 def make_gradients(model, loss_fn):
     """A compiled `gradients(x, y)`: the loss's gradient for each trainable variable on one batch, no step
     taken. What the gradient histograms show."""
 
-    @tf.function
+    @per_run_function
     def gradients(x, y):
         with tf.GradientTape() as tape:
             loss = loss_fn(y, model(x, training=False))
@@ -124,7 +133,7 @@ class Evaluator:
     def __init__(self, model, loss_fn, metrics: dict):
         self.metrics = metrics
 
-        @tf.function(reduce_retracing=True)
+        @functools.partial(per_run_function, reduce_retracing=True)
         def eval_step(x, y):
             prediction = model(x, training=False)
             for metric in metrics.values():
