@@ -206,3 +206,35 @@ def test_a_users_action_is_called_at_its_cadence(make_config, tmp_path):
                       "+actions.counting.every=7"))
 
     assert json.loads((tmp_path / "run" / "counted.json").read_text()) == [7, 14, 21, 28, 30]
+
+
+def test_record_logs_the_config_the_hparams_session_and_the_graph_once(built):
+    from trainer.actions.record import Record
+
+    run = built("trainer.steps=10")
+    Record().begin(run)
+    tf.summary.flush()
+
+    tensors = read_tensors(run.output_dir)
+    assert "optimizer:" in tensors["config"][0][1].item().decode()
+    assert "_hparams_/session_start_info" in tensors
+    assert run.train_loop.experimental_get_tracing_count() == 1  # traced for the graph; the first call reuses it
+
+
+def test_plateau_counters_are_saved_in_its_state_and_taken_back(built):
+    from trainer.actions.plateau import Plateau
+
+    run = built("trainer.steps=40", "trainer.log_every=10", "schedule=reduce_on_plateau", "schedule.patience=5")
+    action = Plateau()
+    action.begin(run)
+    for loss in (3.0, 2.0, 2.5):  # an improvement, then a window without one
+        run.done += 10
+        run.logs["train/loss"] = loss
+        action.step(run)
+    assert {name: float(v.numpy()) for name, v in action.state().items()} == {"wait": 1, "best": 2.0, "cooldown_counter": 0}
+
+    resumed = Plateau()
+    for name, variable in resumed.state().items():  # as a checkpoint restores them
+        variable.assign(action.state()[name])
+    resumed.begin(run)
+    assert (resumed.callback.wait, resumed.callback.best, resumed.callback.cooldown_counter) == (1, 2.0, 0)
