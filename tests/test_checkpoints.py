@@ -2,7 +2,6 @@
 loss that keeps the last good checkpoint, and the trained model saved in the Keras format."""
 import json
 import logging
-import os
 import signal
 import subprocess
 import sys

@@ -7,11 +7,11 @@ with pytorch-optimizer 4.1.0 and torch 2.13.0 (CPU, float64). Each case names th
 setting every `p.grad` by hand to the float64 tensor of the gradient, then `opt.step()`. The numbers are `repr`
 of `p.tolist()`. None is computed with the code under test.
 """
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.conftest import fit_save_and_reload
 from trainer.plugins.optimizers.came import CAME
 from trainer.plugins.optimizers.mars import MARS
 
@@ -125,23 +125,4 @@ OPTIMIZERS = {
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_an_mlp_fits_saves_and_reloads_with_its_optimizer_state(tmp_path, name):
-    keras.utils.set_random_seed(0)
-    rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(64, 8)).astype("float32"), rng.integers(0, 3, size=64)
-    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(3)])
-    model.compile(optimizer=OPTIMIZERS[name](), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    before = [w.copy() for w in model.get_weights()]
-    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
-    model.save(tmp_path / "model.keras")
-
-    loaded = keras.models.load_model(tmp_path / "model.keras")
-
-    assert int(model.optimizer.iterations.numpy()) == 4 and int(loaded.optimizer.iterations.numpy()) == 4
-    assert type(loaded.optimizer) is type(model.optimizer)
-    assert loaded.optimizer.get_config() == model.optimizer.get_config()
-    assert len(loaded.optimizer.variables) == len(model.optimizer.variables)
-    for restored, saved in zip(loaded.optimizer.variables, model.optimizer.variables):
-        np.testing.assert_array_equal(restored.numpy(), saved.numpy())
-    assert any(not np.array_equal(b, a) for b, a in zip(before, model.get_weights()))  # it trained
-    for restored, saved in zip(loaded.get_weights(), model.get_weights()):
-        np.testing.assert_array_equal(restored, saved)
+    fit_save_and_reload(OPTIMIZERS[name](), tmp_path)

@@ -6,7 +6,6 @@ too; the HParams experiment that lists every job; and the pictures each task dra
 sweeper's multirun."""
 import csv
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
