@@ -47,7 +47,7 @@ def hydra_error_line(error: Exception) -> str | None:
     from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
     from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
-    from trainer.settings import valid_values
+    from trainer.settings import did_you_mean, typed_keys, valid_values
 
     if isinstance(error, MissingConfigException) and error.options is not None:
         group, _, name = error.missing_cfg_file.rpartition("/")
@@ -66,21 +66,6 @@ def hydra_error_line(error: Exception) -> str | None:
     if valid is not None:
         return f"{cause.full_key} must be {valid}; got {cause.value!r}"
     return f"{cause.full_key}: {cause.msg}"
-
-
-def typed_keys() -> list[str]:
-    from dataclasses import fields
-
-    from trainer.settings import SCHEMAS
-
-    return [f"{section}.{spec.name}" for section, schema in SCHEMAS.items() for spec in fields(schema)]
-
-
-def did_you_mean(name: str, candidates, section: str = "") -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, [str(c) for c in candidates], n=1, cutoff=0.6)
-    return f" (did you mean {section + '.' if section else ''}{close[0]}?)" if close else ""
 
 
 def first_line(error: Exception) -> str:

@@ -94,6 +94,17 @@ for _section, _schema in SCHEMAS.items():
     ConfigStore.instance().store(name=f"{_section}_schema", node=_schema, package=_section)
 
 
+def typed_keys() -> list[str]:
+    """Every dotted key of the typed sections: `trainer.batch_size`, `logging.graph`, ..."""
+    return [f"{section}.{spec.name}" for section, schema in SCHEMAS.items() for spec in fields(schema)]
+
+
+def did_you_mean(name: str, candidates, section: str = "") -> str:
+    """` (did you mean <section>.<the closest candidate>?)`, or nothing where none is close to `name`."""
+    close = get_close_matches(name, [str(candidate) for candidate in candidates], n=1, cutoff=0.6)
+    return f" (did you mean {section + '.' if section else ''}{close[0]}?)" if close else ""
+
+
 def valid_values(key: str) -> str | None:
     """What is valid for a dotted key of a typed section (`trainer.batch_size`), in words; None elsewhere."""
     section, _, name = key.partition(".")
@@ -110,8 +121,7 @@ def check_settings(cfg: DictConfig) -> None:
         names = [spec.name for spec in fields(schema)]
         unknown = sorted(set(cfg[section]) - set(names))  # added with +key=..., which the schema cannot stop
         if unknown:
-            close = get_close_matches(unknown[0], names, n=1)
-            hint = f" (did you mean {section}.{close[0]}?)" if close else f"; its keys: {', '.join(names)}"
+            hint = did_you_mean(unknown[0], names, section) or f"; its keys: {', '.join(names)}"
             raise ConfigError(f"{section} has no key {unknown[0]}{hint}")
         for spec in fields(schema):
             value = cfg[section][spec.name]
