@@ -52,6 +52,11 @@ QUADRATIC = {
     # Frank-Wolfe in the ball |x| <= lambda_, which must hold the minimum; its step is 1 - lr (TFA's meaning), and
     # at a constant step it hovers about (1 - lr)(lambda_ +- x) around an interior minimum: 3e-5 measured.
     "conditional_gradient": Budget(0.9995, extra=("optimizer.lambda_=1.0",)),
+    # Its weight decay (0.01) balances the gradient off the minimum: 2e-4 away at 0.01, 6e-4 at 0.03, 1.9e-3 at 0.1.
+    "soap": Budget(0.01),
+    # Averaged from the start, the start's weight fades only as 1/snapshots (0.19 away after 1000 steps); averaged over
+    # the last quarter, as the paper, it ends on Adam's minimum.
+    "swa": Budget(0.1, extra=("optimizer.start_averaging=15000",)),
 }
 # Rosenbrock from (-1.2, 1), minimum (1, 1).
 ROSENBROCK = {
@@ -82,6 +87,7 @@ ROSENBROCK = {
     # Steps of at most lr per coordinate while its Hessian estimate (an EMA from 0, no bias correction) grows: at
     # 0.001, 0.05 away after 20k steps; at 0.01, 2.4e-5 (0.003: 2.4e-4; 0.03: 4.5e-6).
     "sophia": Budget(0.01, tolerance=1e-2),
+    "swa": Budget(0.001, tolerance=1e-2, extra=("optimizer.start_averaging=15000",)),  # from the start: 0.6 away
 }
 
 
@@ -143,7 +149,9 @@ UNSET = {"clipnorm": None, "clipvalue": None, "global_clipnorm": None, "use_ema"
          "ema_overwrite_frequency": None, "gradient_accumulation_steps": None,
          "weight_decay": 0.0}  # not null: AdamW and Muon refuse it; Keras decays by 0 then
 LEARNING_RATE = 0.1
-EXTRA = {"lookahead": ("optimizer.sync_period=2",)}  # slow steps within the run's four steps
+# Slow steps, and SWA's snapshots (after updates 2 and 4), within the run's four steps.
+EXTRA = {"lookahead": ("optimizer.sync_period=2",),
+         "swa": ("optimizer.start_averaging=1", "optimizer.average_period=2")}
 # Four batches: two accumulated updates, two EMA overwrites. Each batch moves the targets, so the
 # accumulated gradients differ.
 BATCHES = tf.constant(np.random.default_rng(0).normal(size=(4, 2, 2, 2)), tf.float32)
@@ -282,12 +290,13 @@ def test_every_shared_option_acts_as_keras_documents_or_is_refused(make_config, 
 
 
 @pytest.mark.parametrize("option", SHARED_OPTIONS)
-@pytest.mark.parametrize("name", ["sam", "lookahead"])
+@pytest.mark.parametrize("name", ["sam", "lookahead", "swa"])
 def test_a_wrappers_inner_optimizer_takes_the_shared_options(make_config, name, option):
     options = SHARED_OPTIONS[option]
     node = compose_optimizer(make_config, name, "optimizer.optimizer", options)
-    if name == "lookahead" and options.get("use_ema"):  # its slow steps move the weights after the inner average
-        assert refusal(node).startswith("optimizer.optimizer.use_ema=true: lookahead ")
+    # Lookahead's slow steps move the weights after the inner average; SWA's average replaces it at the end.
+    if name in ("lookahead", "swa") and options.get("use_ema"):
+        assert refusal(node).startswith(f"optimizer.optimizer.use_ema=true: {name} ")
         return
     reference = instantiate(OmegaConf.merge(node, {"optimizer": {key: UNSET[key] for key in options}}))
     if name == "sam":

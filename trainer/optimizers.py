@@ -17,6 +17,7 @@ ignoring them (EMA ignored would even end training on its never-updated zeros).
 """
 import keras
 import tensorflow as tf
+from keras import ops
 
 from trainer.errors import ConfigError
 
@@ -66,14 +67,19 @@ def value_and_gradients(closure, variables):
 
 
 class WrappingOptimizer(keras.optimizers.Optimizer):
-    """An optimizer around an inner one. Setting `learning_rate` sets the inner one's; its slots are
-    checkpointed and listed in `variables` with this optimizer's own."""
+    """An optimizer around an inner one, whose step is the inner one's followed by `after_inner_step`.
+    Setting `learning_rate` sets the inner one's; its slots are checkpointed and listed in `variables` with
+    this optimizer's own. `ema_refused`, where set, says why the inner optimizer's `use_ema` cannot work."""
+
+    ema_refused: str | None = None
 
     def __init__(self, optimizer, learning_rate=None, name=None, **kwargs):
         refuse_keras_options(
             kwargs, f"{name} steps through its inner optimizer's apply(), which implements this option",
             "set it on the inner optimizer: optimizer.optimizer.{key}={value}",
         )
+        if optimizer.use_ema and self.ema_refused:
+            raise ConfigError(f"optimizer.optimizer.use_ema=true: {name} {self.ema_refused}")
         super().__init__(learning_rate=0.0, name=name, **kwargs)
         self.inner_optimizer = optimizer
         if learning_rate is not None:
@@ -84,6 +90,19 @@ class WrappingOptimizer(keras.optimizers.Optimizer):
             return
         super().build(var_list)
         self.inner_optimizer.build(var_list)
+
+    def apply(self, grads, trainable_variables=None):
+        if not self.built:  # the base class's apply, replaced here, would build on first use
+            self.build(trainable_variables)
+        before = ops.copy(self.inner_optimizer.iterations)
+        self.inner_optimizer.apply(grads, trainable_variables)
+        self.after_inner_step(trainable_variables, before)
+        self.iterations.assign_add(1)
+
+    def after_inner_step(self, variables, before):
+        """What the wrapper does once the inner optimizer stepped, `before` being its update count until
+        then (an update was made where its `iterations` moved past it: not so under gradient accumulation)."""
+        raise NotImplementedError
 
     @property
     def learning_rate(self):

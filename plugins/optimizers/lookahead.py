@@ -15,19 +15,15 @@ arXiv:1907.08610.
 import keras
 from keras import ops
 
-from trainer.errors import ConfigError
 from trainer.optimizers import WrappingOptimizer
 
 
 @keras.saving.register_keras_serializable(package="trainer")
 class Lookahead(WrappingOptimizer):
+    ema_refused = ("moves the weights after the inner step, so the inner optimizer's moving average would miss every "
+                   "slow step; leave it unset: the slow weights are already a moving average of the fast ones")
+
     def __init__(self, optimizer, sync_period=5, slow_step_size=0.5, name="lookahead", **kwargs):
-        if optimizer.use_ema:
-            raise ConfigError(
-                f"optimizer.optimizer.use_ema=true: {name} moves the weights after the inner step, so the inner "
-                "optimizer's moving average would miss every slow step; leave it unset: the slow weights are "
-                "already a moving average of the fast ones"
-            )
         super().__init__(optimizer, name=name, **kwargs)
         self.sync_period, self.slow_step_size = sync_period, slow_step_size
 
@@ -39,21 +35,16 @@ class Lookahead(WrappingOptimizer):
         for slow, variable in zip(self._slow, var_list):
             self.assign(slow, variable)
 
-    def apply(self, grads, trainable_variables=None):
-        if not self.built:  # the base class's apply, replaced here, would build on first use
-            self.build(trainable_variables)
+    def after_inner_step(self, variables, before):
         # k counts the inner optimizer's updates: fewer than calls under its gradient accumulation.
-        before = ops.copy(self.inner_optimizer.iterations)
-        self.inner_optimizer.apply(grads, trainable_variables)
         updates = self.inner_optimizer.iterations
         sync = ops.logical_and(updates > before, ops.equal(updates % self.sync_period, 0))
-        for variable in trainable_variables:
+        for variable in variables:
             slow = self._slow[self._get_variable_index(variable)]
             alpha = ops.convert_to_tensor(self.slow_step_size, variable.dtype)
             synced = slow + alpha * (variable - slow)
             self.assign(slow, ops.where(sync, synced, slow))
             self.assign(variable, ops.where(sync, synced, variable))
-        self.iterations.assign_add(1)
 
     def get_config(self):
         return {**super().get_config(), "sync_period": self.sync_period, "slow_step_size": self.slow_step_size}

@@ -61,30 +61,37 @@ class SophiaH(ClosureOptimizer):
             for index, variable in enumerate(variables)
         ]
 
-    def apply_closure(self, closure, variables):
-        self.build(variables)
+    def _hessian_estimates(self, closure, variables):
+        """Hutchinson's estimates u * (H u) of the Hessian's diagonal, for this step's probes u; H u is the
+        gradient of g . u, from nested tapes."""
         probes = self._probes(variables)
         with tf.GradientTape() as outer:
             with tf.GradientTape() as inner:
-                loss, prediction = closure()
-            gradients = inner.gradient(loss, variables)
-            gradients = [
-                tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(gradients, variables)]
-            product = tf.add_n([tf.reduce_sum(g * u) for g, u in zip(gradients, probes)])
-        # H u, as the gradient of g . u. Taken at every step (one more backward pass) and used every k-th, so that
-        # the step holds no tf.cond around a tape's gradient.
-        hessian_products = outer.gradient(product, variables)
+                loss, _ = closure()
+            product = tf.add_n([tf.reduce_sum(g * u) for g, u in zip(inner.gradient(loss, variables), probes)
+                                if g is not None])
+        return [tf.zeros_like(v) if hu is None else u * tf.convert_to_tensor(hu)
+                for hu, u, v in zip(outer.gradient(product, variables), probes, variables)]
+
+    def apply_closure(self, closure, variables):
+        self.build(variables)
+        with tf.GradientTape() as tape:
+            loss, prediction = closure()
+        gradients = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
+                     for g, v in zip(tape.gradient(loss, variables), variables)]
         refresh = tf.equal(tf.math.floormod(tf.cast(self.iterations, tf.int64), self.update_period), 0)
-        for variable, g, u, hu in zip(variables, gradients, probes, hessian_products):
+        # Only on the steps that use them: a second backward pass (and a forward one) every k-th step.
+        estimates = tf.cond(refresh, lambda: self._hessian_estimates(closure, variables),
+                            lambda: [tf.zeros_like(v) for v in variables])
+        for variable, g, estimate in zip(variables, gradients, estimates):
             dtype = variable.dtype
             b1, b2, gamma, eps = (
                 tf.convert_to_tensor(value, dtype) for value in (self.beta_1, self.beta_2, self.gamma, self.epsilon))
             lr = tf.cast(self.learning_rate, dtype)
-            hu = tf.zeros_like(variable) if hu is None else tf.convert_to_tensor(hu)
             index = self._get_variable_index(variable)
             m, h = self._momentums[index], self._hessians[index]
             m.assign(b1 * m + (1 - b1) * g)
-            h.assign(tf.where(refresh, b2 * h + (1 - b2) * u * hu, h))
+            h.assign(tf.where(refresh, b2 * h + (1 - b2) * estimate, h))
             variable.assign_sub(lr * tf.clip_by_value(m / tf.maximum(gamma * h, eps), -1.0, 1.0))
         self.iterations.assign_add(1)
         return loss, prediction, gradients
