@@ -1,12 +1,18 @@
-"""Shared fixtures: real Hydra composition of `conf/`, small generated MNIST files, event-file reading."""
+"""Shared fixtures: real Hydra composition of `conf/`, small generated MNIST files, event-file reading, runs of
+the command in the background."""
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
 
-from trainer.plugins.data.mnist import write_synthetic_mnist  # noqa: E402
+from trainer.plugins.data.cifar10 import write_synthetic_cifar10  # noqa: E402
+from trainer.plugins.data.fashion_mnist import write_synthetic_fashion_mnist  # noqa: E402
+from trainer.plugins.data.mnist import synthetic_images, write_synthetic_mnist  # noqa: E402
 from trainer.configs import CONF_DIR, compose_config  # noqa: E402
 from trainer.events import read_scalars, read_tensors  # noqa: E402,F401 (read_scalars is for the tests)
 
@@ -27,6 +33,61 @@ def make_config(tmp_path):
 @pytest.fixture
 def fake_mnist(tmp_path) -> Path:
     return write_synthetic_mnist(tmp_path / "mnist.npz")
+
+
+def fake_data(name: str, directory: Path) -> list[str]:
+    """Overrides that point data plugin `name` at small files of its format, written into `directory`: tests
+    never download. None for a plugin whose package is not installed."""
+    writers = {"mnist": lambda: [f"data.path={write_synthetic_mnist(directory / 'mnist.npz')}"],
+               "fashion_mnist": lambda: [f"data.path={write_synthetic_fashion_mnist(directory / 'fashion-mnist')}"],
+               "cifar10": lambda: [f"data.path={write_synthetic_cifar10(directory / 'cifar-10-batches-py')}"],
+               "tfrecord": lambda: [f"data.{split}={path}" for split, path in write_mnist_tfrecords(directory).items()],
+               "image_folder": lambda: [f"data.{split}={path}" for split, path in write_image_folders(directory).items()],
+               "tfds": lambda: None}
+    return writers[name]() if name in writers else []
+
+
+def write_mnist_tfrecords(directory: Path, train: int = 256, test: int = 64) -> dict[str, Path]:
+    """MNIST-like fake digits as TFRecord files of plugins/data/tfrecord.py's format, by split."""
+    from trainer.plugins.data.tfrecord import write_tfrecords
+
+    splits = zip(("train", "test"), synthetic_images((28, 28), (train, test), seed=0))
+    return {split: write_tfrecords(directory / f"{split}.tfrecord", x, y) for split, (x, y) in splits}
+
+
+def write_image_folders(directory: Path, train: int = 128, test: int = 32) -> dict[str, Path]:
+    """MNIST-like fake digits as PNG files in a folder per class, by split."""
+    import keras
+
+    folders = {}
+    for split, (images, labels) in zip(("train", "test"), synthetic_images((28, 28), (train, test), seed=0)):
+        for index, (image, label) in enumerate(zip(images, labels)):
+            (directory / split / str(label)).mkdir(parents=True, exist_ok=True)
+            keras.utils.save_img(directory / split / str(label) / f"{index:05d}.png", image[..., None], scale=False)
+        folders[split] = directory / split
+    return folders
+
+
+def start_trainer(*args, **options):
+    """`python -m trainer *args` started in the background, its output piped."""
+    return subprocess.Popen([sys.executable, "-m", "trainer", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **options)
+
+
+def wait_for_checkpoint(run_dir, child, timeout=120):
+    index = run_dir / "checkpoints" / "checkpoint"
+    deadline = time.monotonic() + timeout
+    while not index.exists():
+        assert child.poll() is None, f"the run ended before its first checkpoint: {child.stderr.read()}"
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.05)
+
+
+def final_weights(run_dir):
+    """The weights of the model a run exported."""
+    import keras
+
+    return keras.models.load_model(run_dir / "model.keras").get_weights()
 
 
 def read_text(run_dir: Path, tag: str) -> str:

@@ -5,17 +5,22 @@ from pathlib import Path
 import numpy as np
 
 
-def read_tensors(run_dir: Path) -> dict[str, list[tuple[int, np.ndarray]]]:
-    """Every summary in the event files directly in `run_dir`, as tag -> [(step, value)] in the order written."""
-    import tensorflow as tf
+def read_events(run_dir: Path) -> dict[str, list]:
+    """Every summary event in the event files directly in `run_dir`, in the order written, as TensorBoard's
+    reader gives them: tag -> [TensorEvent(wall_time, step, tensor_proto)]."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     events = EventAccumulator(str(run_dir), size_guidance={"tensors": 0})
     events.Reload()
-    return {
-        tag: [(event.step, tf.make_ndarray(event.tensor_proto)) for event in events.Tensors(tag)]
-        for tag in events.Tags()["tensors"]
-    }
+    return {tag: events.Tensors(tag) for tag in events.Tags()["tensors"]}
+
+
+def read_tensors(run_dir: Path) -> dict[str, list[tuple[int, np.ndarray]]]:
+    """Every summary in the event files directly in `run_dir`, as tag -> [(step, value)] in the order written."""
+    import tensorflow as tf
+
+    return {tag: [(event.step, tf.make_ndarray(event.tensor_proto)) for event in events]
+            for tag, events in read_events(run_dir).items()}
 
 
 def read_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:

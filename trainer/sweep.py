@@ -37,22 +37,22 @@ def shared_overrides(jobs: list[Job]) -> set[str]:
 
 def read_jobs(sweep_dir: Path) -> list[Job]:
     """Every job directory of a sweep (those with Hydra's .hydra record), in job order."""
-    jobs = []
-    for record in Path(sweep_dir).glob("*/.hydra"):
-        metrics = read_metrics(record.parent)
-        if metrics is None:
-            error = "it wrote no metrics.json: it stopped before its end"
-        else:
-            error = metrics.get("error")
-        jobs.append(Job(
-            number=OmegaConf.load(record / "hydra.yaml").hydra.job.num,
-            directory=record.parent,
-            overrides=list(OmegaConf.load(record / "overrides.yaml")),
-            metrics=flat_metrics(metrics) if metrics and error is None else {},
-            error=error,
-            config=OmegaConf.load(record / "config.yaml"),
-        ))
-    return sorted(jobs, key=lambda job: job.number)
+    return sorted((read_job(record.parent) for record in Path(sweep_dir).glob("*/.hydra")), key=lambda job: job.number)
+
+
+def read_job(job_dir: Path) -> Job:
+    """One sweep job from its directory: Hydra's .hydra record and its metrics.json."""
+    record = job_dir / ".hydra"
+    metrics = read_metrics(job_dir)
+    error = "it wrote no metrics.json: it stopped before its end" if metrics is None else metrics.get("error")
+    return Job(
+        number=OmegaConf.load(record / "hydra.yaml").hydra.job.num,
+        directory=job_dir,
+        overrides=list(OmegaConf.load(record / "overrides.yaml")),
+        metrics=flat_metrics(metrics) if metrics and error is None else {},
+        error=error,
+        config=OmegaConf.load(record / "config.yaml"),
+    )
 
 
 def best_jobs(jobs: list[Job], ranking: list[tuple[str, str]]) -> list[Job]:

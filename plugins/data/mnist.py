@@ -21,22 +21,25 @@ FORMAT = "a Keras-format mnist.npz holds x_train, x_test (N, 28, 28) uint8 and y
 
 def load_mnist(path: str | None = None) -> Splits:
     if path is None:
-        return download_mnist()
+        return download_keras_dataset("mnist", "MNIST")
     arrays = read_arrays(Path(path))
     for split in ("train", "test"):
         check_split(path, arrays[f"x_{split}"], arrays[f"y_{split}"], split)
-    return Splits(train=_examples(arrays["x_train"], arrays["y_train"]), test=_examples(arrays["x_test"], arrays["y_test"]))
+    return Splits(train=labelled_pixels(arrays["x_train"], arrays["y_train"]),
+                  test=labelled_pixels(arrays["x_test"], arrays["y_test"]))
 
 
-def download_mnist() -> Splits:
+def download_keras_dataset(name: str, title: str) -> Splits:
+    """`keras.datasets.<name>.load_data()`: downloaded once into ~/.keras/datasets, in the format the data
+    plugins read from a path."""
     import keras
 
     try:
-        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+        (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, name).load_data()
     except Exception as error:  # no network, or a proxy's error page
-        raise DataError(f"data.path is not set and Keras could not download MNIST ({error}); set "
-                        "data.path=/path/to/mnist.npz") from error
-    return Splits(train=_examples(x_train, y_train), test=_examples(x_test, y_test))
+        raise DataError(f"data.path is not set and Keras could not download {title} ({error}); set "
+                        "data.path to a copy of its files") from error
+    return Splits(train=labelled_pixels(x_train, y_train.reshape(-1)), test=labelled_pixels(x_test, y_test.reshape(-1)))
 
 
 def read_arrays(path: Path) -> dict[str, np.ndarray]:
@@ -55,29 +58,36 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
         raise DataError(f"data.path: {path} cannot be read as an .npz file ({error}); {FORMAT}") from error
 
 
-def check_split(path, images: np.ndarray, labels: np.ndarray, split: str) -> None:
-    if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
-        raise DataError(f"data.path: {path} x_{split} is {images.dtype} {images.shape}; {FORMAT}")
+def check_split(path, images: np.ndarray, labels: np.ndarray, split: str, shape: tuple = (28, 28),
+                expected: str = FORMAT) -> None:
+    """Images of `shape` in uint8 and one integer label 0-9 each; else a DataError naming `path` and `expected`."""
+    if images.shape[1:] != shape or images.dtype != np.uint8:
+        raise DataError(f"data.path: {path} x_{split} is {images.dtype} {images.shape}; {expected}")
     if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
-        raise DataError(f"data.path: {path} y_{split} is {labels.dtype} {labels.shape} for {len(images)} images; {FORMAT}")
+        raise DataError(f"data.path: {path} y_{split} is {labels.dtype} {labels.shape} for {len(images)} images; {expected}")
     if len(labels) and (labels.min() < 0 or labels.max() > 9):
-        raise DataError(f"data.path: {path} y_{split} has labels {labels.min()} to {labels.max()}; {FORMAT}")
+        raise DataError(f"data.path: {path} y_{split} has labels {labels.min()} to {labels.max()}; {expected}")
 
 
-def _examples(images: np.ndarray, labels: np.ndarray) -> tuple[Pixels, np.ndarray]:
+def labelled_pixels(images: np.ndarray, labels: np.ndarray) -> tuple[Pixels, np.ndarray]:
     return (Pixels(images), labels.astype(np.int32))
 
 
-def write_synthetic_mnist(path: Path, train: int = 1024, test: int = 256, seed: int = 0) -> Path:
-    """Write a Keras-format mnist.npz of learnable fake digits: one fixed noisy template per class."""
+def synthetic_images(shape: tuple, counts: tuple[int, int], seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Learnable fake (images, labels) uint8 splits of `counts` examples: one fixed noisy template per class."""
     rng = np.random.default_rng(seed)
-    templates = rng.integers(0, 256, size=(10, 28, 28))
+    templates = rng.integers(0, 256, size=(10, *shape))
 
     def split(n):
         labels = rng.integers(0, 10, size=n).astype(np.uint8)
-        noise = rng.integers(-60, 61, size=(n, 28, 28))
+        noise = rng.integers(-60, 61, size=(n, *shape))
         return np.clip(templates[labels] + noise, 0, 255).astype(np.uint8), labels
 
-    (x_train, y_train), (x_test, y_test) = split(train), split(test)
+    return [split(n) for n in counts]
+
+
+def write_synthetic_mnist(path: Path, train: int = 1024, test: int = 256, seed: int = 0) -> Path:
+    """Write a Keras-format mnist.npz of learnable fake digits."""
+    (x_train, y_train), (x_test, y_test) = synthetic_images((28, 28), (train, test), seed)
     np.savez_compressed(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
     return path

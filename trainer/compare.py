@@ -1,0 +1,142 @@
+"""`python -m trainer.compare optimizers=[sgd,adam] problems=[rosenbrock,beale] budget=8 seeds=3`: optimizers
+compared on problems as a benchmark does, in the comparison directory (`hydra.run.dir`, conf/compare.yaml).
+
+1. tune: each (problem, optimizer) gets `budget` runs, at learning rates log-spaced over `learning_rates`
+   (a grid, as DeepOBS: every optimizer sees the same rates, which the sensitivity curves need);
+2. seeds: the best of them by the problem's `sweep.metric` runs again with seeds 1..`seeds`;
+3. report: report.md, PNGs and TensorBoard events (trainer/compare_report.py).
+
+Each job is one `python -m trainer -m` job whose settings are a preset written into <dir>/presets, named
+after the job (`rosenbrock-adam-lr0.01`), and whose directory is <dir>/<phase>/<that name>. A phase starts
+one multirun of the jobs it lacks (those without metrics.json), under `launcher`: a finished comparison
+run again starts none, and a killed one starts what was left, the killed jobs resuming their checkpoints.
+"""
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import hydra
+import numpy as np
+from omegaconf import DictConfig, ListConfig
+
+from trainer.configs import CONF_DIR
+from trainer.errors import ConfigError, TrainerError
+from trainer.metrics import read_metrics
+from trainer.settings import did_you_mean
+
+PRESETS = "compare_job"  # the config group of the jobs' presets, under <dir>/presets
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    phase: str  # tune or seeds
+    problem: str  # a conf/model/ name
+    optimizer: str  # a conf/optimizer/ name
+    learning_rate: float
+    seed: int
+
+    @property
+    def name(self) -> str:
+        """The job's preset and directory name: the problem, the optimizer, then what the phase varies."""
+        varied = {"tune": f"-lr{self.learning_rate:.3g}", "seeds": f"-seed{self.seed}"}
+        return f"{self.problem}-{self.optimizer}{varied[self.phase]}"
+
+
+def check_settings(cfg: DictConfig) -> None:
+    """One line naming the key and what is valid, for the first setting that cannot work."""
+    for key, group in (("optimizers", "optimizer"), ("problems", "model")):
+        valid = sorted(path.stem for path in (CONF_DIR / group).glob("*.yaml"))
+        if not isinstance(cfg[key], ListConfig):
+            raise ConfigError(f"{key} must be a list, e.g. {key}=[{valid[0]},{valid[1]}]; got {cfg[key]!r}")
+        for name in cfg[key]:
+            if str(name) not in valid:
+                raise ConfigError(f"{key}: no {group} '{name}'{did_you_mean(str(name), valid)}; choices: {', '.join(valid)}")
+        if not cfg[key]:
+            raise ConfigError(f"{key} is empty; choose from {', '.join(valid)}")
+    for key in ("budget", "seeds", "steps", "log_every"):
+        if not isinstance(cfg[key], int) or cfg[key] < 1:
+            raise ConfigError(f"{key} must be an integer >= 1; got {cfg[key]!r}")
+    rates = cfg.learning_rates
+    if not (isinstance(rates, ListConfig) and len(rates) == 2 and all(isinstance(r, (int, float)) for r in rates)
+            and 0 < rates[0] <= rates[1]):
+        raise ConfigError(f"learning_rates must be [low, high] with 0 < low <= high; got {rates!r}")
+    for key in ("target", "tau_max"):
+        if not isinstance(cfg[key], (int, float)) or cfg[key] < (0 if key == "target" else 1):
+            raise ConfigError(f"{key} must be a number >= {0 if key == 'target' else 1}; got {cfg[key]!r}")
+
+
+def learning_rate_grid(cfg: DictConfig) -> list[float]:
+    """`budget` learning rates log-spaced from the low to the high end, to 3 significant digits."""
+    return [float(f"{rate:.3g}") for rate in np.geomspace(*cfg.learning_rates, cfg.budget)]
+
+
+def experiment(cfg: DictConfig, problem: str) -> str:
+    return cfg.data_problems.get(problem, "scalar")
+
+
+def tuning_jobs(cfg: DictConfig) -> list[JobSpec]:
+    return [JobSpec("tune", p, o, rate, 0) for p in cfg.problems for o in cfg.optimizers for rate in learning_rate_grid(cfg)]
+
+
+def write_preset(presets: Path, spec: JobSpec, cfg: DictConfig) -> None:
+    """The job's settings as a global preset: its experiment, problem and optimizer, learning rate and seed."""
+    lines = ["# @package _global_", "defaults:", f"  - override /experiment: {experiment(cfg, spec.problem)}",
+             f"  - override /model: {spec.problem}", f"  - override /optimizer: {spec.optimizer}",
+             f"trainer: {{seed: {spec.seed}}}", f"optimizer: {{learning_rate: {spec.learning_rate!r}}}"]
+    (presets / PRESETS).mkdir(parents=True, exist_ok=True)
+    (presets / PRESETS / f"{spec.name}.yaml").write_text("\n".join(lines) + "\n")
+
+
+def multirun(cfg: DictConfig, directory: Path, phase: str, choices: list[str]) -> None:
+    """`python -m trainer -m` of the presets `choices`, each job in <directory>/<phase>/<its name>."""
+    subdir = "${hydra:runtime.choices." + PRESETS + "}"
+    command = [sys.executable, "-m", "trainer", "-m", f"hydra.searchpath=['file://{directory.resolve() / 'presets'}']",
+               f"+{PRESETS}={','.join(choices)}", f"hydra.sweep.dir='{directory.resolve() / phase}'",
+               f"hydra.sweep.subdir='{subdir}'", "~hydra.callbacks.summary", f"hydra/launcher={cfg.launcher}",
+               f"trainer.steps={cfg.steps}", f"trainer.log_every={cfg.log_every}", "logging.progress=false",
+               "logging.pictures=false", *cfg.overrides]
+    print(f"trainer.compare: {phase}: {len(choices)} jobs to run", flush=True)
+    if subprocess.run(command).returncode != 0:
+        raise TrainerError(f"the {phase} multirun of {directory} stopped (its output is above); run the comparison "
+                           "again to resume it")
+
+
+def run_missing(cfg: DictConfig, directory: Path, specs: list[JobSpec]) -> None:
+    """Write every job's preset, then run the jobs without metrics.json in one multirun."""
+    for spec in specs:
+        write_preset(directory / "presets", spec, cfg)
+    missing = [spec.name for spec in specs if read_metrics(directory / spec.phase / spec.name) is None]
+    if missing:
+        multirun(cfg, directory, specs[0].phase, missing)
+
+
+def seed_jobs(cfg: DictConfig, tuned: dict[tuple[str, str], float]) -> list[JobSpec]:
+    return [JobSpec("seeds", problem, optimizer, rate, seed) for (problem, optimizer), rate in tuned.items()
+            for seed in range(1, cfg.seeds + 1)]
+
+
+def compare(cfg: DictConfig, directory: Path) -> Path:
+    """Tune, rerun the best with seeds, report; return report.md's path."""
+    from trainer.compare_report import best_learning_rates, write_report
+
+    check_settings(cfg)
+    run_missing(cfg, directory, tuning_jobs(cfg))
+    tuned = best_learning_rates(directory, cfg)
+    run_missing(cfg, directory, seed_jobs(cfg, tuned))
+    return write_report(directory, cfg, tuned)
+
+
+@hydra.main(version_base="1.3", config_path="pkg://trainer.conf", config_name="compare")
+def main(cfg: DictConfig) -> None:
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        report = compare(cfg, Path(HydraConfig.get().runtime.output_dir))
+    except TrainerError as error:
+        sys.exit(f"trainer.compare: {error}")
+    print(f"trainer.compare: report in {report}")
+
+
+if __name__ == "__main__":
+    main()
