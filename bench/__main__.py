@@ -2,7 +2,7 @@
 
     python -m bench                                   # real MNIST from ../shared/data/mnist/mnist.npz if there
     python -m bench --data PATH/mnist.npz --out docs/benchmarks.md
-    python -m bench --quick --out /tmp/bench.md       # one repeat, no time-to-accuracy run: a smoke test
+    python -m bench --quick --out /tmp/bench.md       # one repeat, no time-to-accuracy run or comparison: a smoke test
 """
 import argparse
 import datetime
@@ -21,7 +21,7 @@ def parse_args():
     parser.add_argument("--data", type=Path, default=REAL_MNIST if REAL_MNIST.exists() else None,
                         help="Keras-format mnist.npz; without it, generated data of the same shape")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md", help="markdown file to write")
-    parser.add_argument("--quick", action="store_true", help="one repeat each and no time-to-accuracy run")
+    parser.add_argument("--quick", action="store_true", help="one repeat each, no time-to-accuracy run or comparison")
     return parser.parse_args()
 
 
@@ -51,7 +51,9 @@ def as_markdown(section: Section) -> str:
 def main():
     args = parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from bench.compare import compare_section
     from bench.fixed_costs import mnist_process_section, sweep_section
+    from bench.mirrored import mirrored_section
     from bench.mnist import throughput_section, time_to_accuracy_section
     from bench.process import memory_section, startup_section
     from bench.scalar import scalar_section
@@ -67,7 +69,10 @@ def main():
     if args.data is not None and not args.quick:
         sections.append(time_to_accuracy_section(str(data_path), data_name, max_epochs=10, repeats=repeats))
     sections += [startup_section(repeats + 2), mnist_process_section(str(data_path), data_name, repeats),
-                 sweep_section(repeats), memory_section(str(data_path), data_name)]
+                 sweep_section(repeats), memory_section(str(data_path), data_name),
+                 mirrored_section(str(data_path), data_name, repeats)]
+    if not args.quick:
+        sections.append(compare_section())
 
     header = (f"# Benchmarks\n\nWritten by `python -m bench` on {datetime.date.today()}. Every figure is measured in "
               f"one run, beside its reference.\n\nMachine: {machine()}.\n")

@@ -20,7 +20,9 @@ def test_quick_benchmark_writes_every_table_with_its_targets(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"wrote {out}" in result.stdout
     text = out.read_text()
-    for title in ("Scalar minimization", "MNIST MLP", "Start-up", "MNIST, whole processes", "Sweeps", "Memory"):
+    for title in ("Scalar minimization", "MNIST MLP", "Start-up", "MNIST, whole processes", "Sweeps", "Memory",
+                  "Mirrored over two logical CPU devices vs one device"):
         assert f"## {title}" in text
-    assert text.count("| target | measured | met |") == 6
+    assert text.count("| target | measured | met |") == 7
+    assert "| mirrored |" in text and "| none |" in text
     assert "| model.fit, steps_per_execution=50 |" in text

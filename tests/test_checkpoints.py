@@ -13,26 +13,8 @@ import pytest
 import tensorflow as tf
 
 from trainer.plugins.data.mnist import write_synthetic_mnist
-from tests.conftest import ROOT
+from tests.conftest import ROOT, final_weights, start_trainer, wait_for_checkpoint
 from trainer.train import train
-
-
-def start_trainer(*args):
-    return subprocess.Popen([sys.executable, "-m", "trainer", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-
-
-def wait_for_checkpoint(run_dir, child, timeout=120):
-    index = run_dir / "checkpoints" / "checkpoint"
-    deadline = time.monotonic() + timeout
-    while not index.exists():
-        assert child.poll() is None, f"the run ended before its first checkpoint: {child.stderr.read()}"
-        assert time.monotonic() < deadline, "no checkpoint appeared"
-        time.sleep(0.05)
-
-
-def final_weights(run_dir):
-    return keras.models.load_model(run_dir / "model.keras").get_weights()
 
 
 @pytest.fixture(scope="module")

@@ -58,8 +58,8 @@ def test_help_says_what_the_command_does_and_lists_the_groups_users_choose_from(
     assert result.stdout.startswith("trainer: config-driven TensorFlow training")
     assert "Hydra" not in result.stdout.splitlines()[0] and "powered by Hydra" not in result.stdout
     groups = dict(line.strip().split(": ", 1) for line in result.stdout.split("Config groups")[1].split("\n\n")[0].splitlines()[1:])
-    assert sorted(groups) == ["callbacks", "data", "experiment", "hparams_search", "loss", "model", "optimizer",
-                              "schedule", "task"]
+    assert sorted(groups) == ["callbacks", "data", "distribute", "experiment", "hparams_search", "loss", "model",
+                              "optimizer", "schedule", "task"]
     assert "lbfgs" in groups["optimizer"].split(", ") and "_shared" not in result.stdout
 
 

@@ -246,7 +246,7 @@ def train_with(optimizer):
     optimizer.build(problem.trainable_variables)
     train_step = make_train_step(problem, lambda targets, loss: loss, optimizer, metrics={})
     for batch in BATCHES:
-        train_step(batch, None, tf.constant(False))
+        train_step(batch, None)
     optimizer.finalize_variable_values(problem.trainable_variables)
     return [v.numpy() for v in problem.trainable_variables]
 

@@ -68,6 +68,6 @@ def run_steps(train_step, count):
     """`count` train steps in a graph loop; the loss of each, taken before its update."""
     losses = tf.TensorArray(tf.float32, size=count)
     for index in tf.range(count):
-        loss, _ = train_step(None, None, tf.constant(False))
+        loss, _ = train_step(None, None)
         losses = losses.write(index, loss)
     return losses.stack()

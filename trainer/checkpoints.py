@@ -23,12 +23,12 @@ from trainer.errors import ConfigError, TrainerError
 log = logging.getLogger(__name__)
 
 
-def make_checkpoint(model, optimizer, step, metrics, actions: dict) -> tf.train.Checkpoint:
-    """The checkpoint of a run's parts; `metrics` are the Keras metrics whose running state it keeps, and
-    `actions` each action's state by its name."""
+def make_checkpoint(model, optimizer, step, metrics, actions: dict, data: dict) -> tf.train.Checkpoint:
+    """The checkpoint of a run's parts; `metrics` are the Keras metrics whose running state it keeps,
+    `actions` each action's state by its name, and `data` a streamed data set's iterator, if any."""
     return tf.train.Checkpoint(
         model=model, optimizer=optimizer, step=step, metric_variables=[v for m in metrics for v in m.variables],
-        actions=actions, rng=tf.random.get_global_generator(),
+        actions=actions, rng=tf.random.get_global_generator(), **data,
     )
 
 

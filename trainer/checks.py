@@ -1,7 +1,7 @@
 """Checks of the composed config before anything is built, and the one place plugins are built.
 
 The fixed sections are typed by trainer/settings.py; each plugin section (`task`, `model`, `loss`,
-`optimizer`, `data`, `schedule`, and each of the `metrics`, `callbacks` and `actions`) is checked against the signature of what its `_target_` names: every
+`optimizer`, `data`, `schedule`, `distribute`, and each of the `metrics`, `callbacks` and `actions`) is checked against the signature of what its `_target_` names: every
 key must be an argument, a value must have the type of the argument's default (an integer where the
 default is a float, such as `optimizer.learning_rate=1`, becomes that float), and a plugin that refuses
 its arguments with a ValueError or TypeError is reported in one line. Each failure is a `ConfigError`;
@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 from trainer.errors import ConfigError, find_trainer_error
 from trainer.settings import check_settings
 
-PLUGIN_SECTIONS = ("task", "model", "loss", "optimizer", "data", "schedule")
+PLUGIN_SECTIONS = ("task", "model", "loss", "optimizer", "data", "schedule", "distribute")
 NAMED_PLUGINS = ("metrics", "callbacks", "actions")  # sections of plugins by name
 HYDRA_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
 

@@ -1,9 +1,15 @@
-"""Training examples held in memory and cut into batches inside the compiled train loop.
+"""Training examples cut into batches for the compiled train loop: held in memory, or streamed.
 
-Batches are gathered in the graph from the step counter alone, so the loop needs no Python iterator and
-the data position is whatever the step counter says: an epoch's order is a shuffle seeded by
-(seed, epoch), reproducible from the step number. Images kept as bytes (`Pixels`) stay bytes in memory
-and in the loop, which converts each batch to float32 as it gathers it.
+In-memory batches are gathered in the graph from the step counter alone, so the loop needs no Python
+iterator and the data position is whatever the step counter says: an epoch's order is a shuffle seeded
+by (seed, epoch), reproducible from the step number. Images kept as bytes (`Pixels`) stay bytes in memory
+and in the loop, which converts each batch to float32 as it gathers it. Under a strategy with several
+replicas, each step gathers the global batch and each replica trains on its slice of it (`replica_slice`).
+
+A data plugin may give a `tf.data.Dataset` of examples instead, for data larger than memory
+(plugins/data/tfrecord.py, image_folder.py, tfds.py). `StreamBatches` repeats it and cuts it into
+per-replica batches with the strategy's `distribute_datasets_from_function`, one input pipeline per
+worker; its iterator is checkpointed, so a resumed run continues the stream where it stopped.
 """
 from dataclasses import dataclass
 
@@ -13,10 +19,15 @@ import tensorflow as tf
 
 @dataclass
 class Splits:
-    """A data plugin's result: (features, labels) arrays per split; None where a split does not exist."""
+    """A data plugin's result per split: (features, labels) arrays, or a `tf.data.Dataset` of (x, y) examples
+    of known size (`cardinality`); None where a split does not exist."""
 
-    train: tuple[np.ndarray, np.ndarray] | None = None
-    test: tuple[np.ndarray, np.ndarray] | None = None
+    train: "tuple[np.ndarray, np.ndarray] | tf.data.Dataset | None" = None
+    test: "tuple[np.ndarray, np.ndarray] | tf.data.Dataset | None" = None
+
+
+def is_stream(examples) -> bool:
+    return isinstance(examples, tf.data.Dataset)
 
 
 PIXEL_MAX = 255.0  # an 8-bit pixel p reads as p / PIXEL_MAX
@@ -25,6 +36,11 @@ PIXEL_MAX = 255.0  # an 8-bit pixel p reads as p / PIXEL_MAX
 def pixel_values(pixels: np.ndarray) -> np.ndarray:
     """8-bit pixels as float32 in [0, 1]."""
     return pixels.astype(np.float32) / PIXEL_MAX
+
+
+def pixel_tensor(pixels: tf.Tensor) -> tf.Tensor:
+    """`pixel_values` of a tensor, for the streamed data plugins' tf.data pipelines (any numeric dtype)."""
+    return tf.cast(pixels, tf.float32) / PIXEL_MAX
 
 
 class Pixels:
@@ -50,7 +66,10 @@ class Pixels:
 
 
 class InMemoryBatches:
-    """Shuffled batches of in-memory arrays, one per step; the last partial batch of an epoch is dropped."""
+    """Shuffled batches of in-memory arrays, one per step; the last partial batch of an epoch is dropped.
+    Each step's batch is the global one: under several replicas, each trains on its `replica_slice`."""
+
+    global_batches = True
 
     def __init__(self, examples: tuple[np.ndarray, np.ndarray], batch_size: int, seed: int):
         x, y = examples
@@ -100,17 +119,87 @@ class InMemoryBatches:
         return lambda: next(iterator)
 
 
+    def checkpointed(self) -> dict:
+        return {}  # the step counter is the data position
+
+
+def replica_slice(batch):
+    """This replica's part of a global batch: the `index`-th of `count` equal slices (called in a replica
+    context; the batch size divides by the replica count)."""
+    context = tf.distribute.get_replica_context()
+    size = tf.shape(batch)[0] // context.num_replicas_in_sync
+    start = tf.cast(context.replica_id_in_sync_group, tf.int32) * size
+    return batch[start : start + size]
+
+
+class StreamBatches:
+    """Per-replica batches of a data set of examples, streamed: the data set (shuffled by its plugin) is
+    sharded over the input pipelines, repeated, and batched; the last partial batch of an epoch is not
+    dropped as such, the stream simply runs on into the next epoch."""
+
+    global_batches = False
+
+    def __init__(self, examples: tf.data.Dataset, batch_size: int, strategy: tf.distribute.Strategy):
+        self.size = int(examples.cardinality())
+        self.batch_size = min(batch_size, self.size)
+        self.steps_per_epoch = self.size // self.batch_size
+
+        def pipeline(context: tf.distribute.InputContext) -> tf.data.Dataset:
+            shard = examples.shard(context.num_input_pipelines, context.input_pipeline_id)
+            batch = context.get_per_replica_batch_size(self.batch_size)
+            return shard.repeat().batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+        self.iterator = iter(strategy.distribute_datasets_from_function(pipeline))
+
+    def source(self, pipeline: str, step: tf.Variable):
+        return lambda: next(self.iterator)
+
+    def checkpointed(self) -> dict:
+        return {"data": self.iterator}  # with its shuffle and prefetch buffers
+
+
 class NoBatches:
     """Scalar problems: no examples, one step per 'epoch'; the objective is evaluated as it is."""
 
     steps_per_epoch = 1
+    global_batches = False
 
     def source(self, pipeline: str, step: tf.Variable):
         return lambda: (None, None)
 
+    def checkpointed(self) -> dict:
+        return {}
 
-def make_batches(examples, batch_size: int, seed: int):
-    """Batches of a split's (x, y) arrays, or none where the experiment has no data."""
+
+def global_batch_size(examples, batch_size: int) -> int | None:
+    """The examples of each step: `batch_size`, or all of them where they are fewer; None without examples."""
+    if examples is None:
+        return None
+    return min(batch_size, int(examples.cardinality()) if is_stream(examples) else len(examples[0]))
+
+
+def make_batches(examples, batch_size: int, seed: int, strategy: tf.distribute.Strategy):
+    """Batches of a split's examples (arrays or a data set), or none where the experiment has no data."""
     if examples is None:
         return NoBatches()
+    if is_stream(examples):
+        return StreamBatches(examples, batch_size, strategy)
     return InMemoryBatches(examples, batch_size, seed)
+
+
+def stream_of(examples: tf.data.Dataset, size: int, shuffle_buffer: int | None, seed: int) -> tf.data.Dataset:
+    """A data plugin's stream of `size` examples, shuffled anew each epoch within a buffer of `shuffle_buffer`
+    examples (None: in the order read) from `seed`, so that every worker of a cluster sees the same order
+    and takes its own shard of it. The buffer is saved with each checkpoint: keep it to what fits twice."""
+    examples = examples.apply(tf.data.experimental.assert_cardinality(size))
+    if shuffle_buffer:
+        examples = examples.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    return examples
+
+
+def held_in_memory(examples, limit: int):
+    """A split's (x, y) arrays: in-memory ones as they are, the first `limit` examples of a stream."""
+    if not is_stream(examples):
+        return examples
+    x, y = zip(*examples.take(limit).as_numpy_iterator())
+    return np.stack(x), np.stack(y)

@@ -19,6 +19,10 @@ class Diverged(TrainerError):
     """The loss stopped being finite; the last good checkpoint is kept."""
 
 
+class WorkerLost(TrainerError):
+    """Another worker of a multi-worker run stopped answering; every worker stops, the checkpoints stay."""
+
+
 class Interrupted(TrainerError):
     """SIGINT or SIGTERM arrived; a checkpoint was written to resume from."""
 

@@ -38,3 +38,4 @@ class Run:
     logs: dict = field(default_factory=dict)  # the latest value of each logged tag: train/loss, val/accuracy, ...
     results: dict = field(default_factory=dict)  # what metrics.json will hold
     stop: str | None = None  # why the loop should end before its last step, once an action decides it
+    batch_size: int | None = None  # the global batch: trainer.batch_size, or all the examples where they are fewer

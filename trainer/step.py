@@ -6,10 +6,13 @@ into one `tf.function` call so that Python stays out of the hot loop.
 """
 import functools
 
+import keras
 import numpy as np
 import tensorflow as tf
 
+from trainer.data import NoBatches, is_stream, replica_slice
 from trainer.optimizers import ClosureOptimizer
+from trainer.runtime import MEAN_REDUCTIONS
 
 
 def per_run_function(python_function, **options):
@@ -20,16 +23,20 @@ def per_run_function(python_function, **options):
     return tf.function(functools.partial(python_function), **options)
 
 
-def make_train_step(model, loss_fn, optimizer, metrics):
-    """A step `(x, y, with_norm) -> (loss, gradient_norm)`: forward, loss, gradients, update, metrics.
+def make_train_step(model, loss_fn, optimizer, metrics, replicas: int = 1):
+    """A replica's step `(x, y) -> (loss, gradients)`: forward, loss, gradients, update, metrics.
 
-    The global gradient norm costs a pass over every gradient (10% of an MNIST step), so it is computed
-    only where `with_norm`, a boolean tensor, is true; elsewhere it is 0. A `ClosureOptimizer` takes the
-    step itself from the loss closure (trainer/optimizers.py); the choice is made once, while tracing.
+    Under a strategy with several replicas, each differentiates its share of the global batch's mean loss,
+    the optimizer sums the shares' gradients over the replicas, and the loss returned (and counted in the
+    metrics) is the replica's own mean, which `strategy.reduce` averages. Keras losses with a mean reduction
+    divide by the replica count themselves (Keras >= 3.8); any other loss is divided here. A
+    `ClosureOptimizer` takes the step itself from the loss closure (trainer/optimizers.py); the choice is
+    made once, while tracing.
 
     AutoGraph converts the code of the plugins that the step calls, which may be written as for a
     `tf.function` (`int(tf.size(v))`); the step's own code needs none, and converting it took 0.1 s a process.
     """
+    divides_itself = isinstance(loss_fn, keras.losses.Loss) and loss_fn.reduction in MEAN_REDUCTIONS
 
     @tf.autograph.to_graph
     def forward(x, y):
@@ -45,61 +52,75 @@ def make_train_step(model, loss_fn, optimizer, metrics):
         for metric in metrics.values():
             metric.update_state(y, prediction)
 
-    def train_step(x, y, with_norm):
+    def train_step(x, y):
         def closure():
-            return forward(x, y)
+            loss, prediction = forward(x, y)
+            return (loss if replicas == 1 or divides_itself else loss / replicas), prediction
 
         variables = model.trainable_variables
         if isinstance(optimizer, ClosureOptimizer):
-            loss, prediction, gradients = apply_closure(closure, variables)
+            share, prediction, gradients = apply_closure(closure, variables)
         else:
             with tf.GradientTape() as tape:
-                loss, prediction = closure()
-                scaled_loss = optimizer.scale_loss(loss)  # loss scaling under mixed_float16, else the loss
+                share, prediction = closure()
+                scaled_loss = optimizer.scale_loss(share)  # loss scaling under mixed_float16, else the loss
             gradients = tape.gradient(scaled_loss, variables)
-            optimizer.apply_gradients(zip(gradients, variables))  # unscales scaled gradients first
+            optimizer.apply_gradients(zip(gradients, variables))  # sums over replicas, unscales
         update_metrics(y, prediction)
-        gradient_norm = tf.cond(
-            with_norm,
-            lambda: tf.cast(tf.linalg.global_norm(gradients), tf.float32) / optimizer.scale_loss(1.0),
-            lambda: tf.constant(0.0),
-        )
-        return tf.cast(loss, tf.float32), gradient_norm
+        return tf.cast(share if replicas == 1 else share * replicas, tf.float32), gradients
 
     return train_step
 
 
-def make_train_loop(train_step, next_batch, step, loss_mean, jit_compile: bool, gathers_data: bool):
+def make_train_loop(strategy, train_step, batches, pipeline: str, step, loss_mean, optimizer, jit_compile: bool):
     """A compiled `train_loop(num_steps) -> (the last step's gradient norm, its loss)` that advances `step`.
 
-    `next_batch()` gives each step's (x, y). The number of steps is a tensor argument, so calls of any
-    length share one trace. The loop stops after the first step whose loss is not finite. With
-    `jit_compile`, XLA compiles the whole loop when it gathers no data, and only the step when it does:
+    `batches` gives each step's (x, y) from `step` on, by `pipeline` (trainer/data.py): the global batch,
+    sliced per replica, or per-replica batches already. Each step runs `train_step` on every replica (`strategy.run`) and
+    averages their losses. The number of steps is a tensor argument, so calls of any length share one
+    trace. The loop stops after the first step whose loss is not finite.
+
+    The global gradient norm costs a pass over every gradient (10% of an MNIST step) and, under several
+    replicas, a sum of them over the replicas: it is computed for the last step of a call only, 0 elsewhere.
+
+    With `jit_compile`, XLA compiles the whole loop when it gathers no data, and only the step when it does:
     XLA copies large captured tensors, such as a data set, on every iteration. Neither the loop nor the
     batches need AutoGraph: converting them took a third of the trace.
     """
+    next_batch = batches.source(pipeline, step)
+    gathers_data = not isinstance(batches, NoBatches)
+    slices = batches.global_batches and strategy.num_replicas_in_sync > 1
 
-    def counted_step(x, y, last):
-        loss, gradient_norm = train_step(x, y, with_norm=last)
+    def counted_step(x, y):
+        if slices:
+            x, y = replica_slice(x), replica_slice(y)
+        loss, gradients = train_step(x, y)
         loss_mean.update_state(loss)
-        return gradient_norm, loss
+        return loss, gradients
 
     if jit_compile and gathers_data:
         counted_step = per_run_function(counted_step, jit_compile=True, autograph=False)
 
+    def gradient_norm(gradients):
+        summed = [strategy.reduce(tf.distribute.ReduceOp.SUM, gradient, axis=None)
+                  for gradient in gradients if gradient is not None]  # None: a variable the loss does not use
+        return tf.cast(tf.linalg.global_norm(summed), tf.float32) / optimizer.scale_loss(1.0)
+
     def train_loop(num_steps):
-        def running(index, gradient_norm, loss):
+        def running(index, norm, loss):
             return tf.logical_and(index < num_steps, tf.math.is_finite(loss))
 
-        def one_step(index, gradient_norm, loss):
+        def one_step(index, norm, loss):
             x, y = next_batch()
-            gradient_norm, loss = counted_step(x, y, tf.equal(index, num_steps - 1))
+            losses, gradients = strategy.run(counted_step, args=(x, y))
+            loss = strategy.reduce(tf.distribute.ReduceOp.MEAN, losses, axis=None)
+            norm = tf.cond(tf.equal(index, num_steps - 1), lambda: gradient_norm(gradients), lambda: tf.constant(0.0))
             step.assign_add(1)
-            return index + 1, gradient_norm, loss
+            return index + 1, norm, loss
 
         start = (tf.constant(0, tf.int64), tf.constant(0.0), tf.constant(0.0))
-        _, gradient_norm, loss = tf.while_loop(running, one_step, start)
-        return gradient_norm, loss
+        _, norm, loss = tf.while_loop(running, one_step, start)
+        return norm, loss
 
     return per_run_function(train_loop, jit_compile=jit_compile and not gathers_data, autograph=False)
 
@@ -115,6 +136,16 @@ def make_gradients(model, loss_fn):
         return tape.gradient(loss, model.trainable_variables)
 
     return gradients
+
+
+def batches_of(examples, batch_size: int):
+    """(x, y) batches of in-memory arrays or of a data set of examples, in order."""
+    if is_stream(examples):
+        yield from examples.batch(batch_size)
+        return
+    x, y = examples
+    for start in range(0, len(x), batch_size):
+        yield x[start : start + batch_size], y[start : start + batch_size]
 
 
 def make_evaluate(model, loss_fn, metrics) -> "Evaluator":
@@ -146,15 +177,15 @@ class Evaluator:
         """(examples in the batch, their mean loss, the model's outputs) for each batch; the metrics restart first."""
         for metric in self.metrics.values():
             metric.reset_state()
-        x, y = examples
-        for start in range(0, len(x), batch_size):
-            batch_x, batch_y = x[start : start + batch_size], y[start : start + batch_size]
+        for batch_x, batch_y in batches_of(examples, batch_size):
             loss, prediction = self.eval_step(batch_x, batch_y)
             yield len(batch_x), float(loss), prediction
 
     def __call__(self, examples, batch_size: int) -> dict[str, float]:
-        loss_sum = sum(count * loss for count, loss, _ in self.batch_outputs(examples, batch_size))
-        return {"loss": loss_sum / len(examples[0]), **{name: float(m.result()) for name, m in self.metrics.items()}}
+        counted = [(count, count * loss) for count, loss, _ in self.batch_outputs(examples, batch_size)]
+        total = sum(count for count, _ in counted)
+        return {"loss": sum(loss for _, loss in counted) / total,
+                **{name: float(m.result()) for name, m in self.metrics.items()}}
 
     def predict(self, examples, batch_size: int) -> np.ndarray:
         return np.concatenate([outputs.numpy() for _, _, outputs in self.batch_outputs(examples, batch_size)])

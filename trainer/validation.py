@@ -4,6 +4,7 @@ evaluations without an improvement of at least `trainer.min_delta`."""
 import numpy as np
 import tensorflow as tf
 
+from trainer.data import is_stream
 from trainer.errors import ConfigError
 
 
@@ -11,6 +12,9 @@ def split_validation(examples, fraction: float):
     """(train, validation): the last `fraction` of the examples held out, as Keras' validation_split does."""
     if examples is None:
         raise ConfigError("trainer.validation_split needs training examples; this experiment has none (data=none)")
+    if is_stream(examples):
+        raise ConfigError("trainer.validation_split holds out part of in-memory examples; this data plugin streams "
+                          "them: hold out files of your own as its test split, or leave validation_split null")
     x, y = examples
     held_out = int(len(x) * fraction)
     if not 0 < held_out < len(x):

@@ -1,11 +1,15 @@
 """A Keras classifier trained on data: the report evaluates the test split (test_<metric> in metrics.json,
 test/<metric> in TensorBoard at the step reached); the model is compiled with the run's optimizer and loss
 and saved as <run dir>/model.keras, so that `keras.models.load_model` gives it back with the optimizer's
-state; the pictures are the misclassified test examples (for images) and the confusion matrix."""
+state; the pictures are the misclassified test examples (for images) and the confusion matrix, of the first
+PICTURED examples where the test split is streamed."""
 import numpy as np
 
+from trainer.data import held_in_memory
 from trainer.pictures import confusion_png, misclassified_png
 from trainer.task import Task
+
+PICTURED = 10000  # the test examples of a streamed split that the pictures show
 
 
 class ClassificationTask(Task):
@@ -22,10 +26,12 @@ class ClassificationTask(Task):
     def pictures(self, run) -> dict[str, bytes]:
         import tensorflow as tf
 
-        if run.data.test is None or run.data.test[1].ndim != 1 or run.data.test[1].dtype.kind not in "iu":
+        if run.data.test is None:
             return {}
-        x, y = run.data.test
-        logits = run.evaluate.predict(run.data.test, run.cfg.trainer.eval_batch_size)
+        x, y = test = held_in_memory(run.data.test, PICTURED)
+        if y.ndim != 1 or y.dtype.kind not in "iu":
+            return {}
+        logits = run.evaluate.predict(test, run.cfg.trainer.eval_batch_size)
         predicted = np.argmax(logits, axis=-1)
         pictures = {}
         if x.ndim in (3, 4):  # images: grey (N, H, W) or (N, H, W, channels)

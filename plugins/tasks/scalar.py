@@ -33,7 +33,7 @@ class ScalarTask(Task):
 
         tf.summary.flush()  # the path is read back from this run's event files, resumed parts included
         path = read_path(run.output_dir, list(run.model.named_variables))
-        label = f"{run.cfg.optimizer._target_.rsplit('.', 1)[-1]}, learning rate {float(run.optimizer.learning_rate):g}"
+        label = f"{run.cfg.optimizer._target_.rsplit('.', 1)[-1]}, learning rate {float(run.optimizer.learning_rate.numpy()):g}"
         return {"landscape": landscape_png(run.model, {label: path}, type(run.model).__name__)}
 
     def callback_model(self, run):

@@ -20,7 +20,7 @@ class StopOnDivergence(Action):
         last = tf.train.latest_checkpoint(str(run.output_dir / "checkpoints"))
         kept = f"the last good checkpoint is {last}" if last else "no checkpoint was written before it"
         message = (f"the loss became {loss} at step {run.done}: the learning rate "
-                   f"({float(run.optimizer.learning_rate):g}) is likely too large for this problem, or the loss "
+                   f"({float(run.optimizer.learning_rate.numpy()):g}) is likely too large for this problem, or the loss "
                    f"overflows; {kept}")
         if run.runtime.is_writer:
             write_metrics(run.output_dir, {"loss": None, "steps": run.done, "error": message})

@@ -14,6 +14,10 @@ class Report(Action):
         results = {"loss": run.logs["train/loss"], "steps": run.done,
                    **{name: run.logs[f"train/{name}"] for name in run.metrics}, **run.results}
         results.update(run.task.report(run))
+        if run.runtime.replicas > 1:  # what the global batch (trainer.batch_size) became on each replica
+            results["replicas"] = run.runtime.replicas
+            if run.batch_size is not None:
+                results["per_replica_batch_size"] = run.batch_size // run.runtime.replicas
         for name, value in flat_metrics(results).items():
             tf.summary.scalar(FINAL + name, value, step=run.done)
         run.results = results

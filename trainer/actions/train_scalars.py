@@ -26,7 +26,7 @@ class TrainScalars(Action):
     def log(self, run, gradient_norm: float) -> None:
         values = {
             "train/loss": float(run.loss_mean.result()),
-            "train/learning_rate": float(run.optimizer.learning_rate),
+            "train/learning_rate": float(run.optimizer.learning_rate.numpy()),
             "train/gradient_norm": gradient_norm,
             **{f"train/{name}": float(metric.result()) for name, metric in run.metrics.items()},
             **run.task.scalars(run),

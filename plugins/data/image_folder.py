@@ -1,0 +1,41 @@
+"""Images streamed from a folder per class (`train/<class name>/*.png`, ...), read by Keras'
+`image_dataset_from_directory`: resized to `image_size`, pixels as float32 in [0, 1], classes numbered in
+the alphabetical order of their folders. Grey images read as (height, width), as keras.datasets.mnist gives
+them, so that the MNIST models take them unchanged. A folder that is missing or holds no images stops the
+run with a `DataError` naming it."""
+from pathlib import Path
+
+import tensorflow as tf
+
+from trainer.data import Splits, pixel_tensor, stream_of
+from trainer.errors import DataError
+
+COLOR_MODES = ("grayscale", "rgb", "rgba")
+
+
+def load_image_folder(train: str, test: str | None = None, image_size: list | None = None, color_mode: str = "grayscale",
+                      shuffle_buffer: int | None = 10000, seed: int = 0) -> Splits:
+    if color_mode not in COLOR_MODES:
+        raise DataError(f"data.color_mode must be one of {', '.join(COLOR_MODES)}; got {color_mode!r}")
+    size = tuple(image_size or [28, 28])
+    train_images, count = read_folder(train, size, color_mode)
+    return Splits(train=stream_of(train_images, count, shuffle_buffer, seed),
+                  test=read_folder(test, size, color_mode)[0] if test else None)
+
+
+def read_folder(directory: str, size: tuple, color_mode: str) -> tuple[tf.data.Dataset, int]:
+    """The folder's (image, label) examples in file order, and how many there are."""
+    import keras
+
+    if not Path(directory).is_dir():
+        raise DataError(f"data: no folder {directory}; give a folder with one subfolder of images per class")
+    images = keras.utils.image_dataset_from_directory(directory, color_mode=color_mode, batch_size=None,
+                                                      image_size=size, shuffle=False, verbose=False)
+    if not images.file_paths:
+        raise DataError(f"data: {directory} holds no images in class subfolders (.png, .jpg, .jpeg, .bmp, .gif)")
+
+    def scaled(image, label):
+        image = pixel_tensor(image)  # 0-255 floats
+        return (image[..., 0] if color_mode == "grayscale" else image), tf.cast(label, tf.int32)
+
+    return images.map(scaled, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True), len(images.file_paths)
