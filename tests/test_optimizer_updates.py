@@ -73,13 +73,16 @@ def numpy_adabelief(steps, lr, b1=0.9, b2=0.999, eps=1e-16):
     return w
 
 
-def numpy_yogi(steps, lr, b1=0.9, b2=0.999, eps=1e-3, v0=1e-6):
+def numpy_yogi(steps, lr, b1=0.9, b2=0.999, eps=1e-3, v0=1e-6, bias_correction=False):
+    """The paper's Algorithm 2; with `bias_correction`, TensorFlow Addons' rule (tensorflow/addons
+    23bd494c, tensorflow_addons/optimizers/yogi.py): the step scaled by sqrt(1 - b2^t) / (1 - b1^t)."""
     w, m, v = W0.copy(), np.zeros(3), np.full(3, v0)
-    for _ in range(steps):
+    for t in range(1, steps + 1):
         g = gradient(w)
         m = b1 * m + (1 - b1) * g
         v = v - (1 - b2) * np.sign(v - g**2) * g**2
-        w = w - lr * m / (np.sqrt(v) + eps)
+        scale = np.sqrt(1 - b2**t) / (1 - b1**t) if bias_correction else 1.0
+        w = w - lr * scale * m / (np.sqrt(v) + eps)
     return w
 
 
@@ -90,6 +93,8 @@ CASES = {
     "rprop": (lambda: Rprop(learning_rate=0.05), lambda steps: numpy_rprop(steps, 0.05)),
     "adabelief": (lambda: AdaBelief(learning_rate=0.05), lambda steps: numpy_adabelief(steps, 0.05)),
     "yogi": (lambda: Yogi(learning_rate=0.05), lambda steps: numpy_yogi(steps, 0.05)),
+    "yogi, TFA's bias correction": (lambda: Yogi(learning_rate=0.05, bias_correction=True),
+                                    lambda steps: numpy_yogi(steps, 0.05, bias_correction=True)),
 }
 
 

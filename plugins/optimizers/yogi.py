@@ -5,7 +5,9 @@ forget too fast (Zaheer et al. 2018, Algorithm 2).
     v <- v - (1 - b2) sign(v - g^2) g^2          (v starts at initial_accumulator_value)
     x <- x - lr m / (sqrt(v) + eps)
 
-Defaults are the paper's: lr 0.01, eps 1e-3, v0 1e-6.
+Defaults are the paper's: lr 0.01, eps 1e-3, v0 1e-6. The paper's Algorithm 2 has no bias correction;
+TensorFlow Addons' `tfa.optimizers.Yogi` (and optax's) scaled the step by sqrt(1 - b2^t) / (1 - b1^t) at step
+t = 1, 2, ... as Adam does: `bias_correction=true` gives that rule.
 
 Reference: M. Zaheer et al., "Adaptive Methods for Nonconvex Optimization", NeurIPS 2018.
 """
@@ -17,11 +19,11 @@ from keras import ops
 class Yogi(keras.optimizers.Optimizer):
     def __init__(
         self, learning_rate=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-3, initial_accumulator_value=1e-6,
-        name="yogi", **kwargs,
+        bias_correction=False, name="yogi", **kwargs,
     ):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
-        self.initial_accumulator_value = initial_accumulator_value
+        self.initial_accumulator_value, self.bias_correction = initial_accumulator_value, bias_correction
 
     def build(self, var_list):
         if self.built:
@@ -41,6 +43,9 @@ class Yogi(keras.optimizers.Optimizer):
         g2 = g * g
         self.assign(m, b1 * m + (1 - b1) * g)
         self.assign(v, v - (1 - b2) * ops.sign(v - g2) * g2)
+        if self.bias_correction:
+            t = ops.cast(self.iterations + 1, dtype)
+            lr = lr * ops.sqrt(1 - ops.power(b2, t)) / (1 - ops.power(b1, t))
         self.assign_sub(variable, lr * m / (ops.sqrt(v) + ops.convert_to_tensor(self.epsilon, dtype)))
 
     def get_config(self):
@@ -50,4 +55,5 @@ class Yogi(keras.optimizers.Optimizer):
             "beta_2": self.beta_2,
             "epsilon": self.epsilon,
             "initial_accumulator_value": self.initial_accumulator_value,
+            "bias_correction": self.bias_correction,
         }
