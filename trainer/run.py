@@ -22,7 +22,7 @@ class Run:
     optimizer: keras.optimizers.Optimizer
     schedule: object  # a Keras LearningRateSchedule or callback, or None
     metrics: dict  # name -> Keras metric, updated by the train step
-    data: Splits
+    data: Splits  # its train split without the validation examples, which `validation` holds
     validation: tuple | None  # (x, y) held out from the training examples
     step: tf.Variable  # steps taken: also the data position
     loss_mean: keras.metrics.Mean

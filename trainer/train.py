@@ -6,6 +6,7 @@ the task's data, model, loss and metrics, the optimizer and its slots, the step 
 state, and the checkpoint of them all, restored where the run resumes.
 """
 import copy
+import dataclasses
 import logging
 import shutil
 from pathlib import Path
@@ -121,8 +122,9 @@ def build_training(cfg: DictConfig, resume_from: Path | None = None, runtime: Ru
                                  jit_compile=jit_compile and runtime.replicas == 1)
     evaluate = make_evaluate(parts.model, parts.loss_fn,
                              {name: build(metric, f"metrics.{name}") for name, metric in cfg.metrics.items()})
+    data = dataclasses.replace(parts.data, train=train_examples)  # what validation leaves for training
     return Run(cfg, Path(cfg.output_dir), runtime, task, parts.model, parts.loss_fn, optimizer, schedule,
-               parts.metrics, parts.data, validation, step, loss_mean, train_loop, evaluate,
+               parts.metrics, data, validation, step, loss_mean, train_loop, evaluate,
                settings.steps or settings.epochs * batches.steps_per_epoch, batches.steps_per_epoch,
                list(actions.values()), checkpoint, resumed, done=int(step.numpy()), batch_size=batch_size)
 
