@@ -70,7 +70,7 @@ def main():
         sections.append(time_to_accuracy_section(str(data_path), data_name, max_epochs=10, repeats=repeats))
     sections += [startup_section(repeats + 2), mnist_process_section(str(data_path), data_name, repeats),
                  sweep_section(repeats), memory_section(str(data_path), data_name),
-                 mirrored_section(str(data_path), data_name, repeats)]
+                 mirrored_section(str(data_path), data_name, repeats, steps=50 if args.quick else 200)]
     if not args.quick:
         sections.append(compare_section())
 

@@ -80,7 +80,8 @@ def test_help_and_cfg_do_not_import_tensorflow(flag):
 def test_multirun_over_every_optimizer_on_rosenbrock(tmp_path):
     from tests.test_configs import choices
 
-    result = run_trainer("-m", "optimizer=glob(*)", "model=rosenbrock", "trainer.steps=200", f"hydra.sweep.dir={tmp_path}")
+    result = run_trainer("-m", "optimizer=glob(*)", "model=rosenbrock", "trainer.steps=200", "logging.pictures=false",
+                         "logging.graph=false", f"hydra.sweep.dir={tmp_path}")
 
     assert result.returncode == 0, result.stderr[-3000:]
     overrides = [path.parent.name.split("_", 1)[1].split(",") for path in tmp_path.glob("*/metrics.json")]

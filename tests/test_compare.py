@@ -29,6 +29,9 @@ def run_compare(directory, *settings: str) -> subprocess.CompletedProcess:
     ("problems=[rosenbrok]", "problems: no model 'rosenbrok' (did you mean rosenbrock?); choices: ackley, "),
     ("budget=0", "budget must be an integer >= 1; got 0"),
     ("learning_rates=[1,0.1]", "learning_rates must be [low, high] with 0 < low <= high; got [1, 0.1]"),
+    ("learning_rates=[0.1]", "learning_rates must be [low, high] with 0 < low <= high; got [0.1]"),
+    ("optimizers=sgd", "optimizers must be a list, e.g. optimizers=[adabelief,adadelta]; got 'sgd'"),
+    ("target=-1", "target must be a number >= 0; got -1"),
 ])
 def test_bad_settings_are_refused_naming_the_key_and_what_is_valid(setting, message):
     with pytest.raises(ConfigError) as error:

@@ -52,17 +52,18 @@ def test_streamed_data_trains_end_to_end(make_config, tmp_path, write, plugin):
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test_loss"] == metrics["test_loss"]
 
 
-def test_resumed_mid_epoch_the_stream_continues_where_it_stopped(make_config, tmp_path):
-    files = write_mnist_tfrecords(tmp_path)
-    data = ["data=tfrecord", f"data.train={files['train']}", f"data.test={files['test']}", "trainer.deterministic=true"]
-    whole = make_config(*STREAMED, *data, "trainer.steps=12")
+@pytest.mark.parametrize("write, plugin", [(write_mnist_tfrecords, "tfrecord"), (write_image_folders, "image_folder")])
+def test_resumed_mid_epoch_the_stream_continues_where_it_stopped(make_config, tmp_path, write, plugin):
+    files = write(tmp_path)
+    data = [f"data={plugin}", f"data.train={files['train']}", f"data.test={files['test']}", "trainer.deterministic=true"]
+    whole = make_config(*STREAMED, *data, "trainer.steps=8")
     whole.output_dir = str(tmp_path / "whole")
     train(whole)
 
-    train(make_config(*STREAMED, *data, "trainer.steps=5"))  # 5 of an epoch's 8 steps
-    resumed = train(make_config(*STREAMED, *data, "trainer.steps=12"))
+    train(make_config(*STREAMED, *data, "trainer.steps=3"))  # 3 of an epoch's 8 (TFRecord) or 4 (images) steps
+    resumed = train(make_config(*STREAMED, *data, "trainer.steps=8"))
 
-    assert resumed["steps"] == 12
+    assert resumed["steps"] == 8
     for got, want in zip(final_weights(tmp_path / "run"), final_weights(tmp_path / "whole"), strict=True):
         np.testing.assert_array_equal(got, want)
 
