@@ -1,11 +1,12 @@
 """Checks of the composed config before anything is built, and the one place plugins are built.
 
 The fixed sections are typed by trainer/settings.py; each plugin section (`task`, `model`, `loss`,
-`optimizer`, `data`, `schedule`, `distribute`, and each of the `metrics`, `callbacks` and `actions`) is checked against the signature of what its `_target_` names: every
-key must be an argument, a value must have the type of the argument's default (an integer where the
-default is a float, such as `optimizer.learning_rate=1`, becomes that float), and a plugin that refuses
-its arguments with a ValueError or TypeError is reported in one line. Each failure is a `ConfigError`;
-`python -m trainer` prints that line alone.
+`optimizer`, `data`, `schedule`, `distribute`, and each of the `metrics`, `callbacks` and `actions`) is
+checked against the signature of what its `_target_` names: every key must be an argument, a value
+must have the type of the argument's default (an integer where the default is a float, such as
+`optimizer.learning_rate=1`, becomes that float), and a plugin that refuses its arguments with a
+ValueError or TypeError is reported in one line. Each failure is a `ConfigError`; `python -m trainer`
+prints that line alone.
 """
 import inspect
 

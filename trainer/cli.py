@@ -30,7 +30,8 @@ def import_tensorflow_quietly() -> None:
     """Import TensorFlow and let it find its devices with its native notices hidden; its Python-side
     info and warnings are off too unless TF_CPP_MIN_LOG_LEVEL says otherwise."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    for chatty in ("absl", "tensorboard", "tensorflow"):  # INFO lines on each checkpoint saved, event file read, reduction traced
+    # INFO lines on each checkpoint saved, event file read and cross-replica reduction traced
+    for chatty in ("absl", "tensorboard", "tensorflow"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     with tensorflow_notices_hidden():
         import tensorflow as tf

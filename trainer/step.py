@@ -76,12 +76,11 @@ def make_train_loop(strategy, train_step, batches, pipeline: str, step, loss_mea
     """A compiled `train_loop(num_steps) -> (the last step's gradient norm, its loss)` that advances `step`.
 
     `batches` gives each step's (x, y) from `step` on, by `pipeline` (trainer/data.py): the global batch,
-    sliced per replica, or per-replica batches already. Each step runs `train_step` on every replica (`strategy.run`) and
-    averages their losses. The number of steps is a tensor argument, so calls of any length share one
+    sliced per replica, or per-replica batches already. Each step runs `train_step` on every replica
+    (`strategy.run`) and averages their losses. The number of steps is a tensor argument, so calls of any length share one
     trace. The loop stops after the first step whose loss is not finite.
 
-    The global gradient norm costs a pass over every gradient (10% of an MNIST step) and, under several
-    replicas, a sum of them over the replicas: it is computed for the last step of a call only, 0 elsewhere.
+    The gradient norm (`summed_gradient_norm`) is computed for the last step of a call only, 0 elsewhere.
 
     With `jit_compile`, XLA compiles the whole loop when it gathers no data, and only the step when it does:
     XLA copies large captured tensors, such as a data set, on every iteration. Neither the loop nor the
@@ -101,11 +100,6 @@ def make_train_loop(strategy, train_step, batches, pipeline: str, step, loss_mea
     if jit_compile and gathers_data:
         counted_step = per_run_function(counted_step, jit_compile=True, autograph=False)
 
-    def gradient_norm(gradients):
-        summed = [strategy.reduce(tf.distribute.ReduceOp.SUM, gradient, axis=None)
-                  for gradient in gradients if gradient is not None]  # None: a variable the loss does not use
-        return tf.cast(tf.linalg.global_norm(summed), tf.float32) / optimizer.scale_loss(1.0)
-
     def train_loop(num_steps):
         def running(index, norm, loss):
             return tf.logical_and(index < num_steps, tf.math.is_finite(loss))
@@ -114,7 +108,8 @@ def make_train_loop(strategy, train_step, batches, pipeline: str, step, loss_mea
             x, y = next_batch()
             losses, gradients = strategy.run(counted_step, args=(x, y))
             loss = strategy.reduce(tf.distribute.ReduceOp.MEAN, losses, axis=None)
-            norm = tf.cond(tf.equal(index, num_steps - 1), lambda: gradient_norm(gradients), lambda: tf.constant(0.0))
+            norm = tf.cond(tf.equal(index, num_steps - 1),
+                           lambda: summed_gradient_norm(strategy, gradients, optimizer), lambda: tf.constant(0.0))
             step.assign_add(1)
             return index + 1, norm, loss
 
@@ -123,6 +118,14 @@ def make_train_loop(strategy, train_step, batches, pipeline: str, step, loss_mea
         return norm, loss
 
     return per_run_function(train_loop, jit_compile=jit_compile and not gathers_data, autograph=False)
+
+
+def summed_gradient_norm(strategy, gradients, optimizer) -> tf.Tensor:
+    """The global norm of the gradient summed over the replicas, without the optimizer's loss scaling.
+    It costs a pass over every gradient (10% of an MNIST step) and, under several replicas, their sum."""
+    summed = [strategy.reduce(tf.distribute.ReduceOp.SUM, gradient, axis=None)
+              for gradient in gradients if gradient is not None]  # None: a variable the loss does not use
+    return tf.cast(tf.linalg.global_norm(summed), tf.float32) / optimizer.scale_loss(1.0)
 
 
 def make_gradients(model, loss_fn):
