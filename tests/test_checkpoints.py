@@ -136,3 +136,30 @@ def test_resumed_run_continues_at_its_data_position(make_config, fake_mnist, tmp
     resumed = train(make_config(*common, "trainer.epochs=2", f"output_dir={tmp_path / 'split'}"))
 
     assert resumed["loss"] == whole["loss"] and resumed["test_loss"] == whole["test_loss"]
+
+
+FIXTURE_RUNS = {  # runs written by trainer 0.1 (tests/fixtures/runs_v0.1/), stopped at their step budget
+    "rosenbrock": (["model=rosenbrock", "optimizer=adam", "trainer.log_every=5"], 10),
+    "logistic_regression": (["experiment=mnist", "model=logistic_regression", "data.path=fixture-mnist.npz",
+                             "trainer.batch_size=16", "trainer.validation_split=0.25", "trainer.log_every=2"], 4),
+}
+
+
+@pytest.mark.parametrize("name", FIXTURE_RUNS)
+def test_a_run_written_by_version_0_1_resumes_as_if_never_stopped(tmp_path, monkeypatch, name):
+    import shutil
+
+    from tests.conftest import ROOT
+    from trainer.configs import compose_config
+
+    overrides, steps = FIXTURE_RUNS[name]
+    monkeypatch.chdir(tmp_path)
+    write_synthetic_mnist(tmp_path / "fixture-mnist.npz", train=64, test=16)  # what the fixture was trained on
+    shutil.copytree(ROOT / "tests" / "fixtures" / "runs_v0.1" / name, tmp_path / "old")
+    common = [*overrides, f"trainer.steps={2 * steps}", "trainer.deterministic=true", "logging.graph=false",
+              "logging.pictures=false", "logging.progress=false"]
+
+    resumed = train(compose_config(f"output_dir={tmp_path / 'old'}", *common))
+    fresh = train(compose_config(f"output_dir={tmp_path / 'fresh'}", *common))
+
+    assert resumed == fresh and resumed["steps"] == 2 * steps
