@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trainer.configs import compose_config
+from trainer.config.compose import compose_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -19,7 +19,7 @@ def train_figures(data_path: str, steps: int, repeats: int) -> dict:
     from bench.common import median_seconds
     from bench.mnist import mnist_config
     from trainer.plugins.distribute.mirrored import split_cpu
-    from trainer.train import build_training
+    from trainer.loop.build import build_training
 
     split_cpu(2)
     runs = {name: build_training(mnist_config(data_path, *overrides, "trainer.jit_compile=false"))  # as mirrored's

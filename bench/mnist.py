@@ -9,7 +9,7 @@ import tensorflow as tf
 from hydra.utils import instantiate
 
 from bench.common import Section, config, median_seconds
-from trainer.train import build_training
+from trainer.loop.build import build_training
 
 TARGET_ACCURACY = 0.97
 LIMIT = ("batch-128 matmuls too small to fill two cores, and the per-op cost around them (see the share of the "

@@ -3,7 +3,7 @@ import keras
 import tensorflow as tf
 
 from bench.common import Section, config, median_seconds
-from trainer.train import build_training
+from trainer.loop.build import build_training
 
 LEARNING_RATE = 0.1
 

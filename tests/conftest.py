@@ -13,8 +13,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first
 from trainer.plugins.data.cifar10 import write_synthetic_cifar10  # noqa: E402
 from trainer.plugins.data.fashion_mnist import write_synthetic_fashion_mnist  # noqa: E402
 from trainer.plugins.data.mnist import synthetic_images, write_synthetic_mnist  # noqa: E402
-from trainer.configs import CONF_DIR, compose_config  # noqa: E402
-from trainer.events import read_scalars, read_tensors  # noqa: E402,F401 (read_scalars is for the tests)
+from trainer.config.compose import CONF_DIR, compose_config  # noqa: E402
+from trainer.outputs.events import read_scalars, read_tensors  # noqa: E402,F401 (read_scalars is for the tests)
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_MNIST = Path(os.environ.get("TRAINER_MNIST", ROOT.parent / "shared" / "data" / "mnist" / "mnist.npz"))

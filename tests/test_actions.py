@@ -21,7 +21,8 @@ from trainer.actions.base import Action
 from trainer.errors import ConfigError, Diverged, Interrupted
 from trainer.plugins.tasks.classification import ClassificationTask
 from trainer.plugins.tasks.scalar import ScalarTask
-from trainer.train import build_training, train
+from trainer.loop.build import build_training
+from trainer.train import train
 
 
 @pytest.fixture

@@ -150,7 +150,7 @@ def test_a_run_written_by_version_0_1_resumes_as_if_never_stopped(tmp_path, monk
     import shutil
 
     from tests.conftest import ROOT
-    from trainer.configs import compose_config
+    from trainer.config.compose import compose_config
 
     overrides, steps = FIXTURE_RUNS[name]
     monkeypatch.chdir(tmp_path)

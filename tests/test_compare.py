@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT, read_tensors
-from trainer.compare import check_settings
-from trainer.configs import compose_config
+from trainer.compare.plan import check_settings
+from trainer.config.compose import compose_config
 from trainer.errors import ConfigError
 
 SMALL = ["optimizers=[sgd,adam,rmsprop]", "problems=[booth,noisy_quadratic]", "budget=2", "seeds=2", "steps=30"]

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from tests.test_configs import choices
 from trainer.errors import ConfigError
-from trainer.train import build_training
+from trainer.loop.build import build_training
 
 
 @pytest.mark.parametrize("name", choices("optimizer"))

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import ROOT, final_weights, read_scalars, start_trainer, wait_for_checkpoint
 from trainer.plugins.data.mnist import write_synthetic_mnist
-from trainer.train import weights_digest
+from trainer.loop.runtime import weights_digest
 
 MIRRORED = ["distribute=mirrored", "distribute.logical_cpus=2"]
 
@@ -23,7 +23,7 @@ MIRRORED = ["distribute=mirrored", "distribute.logical_cpus=2"]
 # refusal; the parent compares the runs' event files and exported models.
 SIDE_BY_SIDE = """
 import json, sys
-from trainer.configs import compose_config
+from trainer.config.compose import compose_config
 from trainer.errors import ConfigError
 from trainer.plugins.distribute.mirrored import split_cpu
 from trainer.train import train

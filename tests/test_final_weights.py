@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainer.train import build_training, train
+from trainer.loop.build import build_training
+from trainer.train import train
 
 
 def test_use_ema_ends_on_the_moving_average_of_the_sgd_path(make_config):

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.test_configs import choices
-from trainer.configs import compose_config
+from trainer.config.compose import compose_config
 from trainer.gradcheck import gradient_check
 
 TOLERANCE = 1e-5

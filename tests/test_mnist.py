@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REAL_MNIST
-from trainer.data import InMemoryBatches
+from trainer.loop.batching import InMemoryBatches
 from trainer.train import train
 
 

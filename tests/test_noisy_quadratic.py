@@ -6,9 +6,9 @@ import pytest
 import tensorflow as tf
 from hydra.utils import instantiate
 
-from trainer.configs import compose_config
+from trainer.config.compose import compose_config
 from trainer.gradcheck import gradient_check
-from trainer.pictures import objective_at
+from trainer.outputs.pictures import objective_at
 from trainer.train import train
 
 

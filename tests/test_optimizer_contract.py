@@ -17,8 +17,9 @@ from tests.test_configs import choices
 from trainer.errors import ConfigError, find_trainer_error
 from trainer.optimizers import ClosureOptimizer, WrappingOptimizer
 from trainer.plugins.optimizers.lbfgs import LBFGS
-from trainer.step import make_train_step
-from trainer.train import build_training, train
+from trainer.loop.step import make_train_step
+from trainer.loop.build import build_training
+from trainer.train import train
 
 OPTIMIZERS = choices("optimizer")
 

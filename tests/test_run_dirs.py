@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from trainer.checkpoints import claimed
+from trainer.outputs.locks import claimed
 from trainer.errors import ConfigError
 from trainer.train import train
 

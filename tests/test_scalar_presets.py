@@ -5,7 +5,8 @@ import pytest
 
 from tests.test_configs import choices
 from trainer.api import optimizer_from_config
-from trainer.train import build_training, train
+from trainer.loop.build import build_training
+from trainer.train import train
 
 FAST = ("trainer.checkpoint_every=null", "logging.pictures=false", "logging.graph=false")
 TOLERANCE = 1e-3

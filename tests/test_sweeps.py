@@ -8,7 +8,7 @@ import pytest
 from tests.conftest import read_tensors
 from tests.test_cli import run_trainer
 from trainer.plugins.tasks.scalar import ScalarTask
-from trainer.sweep import read_jobs
+from trainer.outputs.sweep import read_jobs
 
 
 def run_sweep(sweep_dir, *overrides: str):
@@ -111,7 +111,7 @@ def test_mnist_optuna_preset_maximizes_validation_accuracy(tmp_path, fake_mnist)
 
 def test_ties_on_the_metric_are_broken_by_the_tiebreak_and_the_rest_share_the_mark(tmp_path):
     """23 optimizers on the tutorial quadratic: many end exactly on the minimum. None wins by list order."""
-    from trainer.sweep import Job, best_jobs
+    from trainer.outputs.sweep import Job, best_jobs
 
     def job(number, distance, objective):
         return Job(number, tmp_path, [f"optimizer={number}"], {"distance_to_minimum": distance, "objective": objective,

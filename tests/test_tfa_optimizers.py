@@ -22,7 +22,7 @@ from trainer.plugins.schedules.cyclical import (
     Triangular2CyclicalLearningRate,
     TriangularCyclicalLearningRate,
 )
-from trainer.train import build_training
+from trainer.loop.build import build_training
 
 
 # TFA's test_utils.assert_allclose_according_to_type, which most of its tests assert with (float32 and float64).

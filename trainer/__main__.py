@@ -15,10 +15,11 @@ from hydra.types import RunMode
 
 from omegaconf import OmegaConf
 
-from trainer.cli import config_choices, hydra_error_line, import_tensorflow_quietly
-import trainer.settings  # noqa: F401 (registers the schemas conf/ names)
+from trainer.cli import config_choices, hydra_error_line
+from trainer.startup import import_tensorflow_quietly
+import trainer.config.settings  # noqa: F401 (registers the schemas conf/ names)
 from trainer.errors import Interrupted, find_trainer_error
-from trainer.metrics import read_metrics, summarize, write_metrics
+from trainer.outputs.metrics import read_metrics, summarize, write_metrics
 
 log = logging.getLogger(__name__)
 OmegaConf.register_new_resolver("trainer_choices", config_choices, replace=True)  # for conf/hydra/help/

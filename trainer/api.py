@@ -14,9 +14,10 @@ import numpy as np
 import tensorflow as tf
 from omegaconf import OmegaConf
 
-from trainer.checks import build, check_plugin
-from trainer.configs import compose_config
-from trainer.step import make_train_step, per_run_function
+from trainer.config.build import build
+from trainer.config.checks import check_plugin
+from trainer.config.compose import compose_config
+from trainer.loop.step import make_train_step, per_run_function
 
 class FunctionOfVariables:
     """What the train step needs of a model: the variables it trains, and a call that gives the loss."""

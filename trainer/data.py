@@ -1,15 +1,9 @@
-"""Training examples cut into batches for the compiled train loop: held in memory, or streamed.
+"""The contract of data plugins: what one returns (`Splits` of in-memory arrays or `tf.data` streams),
+8-bit images kept as bytes until read (`Pixels`), and the helpers plugins share to scale pixels and to
+shuffle a stream. The loop cuts them into batches (trainer/loop/batching.py).
 
-In-memory batches are gathered in the graph from the step counter alone, so the loop needs no Python
-iterator and the data position is whatever the step counter says: an epoch's order is a shuffle seeded
-by (seed, epoch), reproducible from the step number. Images kept as bytes (`Pixels`) stay bytes in memory
-and in the loop, which converts each batch to float32 as it gathers it. Under a strategy with several
-replicas, each step gathers the global batch and each replica trains on its slice of it (`replica_slice`).
-
-A data plugin may give a `tf.data.Dataset` of examples instead, for data larger than memory
-(plugins/data/tfrecord.py, image_folder.py, tfds.py). `StreamBatches` repeats it and cuts it into
-per-replica batches with the strategy's `distribute_datasets_from_function`, one input pipeline per
-worker; its iterator is checkpointed, so a resumed run continues the stream where it stopped.
+A data plugin may give a `tf.data.Dataset` of examples instead of arrays, for data larger than memory
+(plugins/data/tfrecord.py, image_folder.py, tfds.py), of known size (`cardinality`).
 """
 from dataclasses import dataclass
 
@@ -63,128 +57,6 @@ class Pixels:
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         values = pixel_values(self.raw)
         return values if dtype is None else values.astype(dtype, copy=False)
-
-
-class InMemoryBatches:
-    """Shuffled batches of in-memory arrays, one per step; the last partial batch of an epoch is dropped.
-    Each step's batch is the global one: under several replicas, each trains on its `replica_slice`."""
-
-    global_batches = True
-
-    def __init__(self, examples: tuple[np.ndarray, np.ndarray], batch_size: int, seed: int):
-        x, y = examples
-        self.size = len(x)
-        self.batch_size = min(batch_size, self.size)
-        self.steps_per_epoch = self.size // self.batch_size
-        self.seed = seed
-        self.x = tf.convert_to_tensor(x.raw if isinstance(x, Pixels) else x)
-        self.y = tf.convert_to_tensor(y)
-        # Pixels are divided by a variable: Grappler and XLA turn a division by a constant into a multiplication
-        # by its rounded reciprocal, which gives other floats than `pixel_values`.
-        self.pixel_max = tf.Variable(PIXEL_MAX, trainable=False, name="pixel_max") if isinstance(x, Pixels) else None
-        self.order = tf.Variable(tf.range(self.size), trainable=False, name="order")
-        self.order_epoch = tf.Variable(tf.constant(-1, tf.int64), trainable=False, name="order_epoch")
-
-    def shuffle(self, epoch):
-        """The epoch's order of examples, a function of (seed, epoch) only."""
-        seed = tf.stack([tf.constant(self.seed, tf.int64), epoch])
-        # argsort of seeded uniforms rather than stateless_shuffle, which XLA cannot compile
-        return tf.argsort(tf.random.stateless_uniform([self.size], seed=seed))
-
-    def batch(self, step):
-        """The examples of training step `step` (a scalar int64 tensor)."""
-        epoch = step // self.steps_per_epoch
-
-        def reshuffle():
-            self.order.assign(self.shuffle(epoch))
-            self.order_epoch.assign(epoch)
-            return tf.constant(True)
-
-        # A new order once per epoch; also after a restart, since order_epoch begins at -1.
-        tf.cond(tf.not_equal(epoch, self.order_epoch), reshuffle, lambda: tf.constant(False))
-        start = (step % self.steps_per_epoch) * self.batch_size
-        indices = self.order[start : start + self.batch_size]
-        x = tf.gather(self.x, indices)
-        if self.pixel_max is not None:
-            x = tf.cast(x, tf.float32) / self.pixel_max
-        return x, tf.gather(self.y, indices)
-
-    def source(self, pipeline: str, step: tf.Variable):
-        """A function the train loop calls for each step's (x, y): gathered in the loop itself ("graph"), or
-        the same batches computed ahead of it by a prefetching tf.data pipeline ("tf.data")."""
-        if pipeline == "graph":
-            return lambda: self.batch(step)
-        ahead = tf.data.Dataset.counter(int(step.numpy())).map(self.batch).prefetch(tf.data.AUTOTUNE)
-        iterator = iter(ahead)
-        return lambda: next(iterator)
-
-
-    def checkpointed(self) -> dict:
-        return {}  # the step counter is the data position
-
-
-def replica_slice(batch):
-    """This replica's part of a global batch: the `index`-th of `count` equal slices (called in a replica
-    context; the batch size divides by the replica count)."""
-    context = tf.distribute.get_replica_context()
-    size = tf.shape(batch)[0] // context.num_replicas_in_sync
-    start = tf.cast(context.replica_id_in_sync_group, tf.int32) * size
-    return batch[start : start + size]
-
-
-class StreamBatches:
-    """Per-replica batches of a data set of examples, streamed: the data set (shuffled by its plugin) is
-    sharded over the input pipelines, repeated, and batched; the last partial batch of an epoch is not
-    dropped as such, the stream simply runs on into the next epoch."""
-
-    global_batches = False
-
-    def __init__(self, examples: tf.data.Dataset, batch_size: int, strategy: tf.distribute.Strategy):
-        self.size = int(examples.cardinality())
-        self.batch_size = min(batch_size, self.size)
-        self.steps_per_epoch = self.size // self.batch_size
-
-        def pipeline(context: tf.distribute.InputContext) -> tf.data.Dataset:
-            shard = examples.shard(context.num_input_pipelines, context.input_pipeline_id)
-            batch = context.get_per_replica_batch_size(self.batch_size)
-            return shard.repeat().batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-
-        self.iterator = iter(strategy.distribute_datasets_from_function(pipeline))
-
-    def source(self, pipeline: str, step: tf.Variable):
-        return lambda: next(self.iterator)
-
-    def checkpointed(self) -> dict:
-        return {"data": self.iterator}  # with its shuffle and prefetch buffers
-
-
-class NoBatches:
-    """Scalar problems: no examples, one step per 'epoch'; the objective is evaluated as it is."""
-
-    steps_per_epoch = 1
-    global_batches = False
-
-    def source(self, pipeline: str, step: tf.Variable):
-        return lambda: (None, None)
-
-    def checkpointed(self) -> dict:
-        return {}
-
-
-def global_batch_size(examples, batch_size: int) -> int | None:
-    """The examples of each step: `batch_size`, or all of them where they are fewer; None without examples."""
-    if examples is None:
-        return None
-    return min(batch_size, int(examples.cardinality()) if is_stream(examples) else len(examples[0]))
-
-
-def make_batches(examples, batch_size: int, seed: int, strategy: tf.distribute.Strategy):
-    """Batches of a split's examples (arrays or a data set), or none where the experiment has no data."""
-    if examples is None:
-        return NoBatches()
-    if is_stream(examples):
-        return StreamBatches(examples, batch_size, strategy)
-    return InMemoryBatches(examples, batch_size, seed)
 
 
 def stream_of(examples: tf.data.Dataset, size: int, shuffle_buffer: int | None, seed: int) -> tf.data.Dataset:

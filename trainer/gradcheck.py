@@ -8,8 +8,8 @@ import sys
 
 import hydra
 
-from trainer.cli import import_tensorflow_quietly
-import trainer.settings  # noqa: F401 (registers the schemas conf/ names)
+from trainer.startup import import_tensorflow_quietly
+import trainer.config.settings  # noqa: F401 (registers the schemas conf/ names)
 
 
 def gradient_check(cfg) -> dict[str, float]:

@@ -2,14 +2,12 @@
 never ask what kind of model they train. A task is a plugin (plugins/tasks/, conf/task/), chosen by the
 experiment preset: `scalar` for a function of a few variables, `classification` for a Keras model on data.
 
-It builds the run's parts from the config, adds its own values to each log point, reports its final
-numbers, draws its pictures, exports what it trained, and draws a sweep's shared pictures.
+It checks the run's parts (built from the config's sections by the loop) fit it, adds its own values to
+each log point, reports its final numbers, draws its pictures, exports what it trained, and draws a sweep's
+shared pictures.
 """
 from dataclasses import dataclass
 
-from omegaconf import DictConfig
-
-from trainer.checks import build
 from trainer.data import Splits
 
 
@@ -22,14 +20,8 @@ class Parts:
 
 
 class Task:
-    def build(self, cfg: DictConfig) -> Parts:
-        """The data, model, loss and metrics of the config's sections."""
-        return Parts(
-            data=build(cfg.data, "data"),
-            model=build(cfg.model, "model"),
-            loss_fn=build(cfg.loss, "loss"),
-            metrics={name: build(metric, f"metrics.{name}") for name, metric in cfg.metrics.items()},
-        )
+    def check(self, parts: Parts) -> None:
+        """Raise a one-line `ConfigError` or `DataError` where the parts cannot make this kind of experiment."""
 
     def scalars(self, run) -> dict[str, float]:
         """Values logged beside the train scalars at each log point, by tag."""

@@ -6,7 +6,7 @@ PICTURED examples where the test split is streamed."""
 import numpy as np
 
 from trainer.data import held_in_memory
-from trainer.pictures import confusion_png, misclassified_png
+from trainer.outputs.pictures import confusion_png, misclassified_png
 from trainer.task import Task
 
 PICTURED = 10000  # the test examples of a streamed split that the pictures show

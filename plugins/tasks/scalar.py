@@ -5,19 +5,17 @@ or two variables gets its landscape with the path drawn on it, and a sweep one l
 from omegaconf import OmegaConf
 
 from trainer.errors import ConfigError
-from trainer.events import read_path
-from trainer.pictures import landscape_png
+from trainer.outputs.events import read_path
+from trainer.outputs.pictures import landscape_png
 from trainer.scalar import ScalarProblem
 from trainer.task import Task
 
 
 class ScalarTask(Task):
-    def build(self, cfg):
-        parts = super().build(cfg)
+    def check(self, parts):
         if not isinstance(parts.model, ScalarProblem):
             raise ConfigError(f"task=scalar needs a scalar problem (model=quadratic, rosenbrock, ...); "
-                              f"{cfg.model._target_} is not one: use task=classification or experiment=mnist")
-        return parts
+                              f"{type(parts.model).__name__} is not one: use task=classification or experiment=mnist")
 
     def scalars(self, run) -> dict[str, float]:
         return {f"variables/{name}": value for name, value in run.model.values().items()}
@@ -52,7 +50,7 @@ class ScalarTask(Task):
         from hydra.errors import InstantiationException
         from hydra.utils import instantiate
 
-        from trainer.sweep import shared_overrides
+        from trainer.outputs.sweep import shared_overrides
 
         groups = {}
         for job in jobs:

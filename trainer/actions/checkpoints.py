@@ -6,7 +6,7 @@ import signal
 import tensorflow as tf
 
 from trainer.actions.base import Action
-from trainer.checkpoints import StopSignals
+from trainer.loop.signals import StopSignals
 from trainer.errors import Interrupted
 
 

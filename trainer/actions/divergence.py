@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from trainer.actions.base import Action
 from trainer.errors import Diverged
-from trainer.metrics import write_metrics
+from trainer.outputs.metrics import write_metrics
 
 
 class StopOnDivergence(Action):

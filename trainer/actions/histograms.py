@@ -3,7 +3,7 @@ gradient on the first training batch, as weights/<name> and gradients/<name>."""
 import tensorflow as tf
 
 from trainer.actions.base import Action
-from trainer.step import make_gradients
+from trainer.loop.step import make_gradients
 
 
 class Histograms(Action):

@@ -4,7 +4,7 @@ import tensorflow as tf
 from omegaconf import OmegaConf
 
 from trainer.actions.base import Action
-from trainer.hparams import log_session
+from trainer.outputs.hparams import log_session
 
 
 class Record(Action):

@@ -5,8 +5,8 @@ written to metrics.json, and the task's export of the model. Listed last: metric
 import tensorflow as tf
 
 from trainer.actions.base import Action
-from trainer.hparams import FINAL
-from trainer.metrics import flat_metrics, write_metrics
+from trainer.outputs.hparams import FINAL
+from trainer.outputs.metrics import flat_metrics, write_metrics
 
 
 class Report(Action):

@@ -4,7 +4,7 @@ steps since the last point, the learning rate, the last step's gradient norm and
 import tensorflow as tf
 
 from trainer.actions.base import Action
-from trainer.progress import Progress
+from trainer.outputs.progress import Progress
 
 
 class TrainScalars(Action):

@@ -5,11 +5,11 @@ least `trainer.min_delta` stop the run early; `trainer.restore_best` puts the be
 before the test evaluation and the model's export."""
 import logging
 
+import numpy as np
 import tensorflow as tf
 
 from trainer.actions.base import Action
-from trainer.metrics import summarize
-from trainer.validation import Monitor
+from trainer.outputs.metrics import summarize
 
 log = logging.getLogger("trainer.train")
 
@@ -56,3 +56,38 @@ class Validation(Action):
             tf.train.Checkpoint(model=run.model).read(self.best.latest_checkpoint).expect_partial()
             run.results["tested_weights"] = f"best (step {run.results['best_step']})"
             log.info("restored the best weights, of step %d by val_%s", run.results["best_step"], settings.monitor)
+
+
+class Monitor:
+    """The best value of the monitored metric so far, when it came, and the evaluations since: variables,
+    so that they are checkpointed and a resumed run remembers them."""
+
+    def __init__(self):
+        self.best = tf.Variable(np.inf, dtype=tf.float64, trainable=False, name="best")
+        self.best_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="best_step")
+        self.wait = tf.Variable(0, dtype=tf.int64, trainable=False, name="wait")
+        self.configure("min", 0.0, None)
+
+    def configure(self, mode: str, min_delta: float, patience: int | None) -> None:
+        self.sign = 1.0 if mode == "min" else -1.0  # compare sign * value: smaller is better
+        self.min_delta, self.patience = min_delta, patience
+
+    def variables(self) -> list[tf.Variable]:
+        return [self.best, self.best_step, self.wait]
+
+    def update(self, value: float, step: int) -> bool:
+        """Record an evaluation; True where it improved on the best by at least min_delta."""
+        improved = self.sign * value < float(self.best.numpy()) - self.min_delta
+        if improved:
+            self.best.assign(self.sign * value)
+            self.best_step.assign(step)
+            self.wait.assign(0)
+        else:
+            self.wait.assign_add(1)
+        return improved
+
+    def exhausted(self) -> bool:
+        return self.patience is not None and int(self.wait.numpy()) >= self.patience
+
+    def best_value(self) -> float:
+        return self.sign * float(self.best.numpy())

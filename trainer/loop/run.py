@@ -8,7 +8,7 @@ import tensorflow as tf
 from omegaconf import DictConfig
 
 from trainer.data import Splits
-from trainer.runtime import Runtime
+from trainer.loop.runtime import Runtime
 
 
 @dataclass

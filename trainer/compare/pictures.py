@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from omegaconf import DictConfig
 
-from trainer.pictures import landscape_png, png
+from trainer.outputs.pictures import landscape_png, png
 
 
 def problem_pictures(problem: str, outcomes: list, config: DictConfig, metric: str) -> dict[str, bytes]:
@@ -68,7 +68,7 @@ def tuned_paths(outcomes: list, config: DictConfig):
     """(problem, {optimizer (lr): path of its first seed}, ) for a scalar problem of one or two variables, else None."""
     from hydra.utils import instantiate
 
-    from trainer.events import read_path
+    from trainer.outputs.events import read_path
     from trainer.scalar import ScalarProblem
 
     problem = instantiate(config.model)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_module
 
-import trainer.settings  # noqa: F401 (registers the schemas conf/ names)
+import trainer.config.settings  # noqa: F401 (registers the schemas conf/ names)
 
 CONF_MODULE = "trainer.conf"  # conf/, installed inside the package
 CONF_DIR = Path(str(files(CONF_MODULE)))

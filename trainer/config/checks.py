@@ -1,4 +1,4 @@
-"""Checks of the composed config before anything is built, and the one place plugins are built.
+"""Checks of the composed config before anything is built.
 
 The fixed sections are typed by trainer/settings.py; each plugin section (`task`, `model`, `loss`,
 `optimizer`, `data`, `schedule`, `distribute`, and each of the `metrics`, `callbacks` and `actions`) is
@@ -10,15 +10,20 @@ prints that line alone.
 """
 import inspect
 
-from hydra.errors import InstantiationException
-from hydra.utils import get_object, instantiate
+import logging
+
+from hydra.utils import get_object
 from omegaconf import DictConfig
 
-from trainer.errors import ConfigError, find_trainer_error
-from trainer.settings import check_settings
+from trainer.config.settings import check_settings
+from trainer.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 PLUGIN_SECTIONS = ("task", "model", "loss", "optimizer", "data", "schedule", "distribute")
 NAMED_PLUGINS = ("metrics", "callbacks", "actions")  # sections of plugins by name
+MEAN_REDUCTIONS = ("sum_over_batch_size", "mean", "mean_with_sample_weight")  # Keras divides these by R itself
+CLIPPING = ("clipnorm", "clipvalue", "global_clipnorm")  # Keras applies them before its sum over replicas
 HYDRA_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
 
 
@@ -93,24 +98,42 @@ def arguments(target) -> dict[str, inspect.Parameter]:
     return names
 
 
-def build(node: DictConfig, key: str, **kwargs):
-    """`instantiate(node, **kwargs)`; a plugin that refuses its arguments (ValueError, TypeError) is
-    reported in one line naming `key`, its target and the plugin's own reason."""
-    try:
-        return instantiate(node, **kwargs)
-    except InstantiationException as error:
-        if find_trainer_error(error) is not None:
-            raise find_trainer_error(error) from None
-        cause = error.__cause__
-        if not isinstance(cause, (ValueError, TypeError)):
-            raise
-        reason = " ".join(str(cause).split())
-        raise ConfigError(f"{key}: {node._target_} refused its settings: {type(cause).__name__}: {reason}") from error
-
-
 def is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_distributable(cfg: DictConfig, replicas: int, optimizer, loss_fn, batch_size: int | None) -> None:
+    """Refuse, in one line, what does not run over several replicas; log how the global batch of
+    `batch_size` examples is split (None: the run has no data)."""
+    import keras
+
+    from trainer.optimizers import ClosureOptimizer
+
+    if replicas == 1:
+        return
+    where = f"distribute={cfg.distribute._target_.rsplit('.', 1)[-1]} runs {replicas} replicas"
+    if isinstance(optimizer, ClosureOptimizer):
+        raise ConfigError(f"optimizer: {cfg.optimizer._target_} evaluates the loss more than once per step, which a "
+                          f"step split over replicas cannot; {where}: choose a gradient optimizer such as "
+                          "optimizer=adam, or distribute=none")
+    if cfg.trainer.jit_compile:
+        raise ConfigError(f"trainer.jit_compile=true: XLA compiles one device's step, and {where}; leave it null")
+    if isinstance(loss_fn, keras.losses.Loss) and loss_fn.reduction not in MEAN_REDUCTIONS:
+        raise ConfigError(f"loss.reduction={loss_fn.reduction}: each replica's share of a global batch's loss is "
+                          f"known for a mean, and {where}: use sum_over_batch_size, or distribute=none")
+    while optimizer is not None:  # through the wrappers: loss scaling, SWA, Lookahead, ...
+        for option in CLIPPING:
+            if getattr(optimizer, option, None) is not None:
+                raise ConfigError(f"optimizer {option}: Keras clips each replica's share of the gradient before it "
+                                  f"sums them, which is not the clipping of the whole batch's gradient, and {where}; "
+                                  "leave it unset, or distribute=none")
+        optimizer = getattr(optimizer, "inner_optimizer", None)
+    if batch_size is not None and batch_size % replicas:
+        raise ConfigError(f"trainer.batch_size={batch_size} is the global batch (at most the training examples), split "
+                          f"evenly over replicas, and {where}: choose a multiple of {replicas}")
+    if batch_size is not None:
+        log.info("%d replicas: a global batch of %d, %d per replica", replicas, batch_size, batch_size // replicas)

@@ -1,17 +1,16 @@
 """At the end of a run whose optimizer is SWA (plugins/optimizers/swa.py), the batch-norm statistics the
 model collected belong to the training weights, not to their average: recompute them for the averaged
-weights with one pass over the training examples, before the test and the export. (The last checkpoint holds the
-training weights, from which a resumed run goes on.)"""
+weights with one pass over the training examples, before the test and the export. (The last checkpoint holds
+the training weights, from which a resumed run goes on.)"""
+import keras
+
 from trainer.actions.base import Action
+from trainer.loop.evaluate import batches_of
+from trainer.plugins.optimizers.swa import SWA, update_batch_norm
 
 
 class SWABatchNorm(Action):
     def end(self, run) -> None:
-        import keras
-
-        from trainer.plugins.optimizers.swa import SWA, update_batch_norm
-        from trainer.step import batches_of
-
         optimizer = run.optimizer
         if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):  # mixed_float16: the one inside
             optimizer = optimizer.inner_optimizer

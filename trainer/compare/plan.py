@@ -1,29 +1,20 @@
-"""`python -m trainer.compare optimizers=[sgd,adam] problems=[rosenbrock,beale] budget=8 seeds=3`: optimizers
-compared on problems as a benchmark does, in the comparison directory (`hydra.run.dir`, conf/compare.yaml).
-
-1. tune: each (problem, optimizer) gets `budget` runs, at learning rates log-spaced over `learning_rates`
-   (a grid, as DeepOBS: every optimizer sees the same rates, which the sensitivity curves need);
-2. seeds: the best of them by the problem's `sweep.metric` runs again with seeds 1..`seeds`;
-3. report: report.md, PNGs and TensorBoard events (trainer/compare_report.py).
-
-Each job is one `python -m trainer -m` job whose settings are a preset written into <dir>/presets, named
-after the job (`rosenbrock-adam-lr0.01`), and whose directory is <dir>/<phase>/<that name>. A phase starts
-one multirun of the jobs it lacks (those without metrics.json), under `launcher`: a finished comparison
-run again starts none, and a killed one starts what was left, the killed jobs resuming their checkpoints.
-"""
+"""The plan of a comparison (trainer/compare/): its jobs, each one `python -m trainer -m` job whose settings
+are a preset written into <dir>/presets, named after the job (`rosenbrock-adam-lr0.01`), and whose directory
+is <dir>/<phase>/<that name>. A phase starts one multirun of the jobs it lacks (those without metrics.json),
+under `launcher`: a finished comparison run again starts none, and a killed one starts what was left, the
+killed jobs resuming their checkpoints."""
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import hydra
 import numpy as np
 from omegaconf import DictConfig, ListConfig
 
-from trainer.configs import CONF_DIR
+from trainer.config.compose import CONF_DIR
 from trainer.errors import ConfigError, TrainerError
-from trainer.metrics import read_metrics
-from trainer.settings import did_you_mean
+from trainer.config.settings import did_you_mean
+from trainer.outputs.metrics import read_metrics
 
 PRESETS = "compare_job"  # the config group of the jobs' presets, under <dir>/presets
 
@@ -114,29 +105,3 @@ def run_missing(cfg: DictConfig, directory: Path, specs: list[JobSpec]) -> None:
 def seed_jobs(cfg: DictConfig, tuned: dict[tuple[str, str], float]) -> list[JobSpec]:
     return [JobSpec("seeds", problem, optimizer, rate, seed) for (problem, optimizer), rate in tuned.items()
             for seed in range(1, cfg.seeds + 1)]
-
-
-def compare(cfg: DictConfig, directory: Path) -> Path:
-    """Tune, rerun the best with seeds, report; return report.md's path."""
-    from trainer.compare_report import best_learning_rates, write_report
-
-    check_settings(cfg)
-    run_missing(cfg, directory, tuning_jobs(cfg))
-    tuned = best_learning_rates(directory, cfg)
-    run_missing(cfg, directory, seed_jobs(cfg, tuned))
-    return write_report(directory, cfg, tuned)
-
-
-@hydra.main(version_base="1.3", config_path="pkg://trainer.conf", config_name="compare")
-def main(cfg: DictConfig) -> None:
-    from hydra.core.hydra_config import HydraConfig
-
-    try:
-        report = compare(cfg, Path(HydraConfig.get().runtime.output_dir))
-    except TrainerError as error:
-        sys.exit(f"trainer.compare: {error}")
-    print(f"trainer.compare: report in {report}")
-
-
-if __name__ == "__main__":
-    main()

@@ -13,7 +13,7 @@ from hydra.experimental.callback import Callback
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from trainer.metrics import flat_metrics, read_metrics
+from trainer.outputs.metrics import flat_metrics, read_metrics
 
 
 @dataclass
@@ -143,13 +143,13 @@ class SweepSummary(Callback):
 def log_dashboards(sweep_dir: Path, jobs: list[Job], metric: str) -> None:
     """The sweep directory's own TensorBoard run: the HParams experiment, and each task's sweep pictures
     (a scalar problem's shared landscape) as images and PNG files."""
-    from trainer.cli import import_tensorflow_quietly
+    from trainer.startup import import_tensorflow_quietly
 
     import_tensorflow_quietly()  # a joblib sweep's main process has not imported it yet
     import tensorflow as tf
 
-    from trainer.hparams import log_experiment, run_hparams
-    from trainer.pictures import log_png
+    from trainer.outputs.hparams import log_experiment, run_hparams
+    from trainer.outputs.pictures import log_png
 
     sessions = [run_hparams(job.config) for job in jobs]
     metrics = list(dict.fromkeys([metric, *(name for job in jobs for name in job.metrics)]))

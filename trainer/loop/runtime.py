@@ -15,17 +15,12 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import keras
 import numpy as np
 import tensorflow as tf
-from omegaconf import DictConfig
 
-from trainer.errors import ConfigError, WorkerLost
-from trainer.optimizers import ClosureOptimizer
+from trainer.errors import WorkerLost
 
 log = logging.getLogger(__name__)
-MEAN_REDUCTIONS = ("sum_over_batch_size", "mean", "mean_with_sample_weight")  # Keras divides these by R itself
-CLIPPING = ("clipnorm", "clipvalue", "global_clipnorm")  # Keras applies them before its sum over replicas
 
 
 @dataclass
@@ -73,36 +68,6 @@ class Runtime:
     def same_on_every_worker(self, value: int) -> bool:
         mean, mean_square = self.mean_over_workers([value, value * value])
         return mean_square - mean * mean < 0.5  # the variance of integers that are not all equal is more
-
-
-def check_distributable(cfg: DictConfig, runtime: Runtime, optimizer, loss_fn, batch_size: int | None) -> None:
-    """Refuse, in one line, what does not run over several replicas; log how the global batch of
-    `batch_size` examples is split (None: the run has no data)."""
-    replicas = runtime.replicas
-    if replicas == 1:
-        return
-    where = f"distribute={cfg.distribute._target_.rsplit('.', 1)[-1]} runs {replicas} replicas"
-    if isinstance(optimizer, ClosureOptimizer):
-        raise ConfigError(f"optimizer: {cfg.optimizer._target_} evaluates the loss more than once per step, which a "
-                          f"step split over replicas cannot; {where}: choose a gradient optimizer such as "
-                          "optimizer=adam, or distribute=none")
-    if cfg.trainer.jit_compile:
-        raise ConfigError(f"trainer.jit_compile=true: XLA compiles one device's step, and {where}; leave it null")
-    if isinstance(loss_fn, keras.losses.Loss) and loss_fn.reduction not in MEAN_REDUCTIONS:
-        raise ConfigError(f"loss.reduction={loss_fn.reduction}: each replica's share of a global batch's loss is "
-                          f"known for a mean, and {where}: use sum_over_batch_size, or distribute=none")
-    while optimizer is not None:  # through the wrappers: loss scaling, SWA, Lookahead, ...
-        for option in CLIPPING:
-            if getattr(optimizer, option, None) is not None:
-                raise ConfigError(f"optimizer {option}: Keras clips each replica's share of the gradient before it "
-                                  f"sums them, which is not the clipping of the whole batch's gradient, and {where}; "
-                                  "leave it unset, or distribute=none")
-        optimizer = getattr(optimizer, "inner_optimizer", None)
-    if batch_size is not None and batch_size % replicas:
-        raise ConfigError(f"trainer.batch_size={batch_size} is the global batch (at most the training examples), split "
-                          f"evenly over replicas, and {where}: choose a multiple of {replicas}")
-    if batch_size is not None:
-        log.info("%d replicas: a global batch of %d, %d per replica", replicas, batch_size, batch_size // replicas)
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""A comparison's report (trainer/compare.py), written into its directory as report.md and PNGs and logged
+"""A comparison's report (trainer/compare/), written into its directory as report.md and PNGs and logged
 there as TensorBoard text and images. Per problem: a table (each optimizer's tuned learning rate, the mean
 ± std of the final `sweep.metric` over the seeds, the steps and seconds to reach the target, the winner
 marked), the learning-rate sensitivity, the loss curves with their seed bands, and for problems of one or
@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
-from trainer.compare import JobSpec, seed_jobs, tuning_jobs
-from trainer.sweep import Job, as_markdown, best_jobs, ranking, read_job
+from trainer.compare.plan import JobSpec, seed_jobs, tuning_jobs
+from trainer.compare.select import read_spec_jobs
+from trainer.outputs.sweep import Job, as_markdown
 
 
 @dataclass
@@ -31,31 +32,11 @@ class Outcome:
         return float(self.seeds[0].config.optimizer.learning_rate) if self.seeds else None
 
 
-def read_spec_jobs(cfg: DictConfig, directory: Path, spec: JobSpec) -> list[Job]:
-    """The job of `spec`, as a list: empty where it never started."""
-    path = directory / spec.phase / spec.name
-    return [read_job(path)] if (path / ".hydra").is_dir() else []
-
-
-def best_learning_rates(directory: Path, cfg: DictConfig) -> dict[tuple[str, str], float]:
-    """(problem, optimizer) -> the learning rate of its best tuning job by the problem's sweep ranking;
-    pairs whose every tuning job failed are left out."""
-    pairs = {}
-    for spec in tuning_jobs(cfg):
-        pairs.setdefault((spec.problem, spec.optimizer), []).extend(read_spec_jobs(cfg, directory, spec))
-    best = {}
-    for pair, jobs in pairs.items():
-        winners = best_jobs(jobs, ranking(jobs[0].config.sweep)) if jobs else []
-        if winners:
-            best[pair] = float(winners[0].config.optimizer.learning_rate)
-    return best
-
-
 def least_value(config: DictConfig):
     """(the problem, its objective at its stated minimum) for a scalar problem; (None, 0) for a classifier."""
     from hydra.utils import instantiate
 
-    from trainer.pictures import objective_at
+    from trainer.outputs.pictures import objective_at
     from trainer.scalar import ScalarProblem
 
     problem = instantiate(config.model)
@@ -68,8 +49,8 @@ def loss_curve(job: Job, problem, least: float) -> np.ndarray:
     """Rows of (step, seconds since the job's first event, loss less `least`) at each logged point."""
     import tensorflow as tf
 
-    from trainer.events import read_events
-    from trainer.pictures import objective_at
+    from trainer.outputs.events import read_events
+    from trainer.outputs.pictures import objective_at
 
     events = read_events(job.directory)
     start = min(event.wall_time for points in events.values() for event in points)
@@ -119,8 +100,8 @@ def problem_table(outcomes: list[Outcome], cfg: DictConfig, metric: str, directi
 
 def write_report(directory: Path, cfg: DictConfig, tuned: dict) -> Path:
     """report.md, its PNGs and the TensorBoard events of the comparison in `directory`; return report.md."""
-    from trainer import compare_pictures as draw
-    from trainer.cli import import_tensorflow_quietly
+    from trainer.compare import pictures as draw
+    from trainer.startup import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     sections = [f"# Optimizer comparison\n\n{cfg.budget} tuning runs (learning rates log-spaced over {list(cfg.learning_rates)}) per optimizer and problem, "
@@ -150,11 +131,11 @@ def write_report(directory: Path, cfg: DictConfig, tuned: dict) -> Path:
 def read_outcomes(cfg: DictConfig, directory: Path, problem: str, tuned: dict) -> list[Outcome]:
     seeds = {optimizer: [] for optimizer in cfg.optimizers}
     for spec in seed_jobs(cfg, {key: rate for key, rate in tuned.items() if key[0] == problem}):
-        seeds[spec.optimizer] += read_spec_jobs(cfg, directory, spec)
+        seeds[spec.optimizer] += read_spec_jobs(directory, spec)
     finished = [job for jobs in seeds.values() for job in jobs if not job.error]
     problem_object, least = least_value(finished[0].config) if finished else (None, 0.0)
     return [Outcome(optimizer, [job for spec in tuning_jobs(cfg) if (spec.problem, spec.optimizer) == (problem, optimizer)
-                                for job in read_spec_jobs(cfg, directory, spec)],
+                                for job in read_spec_jobs(directory, spec)],
                     seeds[optimizer], [loss_curve(job, problem_object, least) for job in seeds[optimizer] if not job.error])
             for optimizer in cfg.optimizers]
 
@@ -164,7 +145,7 @@ def log_report(directory: Path, report: str, pictures: dict[str, bytes]) -> None
     replaced): the report as text, each picture as an image."""
     import tensorflow as tf
 
-    from trainer.pictures import log_png
+    from trainer.outputs.pictures import log_png
 
     for old in directory.glob("events.out.tfevents.*"):
         old.unlink()

@@ -1,0 +1,1 @@
+"""Actions that belong to one plugin (trainer/actions/ holds the contract and the core ones)."""

@@ -1,0 +1,42 @@
+"""`python -m trainer.compare optimizers=[sgd,adam] problems=[rosenbrock,beale] budget=8 seeds=3`: optimizers
+compared on problems as a benchmark does, in the comparison directory (`hydra.run.dir`, conf/compare.yaml).
+
+1. tune: each (problem, optimizer) gets `budget` runs, at learning rates log-spaced over `learning_rates`
+   (a grid, as DeepOBS: every optimizer sees the same rates, which the sensitivity curves need);
+2. seeds: the best of them by the problem's `sweep.metric` runs again with seeds 1..`seeds`;
+3. report: report.md, PNGs and TensorBoard events (trainer/compare/report.py).
+"""
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from trainer.compare.plan import check_settings, run_missing, seed_jobs, tuning_jobs
+from trainer.compare.report import write_report
+from trainer.compare.select import best_learning_rates
+from trainer.errors import TrainerError
+
+
+def compare(cfg: DictConfig, directory: Path) -> Path:
+    """Tune, rerun the best with seeds, report; return report.md's path."""
+    check_settings(cfg)
+    run_missing(cfg, directory, tuning_jobs(cfg))
+    tuned = best_learning_rates(directory, cfg)
+    run_missing(cfg, directory, seed_jobs(cfg, tuned))
+    return write_report(directory, cfg, tuned)
+
+
+@hydra.main(version_base="1.3", config_path="pkg://trainer.conf", config_name="compare")
+def main(cfg: DictConfig) -> None:
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        report = compare(cfg, Path(HydraConfig.get().runtime.output_dir))
+    except TrainerError as error:
+        sys.exit(f"trainer.compare: {error}")
+    print(f"trainer.compare: report in {report}")
+
+
+if __name__ == "__main__":
+    main()

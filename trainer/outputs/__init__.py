@@ -1,0 +1,1 @@
+"""What runs and sweeps leave behind: metrics.json, event files, HParams, pictures, progress, sweep summaries, locks."""
