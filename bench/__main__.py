@@ -1,9 +1,10 @@
 """`python -m bench`: run every benchmark in one process and write the tables to docs/benchmarks.md.
 
-    python -m bench                                   # real MNIST from ../shared/data/mnist/mnist.npz if there
-    python -m bench --data PATH/mnist.npz --out docs/benchmarks.md
-    python -m bench --quick --out /tmp/bench.md       # one repeat, no time-to-accuracy run or comparison: a smoke test
+python -m bench                                   # real MNIST from ../shared/data/mnist/mnist.npz if there
+python -m bench --data PATH/mnist.npz --out docs/benchmarks.md
+python -m bench --quick --out /tmp/bench.md       # one repeat, no time-to-accuracy run or comparison: a smoke test
 """
+
 import argparse
 import datetime
 import os
@@ -18,8 +19,12 @@ REAL_MNIST = ROOT.parent / "shared" / "data" / "mnist" / "mnist.npz"
 
 def parse_args():
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=REAL_MNIST if REAL_MNIST.exists() else None,
-                        help="Keras-format mnist.npz; without it, generated data of the same shape")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=REAL_MNIST if REAL_MNIST.exists() else None,
+        help="Keras-format mnist.npz; without it, generated data of the same shape",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md", help="markdown file to write")
     parser.add_argument("--quick", action="store_true", help="one repeat each, no time-to-accuracy run or comparison")
     return parser.parse_args()
@@ -29,58 +34,90 @@ def machine() -> str:
     import keras
     import tensorflow as tf
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    cpu = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else platform.processor()
+    )
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     devices = ", ".join(d.name for d in tf.config.list_physical_devices()) or "none"
-    return (f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB; {platform.system()} {platform.machine()}; "
-            f"Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__}; "
-            f"devices: {devices}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB; {platform.system()} {platform.machine()}; "
+        f"Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__}; "
+        f"devices: {devices}"
+    )
 
 
 def as_markdown(section: Section) -> str:
-    lines = [f"## {section.title}", "", section.note, "", "| " + " | ".join(section.header) + " |",
-             "|" + "---|" * len(section.header)]
+    lines = [
+        f"## {section.title}",
+        "",
+        section.note,
+        "",
+        "| " + " | ".join(section.header) + " |",
+        "|" + "---|" * len(section.header),
+    ]
     lines += ["| " + " | ".join(row) + " |" for row in section.rows]
     lines += ["", "| target | measured | met |", "|---|---|---|"]
-    lines += [f"| {target} | {measured} | {'yes' if met else f'**no**: {limit}'} |"
-              for target, measured, met, limit in section.targets]
+    lines += [
+        f"| {target} | {measured} | {'yes' if met else f'**no**: {limit}'} |"
+        for target, measured, met, limit in section.targets
+    ]
     return "\n".join(lines) + "\n"
 
 
 def main():
     args = parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from trainer.plugins.data.mnist import write_synthetic_mnist
+
     from bench.compare import compare_section
     from bench.fixed_costs import mnist_process_section, sweep_section
     from bench.mirrored import mirrored_section
     from bench.mnist import throughput_section, time_to_accuracy_section
     from bench.process import memory_section, startup_section
     from bench.scalar import scalar_section
-    from trainer.plugins.data.mnist import write_synthetic_mnist
 
     repeats = 1 if args.quick else 3
     if args.data is None:
-        data_path, data_name = write_synthetic_mnist(Path(tempfile.mkdtemp()) / "mnist.npz", 60000, 10000), "generated data of MNIST's shape"
+        data_path, data_name = (
+            write_synthetic_mnist(Path(tempfile.mkdtemp()) / "mnist.npz", 60000, 10000),
+            "generated data of MNIST's shape",
+        )
     else:
         data_path = args.data
         data_name = "the real MNIST" if data_path.resolve() == REAL_MNIST.resolve() else f"`{data_path}`"
     sections = [scalar_section(repeats), throughput_section(str(data_path), data_name, repeats + 2)]
     if args.data is not None and not args.quick:
         sections.append(time_to_accuracy_section(str(data_path), data_name, max_epochs=10, repeats=repeats))
-    sections += [startup_section(repeats + 2), mnist_process_section(str(data_path), data_name, repeats),
-                 sweep_section(repeats), memory_section(str(data_path), data_name),
-                 mirrored_section(str(data_path), data_name, repeats, steps=50 if args.quick else 200)]
+    sections += [
+        startup_section(repeats + 2),
+        mnist_process_section(str(data_path), data_name, repeats),
+        sweep_section(repeats),
+        memory_section(str(data_path), data_name),
+        mirrored_section(str(data_path), data_name, repeats, steps=50 if args.quick else 200),
+    ]
     if not args.quick:
         sections.append(compare_section())
 
-    header = (f"# Benchmarks\n\nWritten by `python -m bench` on {datetime.date.today()}. Every figure is measured in "
-              f"one run, beside its reference.\n\nMachine: {machine()}.\n")
+    header = (
+        f"# Benchmarks\n\nWritten by `python -m bench` on {datetime.date.today()}. Every figure is measured in "
+        f"one run, beside its reference.\n\nMachine: {machine()}.\n"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join([header, *map(as_markdown, sections)]))
     missed = [target for section in sections for target, _, met, _ in section.targets if not met]
-    print(f"wrote {args.out}: {sum(len(s.targets) for s in sections) - len(missed)} targets met"
-          + (f", missed: {'; '.join(missed)}" if missed else ""))
+    print(
+        f"wrote {args.out}: {sum(len(s.targets) for s in sections) - len(missed)} targets met"
+        + (f", missed: {'; '.join(missed)}" if missed else "")
+    )
 
 
 if __name__ == "__main__":

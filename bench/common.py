@@ -1,4 +1,5 @@
 """What every benchmark needs: composed configs, repeated timings, child processes measured alone."""
+
 import os
 import statistics
 import subprocess
@@ -43,7 +44,11 @@ def median_seconds(work, repeats: int) -> float:
 def start_child(*args: str) -> subprocess.Popen:
     """`python *args` from the repository root, its output lines readable as they come."""
     return subprocess.Popen(
-        [sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )
 

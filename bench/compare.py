@@ -1,5 +1,6 @@
 """The README's example comparison (`python -m trainer.compare ...`), timed as a whole process: every
 tuning and seed job, and the report. Its target is the issue's: under 10 minutes on 2 cores."""
+
 import tempfile
 from pathlib import Path
 
@@ -20,6 +21,7 @@ def compare_section() -> Section:
         ["command", "jobs", "seconds"],
         [[command, str(jobs), f"{seconds:.0f}"]],
     )
-    section.targets = [("under 600 s", f"{seconds:.0f} s", seconds < 600,
-                        "each job's start and its 200 compiled steps")]
+    section.targets = [
+        ("under 600 s", f"{seconds:.0f} s", seconds < 600, "each job's start and its 200 compiled steps")
+    ]
     return section

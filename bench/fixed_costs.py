@@ -1,6 +1,7 @@
 """What a run pays besides training, on whole commands: an MNIST run against a plain Keras script, a sweep's
 seconds per job against the same runs in one Python loop, and the Optuna preset's wall time. Each target
 missed is stated with the parts, measured in the same run, that it cannot go below."""
+
 import statistics
 import tempfile
 import time
@@ -31,10 +32,20 @@ def mnist_process_section(data_path: str, data_name: str, repeats: int) -> Secti
     commands = {
         'python -c "import tensorflow"': lambda: IMPORT_TENSORFLOW,
         f"plain Keras script, model.fit for {MNIST_EPOCHS} epochs (reference)": lambda: (
-            "-m", "bench.keras_mnist", data_path, str(MNIST_EPOCHS), str(learning_rate)),
+            "-m",
+            "bench.keras_mnist",
+            data_path,
+            str(MNIST_EPOCHS),
+            str(learning_rate),
+        ),
         f"python -m trainer experiment=mnist trainer.epochs={MNIST_EPOCHS}": lambda: (
-            "-m", "trainer", "experiment=mnist", f"data.path={data_path}", f"trainer.epochs={MNIST_EPOCHS}",
-            f"hydra.run.dir={fresh_run_dir()}"),
+            "-m",
+            "trainer",
+            "experiment=mnist",
+            f"data.path={data_path}",
+            f"trainer.epochs={MNIST_EPOCHS}",
+            f"hydra.run.dir={fresh_run_dir()}",
+        ),
     }
     seconds = {command: [] for command in commands}
     for _ in range(repeats):  # the commands in turn, so that the machine's drift touches all alike
@@ -51,21 +62,30 @@ def mnist_process_section(data_path: str, data_name: str, repeats: int) -> Secti
         f"checkpoints and the model. In process, the trainer's loop trains the {MNIST_EPOCHS} epochs in "
         f"{training:.2f} s after a first call that spends {compiling:.2f} s more on tracing and XLA compilation.",
         ["command", "seconds", "× the Keras script"],
-        [[command, f"{value:.2f}", f"{value / script:.2f}"]
-         for command, value in zip(commands, (imported, script, run))],
+        [
+            [command, f"{value:.2f}", f"{value / script:.2f}"]
+            for command, value in zip(commands, (imported, script, run))
+        ],
     )
-    section.targets = [(
-        "≤ 0.5× the Keras script's wall time", f"{run / script:.2f}×", run <= 0.5 * script,
-        f"importing TensorFlow ({imported:.2f} s), training ({training:.2f} s) and the first call's tracing and "
-        f"compilation ({compiling:.2f} s) alone take {floor:.2f} s, {floor / script:.2f}× the script",
-    )]
+    section.targets = [
+        (
+            "≤ 0.5× the Keras script's wall time",
+            f"{run / script:.2f}×",
+            run <= 0.5 * script,
+            f"importing TensorFlow ({imported:.2f} s), training ({training:.2f} s) and the first call's tracing and "
+            f"compilation ({compiling:.2f} s) alone take {floor:.2f} s, {floor / script:.2f}× the script",
+        )
+    ]
     return section
 
 
 def sweep_overrides(*extra: str) -> list[list[str]]:
     """The overrides of each job of the 2 x 3 sweep, in Hydra's job order."""
-    return [[f"optimizer={optimizer}", f"optimizer.learning_rate={rate}", f"trainer.steps={SWEEP_STEPS}", *extra]
-            for optimizer in SWEEP["optimizer"] for rate in SWEEP["optimizer.learning_rate"]]
+    return [
+        [f"optimizer={optimizer}", f"optimizer.learning_rate={rate}", f"trainer.steps={SWEEP_STEPS}", *extra]
+        for optimizer in SWEEP["optimizer"]
+        for rate in SWEEP["optimizer.learning_rate"]
+    ]
 
 
 def sweep_seconds(*overrides: str) -> float:
@@ -107,8 +127,9 @@ def sweep_section(repeats: int) -> Section:
         job.append(seconds_per_sweep_job())
         trial.append(seconds_per_loop_run(trials))
     loop, job, trial = statistics.median(loop), statistics.median(job), statistics.median(trial)
-    optuna = median_seconds_until(repeats, None, "-m", "trainer", "-m", "hparams_search=scalar",
-                                  f"hydra.sweep.dir={tempfile.mkdtemp()}")
+    optuna = median_seconds_until(
+        repeats, None, "-m", "trainer", "-m", "hparams_search=scalar", f"hydra.sweep.dir={tempfile.mkdtemp()}"
+    )
     imported = median_seconds_until(repeats, "imported", *IMPORT_TENSORFLOW)
     composing = cli_composing_seconds()
     section = Section(
@@ -125,19 +146,29 @@ def sweep_section(repeats: int) -> Section:
             ["one Python loop calling train(cfg), pictures and graph off (reference)", f"{loop:.3f}", "0"],
             ["`python -m trainer -m ...`, basic launcher", f"{job:.3f}", f"{job - loop:.3f}"],
             [f"one Python loop of {OPTUNA_STEPS}-step runs, pictures and graph off (reference)", f"{trial:.3f}", "0"],
-            [f"`python -m trainer -m hparams_search=scalar`: {OPTUNA_TRIALS} Optuna trials, whole process",
-             f"{optuna / OPTUNA_TRIALS:.3f} ({optuna:.2f} s in all)",
-             f"{(optuna - imported) / OPTUNA_TRIALS - trial:.3f} beyond importing TensorFlow"],
+            [
+                f"`python -m trainer -m hparams_search=scalar`: {OPTUNA_TRIALS} Optuna trials, whole process",
+                f"{optuna / OPTUNA_TRIALS:.3f} ({optuna:.2f} s in all)",
+                f"{(optuna - imported) / OPTUNA_TRIALS - trial:.3f} beyond importing TensorFlow",
+            ],
         ],
     )
     optuna_floor = imported + OPTUNA_TRIALS * (composing + trial)
     section.targets = [
-        ("a sweep job's overhead ≤ 0.3 s", f"{job - loop:.3f} s", job - loop <= 0.3,
-         f"Hydra composes each job's config twice, to check the batch and then to launch it: {2 * composing:.2f} s "
-         "a job; the rest is Hydra's job set-up (.hydra files, logging), the landscape and the sweep's summary"),
-        (f"hparams_search=scalar ({OPTUNA_TRIALS} trials) < 6 s", f"{optuna:.2f} s", optuna < 6,
-         f"importing TensorFlow, then for each trial a composed config and a run as in the loop (each with its "
-         f"own trace and XLA compilation): {optuna_floor:.2f} s before Hydra's start, Optuna's sampler, the "
-         "pictures and the summary"),
+        (
+            "a sweep job's overhead ≤ 0.3 s",
+            f"{job - loop:.3f} s",
+            job - loop <= 0.3,
+            f"Hydra composes each job's config twice, to check the batch and then to launch it: {2 * composing:.2f} s "
+            "a job; the rest is Hydra's job set-up (.hydra files, logging), the landscape and the sweep's summary",
+        ),
+        (
+            f"hparams_search=scalar ({OPTUNA_TRIALS} trials) < 6 s",
+            f"{optuna:.2f} s",
+            optuna < 6,
+            f"importing TensorFlow, then for each trial a composed config and a run as in the loop (each with its "
+            f"own trace and XLA compilation): {optuna_floor:.2f} s before Hydra's start, Optuna's sampler, the "
+            "pictures and the summary",
+        ),
     ]
     return section

@@ -4,6 +4,7 @@ its peak resident set size in kB (VmHWM) to REPORT at exit.
 The child reads its own high-water mark: the `ru_maxrss` a parent gets from `wait4` also counts the
 parent's memory at fork time, which for a benchmark process holding TensorFlow and MNIST is most of it.
 """
+
 import atexit
 import runpy
 import sys

@@ -4,6 +4,7 @@ whether the numbers stay the same. On a machine of two cores this is a cost, not
 
 `python -m bench.mirrored DATA STEPS REPEATS` runs in a process of its own, since a CPU splits into logical
 devices only before TensorFlow starts, and prints its figures as JSON; `mirrored_section` runs it."""
+
 import json
 import subprocess
 import sys
@@ -15,16 +16,20 @@ def train_figures(data_path: str, steps: int, repeats: int) -> dict:
     """Per distribute choice: the loss after `steps` steps from the same start, and the median seconds per
     step of `repeats` further calls of `steps` steps each, the two choices in turn."""
     import tensorflow as tf
+    from trainer.plugins.distribute.mirrored import split_cpu
 
     from bench.common import median_seconds
     from bench.mnist import mnist_config
-    from trainer.plugins.distribute.mirrored import split_cpu
     from trainer.loop.build import build_training
 
     split_cpu(2)
-    runs = {name: build_training(mnist_config(data_path, *overrides, "trainer.jit_compile=false"))  # as mirrored's
-            for name, overrides in {"none": ["distribute=none"],
-                                    "mirrored": ["distribute=mirrored", "distribute.logical_cpus=2"]}.items()}
+    runs = {
+        name: build_training(mnist_config(data_path, *overrides, "trainer.jit_compile=false"))  # as mirrored's
+        for name, overrides in {
+            "none": ["distribute=none"],
+            "mirrored": ["distribute=mirrored", "distribute.logical_cpus=2"],
+        }.items()
+    }
     count = tf.constant(steps, tf.int64)
     figures = {name: {"loss": float(run.train_loop(count)[1])} for name, run in runs.items()}
     for _ in range(repeats):
@@ -36,8 +41,13 @@ def train_figures(data_path: str, steps: int, repeats: int) -> dict:
 
 
 def mirrored_section(data_path: str, data_name: str, repeats: int, steps: int = 200) -> Section:
-    child = subprocess.run([sys.executable, "-m", "bench.mirrored", data_path, str(steps), str(repeats)], cwd=ROOT,
-                           capture_output=True, text=True, check=True)
+    child = subprocess.run(
+        [sys.executable, "-m", "bench.mirrored", data_path, str(steps), str(repeats)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     figures = json.loads(child.stdout.strip().splitlines()[-1])
     single, mirrored = figures["none"], figures["mirrored"]
     gap = abs(mirrored["loss"] - single["loss"]) / abs(single["loss"])
@@ -50,11 +60,24 @@ def mirrored_section(data_path: str, data_name: str, repeats: int, steps: int = 
         "machine's cores, so the mirrored step does the same arithmetic plus the split and the sum over "
         "replicas: the ratio is the cost of distribution here, not a speed-up to expect from two GPUs.",
         ["distribute", "ms per step", "× none", f"train loss after {steps} steps"],
-        [[name, f"{1e3 * figure['seconds']:.2f}", f"{figure['seconds'] / single['seconds']:.2f}", f"{figure['loss']:.6f}"]
-         for name, figure in figures.items()],
+        [
+            [
+                name,
+                f"{1e3 * figure['seconds']:.2f}",
+                f"{figure['seconds'] / single['seconds']:.2f}",
+                f"{figure['loss']:.6f}",
+            ]
+            for name, figure in figures.items()
+        ],
     )
-    section.targets = [("mirrored's loss within 1e-5 (relative) of one device's", f"{gap:.1e}", gap <= 1e-5,
-                        "float rounding of the gradient summed in two halves")]
+    section.targets = [
+        (
+            "mirrored's loss within 1e-5 (relative) of one device's",
+            f"{gap:.1e}",
+            gap <= 1e-5,
+            "float rounding of the gradient summed in two halves",
+        )
+    ]
     return section
 
 

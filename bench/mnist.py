@@ -1,5 +1,6 @@
 """MNIST MLP (784-128-10, Adam, batch 128): training throughput and time to 97% test accuracy,
 framework vs. Keras `model.fit` with the same model, optimizer, loss, batch size and data."""
+
 import statistics
 import time
 
@@ -12,8 +13,10 @@ from bench.common import Section, config, median_seconds
 from trainer.loop.build import build_training
 
 TARGET_ACCURACY = 0.97
-LIMIT = ("batch-128 matmuls too small to fill two cores, and the per-op cost around them (see the share of the "
-         "matmul peak); drift on shared cores moves the ratio by about a tenth between runs")
+LIMIT = (
+    "batch-128 matmuls too small to fill two cores, and the per-op cost around them (see the share of the "
+    "matmul peak); drift on shared cores moves the ratio by about a tenth between runs"
+)
 
 
 def mnist_config(data_path: str, *overrides: str):
@@ -34,7 +37,9 @@ def keras_model(cfg, steps_per_execution: int = 1) -> keras.Model:
     model = instantiate(cfg.model)
     metrics = [instantiate(metric, name=name) for name, metric in cfg.metrics.items()]
     model.compile(
-        optimizer=instantiate(cfg.optimizer), loss=instantiate(cfg.loss), metrics=metrics,
+        optimizer=instantiate(cfg.optimizer),
+        loss=instantiate(cfg.loss),
+        metrics=metrics,
         steps_per_execution=steps_per_execution,
     )
     return model
@@ -79,7 +84,11 @@ def matmul_peak(repeats: int) -> float:
 
 def training_flops_per_example(model: keras.Model) -> float:
     """FLOPs of one example's forward and backward pass through the model's dense layers."""
-    dense = [2 * layer.kernel.shape[0] * layer.kernel.shape[1] for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    dense = [
+        2 * layer.kernel.shape[0] * layer.kernel.shape[1]
+        for layer in model.layers
+        if isinstance(layer, keras.layers.Dense)
+    ]
     # Backward: the weight gradients cost a forward pass, the input gradients too, except the first layer's.
     return 3 * sum(dense) - dense[0]
 
@@ -100,14 +109,17 @@ def throughput_section(data_path: str, data_name: str, repeats: int) -> Section:
     section = Section(
         "MNIST MLP: training examples per second",
         f"784-128-10, Adam, batch 128, {data_name}; after a warm-up epoch each, {repeats} rounds timing one "
-        f"epoch of every loop in turn; the median per loop. Matmul peak (float32 tf.matmul, 1024² and 2048²): {peak / 1e9:.0f} GFLOP/s; "
+        f"epoch of every loop in turn; the median per loop. "
+        f"Matmul peak (float32 tf.matmul, 1024² and 2048²): {peak / 1e9:.0f} GFLOP/s; "
         f"training costs {flops / 1e3:.0f} kFLOP per example.",
         ["loop", "examples/s", "× model.fit defaults", "% of matmul peak"],
-        [[name, f"{rate:,.0f}", f"{rate / fit_default:.2f}", f"{100 * rate * flops / peak:.0f}%"] for name, rate in rates.items()],
+        [
+            [name, f"{rate:,.0f}", f"{rate / fit_default:.2f}", f"{100 * rate * flops / peak:.0f}%"]
+            for name, rate in rates.items()
+        ],
     )
     section.targets = [
-        ("≥ 1.5× model.fit(steps_per_execution=50)", f"{framework / fit_50:.2f}×", framework >= 1.5 * fit_50,
-         LIMIT),
+        ("≥ 1.5× model.fit(steps_per_execution=50)", f"{framework / fit_50:.2f}×", framework >= 1.5 * fit_50, LIMIT),
         ("≥ 3× model.fit with defaults", f"{framework / fit_default:.2f}×", framework >= 3 * fit_default, LIMIT),
     ]
     return section
@@ -160,7 +172,9 @@ def time_to_accuracy_section(data_path: str, data_name: str, max_epochs: int, re
     for _ in range(repeats):  # cold starts, the two loops in turn
         for name, time_to_accuracy in loops.items():
             runs[name].append(time_to_accuracy(data_path, max_epochs))
-    median_run = {name: sorted(results, key=lambda run: sum(run[0]))[len(results) // 2] for name, results in runs.items()}
+    median_run = {
+        name: sorted(results, key=lambda run: sum(run[0]))[len(results) // 2] for name, results in runs.items()
+    }
     total = {name: sum(epochs) for name, (epochs, _) in median_run.items()}
     fit = total["model.fit, defaults"]
     section = Section(
@@ -170,16 +184,26 @@ def time_to_accuracy_section(data_path: str, data_name: str, max_epochs: int, re
         "in turn. The first epoch's extra time over the later ones is tracing and compilation.",
         ["loop", "training seconds", "epochs", "first epoch's extra seconds", "test accuracy", "× model.fit's time"],
         [
-            [name, f"{total[name]:.2f}", str(len(epochs)), f"{epochs[0] - statistics.median(epochs[1:] or epochs):.2f}",
-             f"{accuracy:.4f}", f"{total[name] / fit:.2f}"]
+            [
+                name,
+                f"{total[name]:.2f}",
+                str(len(epochs)),
+                f"{epochs[0] - statistics.median(epochs[1:] or epochs):.2f}",
+                f"{accuracy:.4f}",
+                f"{total[name] / fit:.2f}",
+            ]
             for name, (epochs, accuracy) in median_run.items()
         ],
     )
     reached = all(accuracy >= TARGET_ACCURACY for _, accuracy in median_run.values())
     ratio = total["framework (defaults)"] / fit
-    section.targets = [(
-        "at most half of model.fit's time", f"{ratio:.2f}×", reached and ratio <= 0.5,
-        "the first call's tracing and XLA compilation (the first epoch's extra seconds) weigh against only "
-        "3 epochs of training",
-    )]
+    section.targets = [
+        (
+            "at most half of model.fit's time",
+            f"{ratio:.2f}×",
+            reached and ratio <= 0.5,
+            "the first call's tracing and XLA compilation (the first epoch's extra seconds) weigh against only "
+            "3 epochs of training",
+        )
+    ]
     return section

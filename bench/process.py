@@ -1,4 +1,5 @@
 """Whole commands in child processes: start-up time and peak memory (RSS), against importing TensorFlow."""
+
 import tempfile
 
 from bench.common import Section, median_seconds_until, peak_rss_mb
@@ -35,19 +36,26 @@ def startup_section(repeats: int) -> Section:
         (f"{command} < 1.5 s", f"{seconds[command]:.2f} s", seconds[command] < 1.5, "Hydra's own start")
         for command in ("python -m trainer --help", "python -m trainer --cfg job")
     ]
-    section.targets.append((
-        "the framework adds < 1 s to importing TensorFlow before the first step",
-        f"{first_step - reference:.2f} s", first_step - reference < 1.0,
-        "Hydra's start (~0.25 s), importing Keras, Hydra and OmegaConf beside TensorFlow (~0.3 s), and tracing "
-        "and XLA-compiling the loop (~0.35 s)",
-    ))
+    section.targets.append(
+        (
+            "the framework adds < 1 s to importing TensorFlow before the first step",
+            f"{first_step - reference:.2f} s",
+            first_step - reference < 1.0,
+            "Hydra's start (~0.25 s), importing Keras, Hydra and OmegaConf beside TensorFlow (~0.3 s), and tracing "
+            "and XLA-compiling the loop (~0.35 s)",
+        )
+    )
     return section
 
 
 def memory_section(data_path: str, data_name: str) -> Section:
     reference = peak_rss_mb(*IMPORT_TENSORFLOW)
     mnist = peak_rss_mb(
-        "-m", "trainer", "experiment=mnist", f"data.path={data_path}", "trainer.epochs=1",
+        "-m",
+        "trainer",
+        "experiment=mnist",
+        f"data.path={data_path}",
+        "trainer.epochs=1",
         f"hydra.run.dir={fresh_run_dir()}",
     )
     section = Section(
@@ -60,6 +68,12 @@ def memory_section(data_path: str, data_name: str) -> Section:
             ["python -m trainer experiment=mnist trainer.epochs=1", f"{mnist:.0f}", f"{mnist / reference:.2f}"],
         ],
     )
-    section.targets = [("MNIST run peak RSS < 2.5 GB", f"{mnist / 1024:.2f} GB", mnist < 2560,
-                        "TensorFlow's own footprint (the reference) and the data set, held in memory")]
+    section.targets = [
+        (
+            "MNIST run peak RSS < 2.5 GB",
+            f"{mnist / 1024:.2f} GB",
+            mnist < 2560,
+            "TensorFlow's own footprint (the reference) and the data set, held in memory",
+        )
+    ]
     return section

@@ -1,4 +1,5 @@
 """Scalar minimization, f(x) = 2x^2 + x + 3 with SGD: microseconds per step, framework vs. hand-written loops."""
+
 import keras
 import tensorflow as tf
 
@@ -76,9 +77,17 @@ def scalar_section(repeats: int, steps: int = 1000) -> Section:
         [[name, f"{seconds * 1e6:.2f}", f"{seconds / framework:.3g}"] for name, seconds in timings.items()],
     )
     section.targets = [
-        ("framework's compiled loop ≤ 2 µs/step", f"{framework * 1e6:.2f} µs", framework <= 2e-6,
-         "the XLA while loop's per-iteration cost"),
-        ("≥ 1000× faster than the eager loop", f"{eager / framework:.0f}×", eager / framework >= 1000,
-         "the XLA while loop's per-iteration cost"),
+        (
+            "framework's compiled loop ≤ 2 µs/step",
+            f"{framework * 1e6:.2f} µs",
+            framework <= 2e-6,
+            "the XLA while loop's per-iteration cost",
+        ),
+        (
+            "≥ 1000× faster than the eager loop",
+            f"{eager / framework:.0f}×",
+            eager / framework >= 1000,
+            "the XLA while loop's per-iteration cost",
+        ),
     ]
     return section

@@ -1,5 +1,6 @@
 """Shared fixtures: real Hydra composition of `conf/`, small generated MNIST files, event-file reading, runs of
 the command in the background."""
+
 import os
 import subprocess
 import sys
@@ -13,7 +14,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first
 from trainer.plugins.data.cifar10 import write_synthetic_cifar10  # noqa: E402
 from trainer.plugins.data.fashion_mnist import write_synthetic_fashion_mnist  # noqa: E402
 from trainer.plugins.data.mnist import synthetic_images, write_synthetic_mnist  # noqa: E402
-from trainer.config.compose import CONF_DIR, compose_config  # noqa: E402
+
+from trainer.config.compose import compose_config  # noqa: E402
 from trainer.outputs.events import read_scalars, read_tensors  # noqa: E402,F401 (read_scalars is for the tests)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,12 +40,14 @@ def fake_mnist(tmp_path) -> Path:
 def fake_data(name: str, directory: Path) -> list[str]:
     """Overrides that point data plugin `name` at small files of its format, written into `directory`: tests
     never download. None for a plugin whose package is not installed."""
-    writers = {"mnist": lambda: [f"data.path={write_synthetic_mnist(directory / 'mnist.npz')}"],
-               "fashion_mnist": lambda: [f"data.path={write_synthetic_fashion_mnist(directory / 'fashion-mnist')}"],
-               "cifar10": lambda: [f"data.path={write_synthetic_cifar10(directory / 'cifar-10-batches-py')}"],
-               "tfrecord": lambda: [f"data.{split}={path}" for split, path in write_mnist_tfrecords(directory).items()],
-               "image_folder": lambda: [f"data.{split}={path}" for split, path in write_image_folders(directory).items()],
-               "tfds": lambda: None}
+    writers = {
+        "mnist": lambda: [f"data.path={write_synthetic_mnist(directory / 'mnist.npz')}"],
+        "fashion_mnist": lambda: [f"data.path={write_synthetic_fashion_mnist(directory / 'fashion-mnist')}"],
+        "cifar10": lambda: [f"data.path={write_synthetic_cifar10(directory / 'cifar-10-batches-py')}"],
+        "tfrecord": lambda: [f"data.{split}={path}" for split, path in write_mnist_tfrecords(directory).items()],
+        "image_folder": lambda: [f"data.{split}={path}" for split, path in write_image_folders(directory).items()],
+        "tfds": lambda: None,
+    }
     return writers[name]() if name in writers else []
 
 
@@ -70,8 +74,14 @@ def write_image_folders(directory: Path, train: int = 128, test: int = 32) -> di
 
 def start_trainer(*args, **options):
     """`python -m trainer *args` started in the background, its output piped."""
-    return subprocess.Popen([sys.executable, "-m", "trainer", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **options)
+    return subprocess.Popen(
+        [sys.executable, "-m", "trainer", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **options,
+    )
 
 
 def wait_for_checkpoint(run_dir, child, timeout=120):

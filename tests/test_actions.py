@@ -1,5 +1,6 @@
 """Each action and task on its own, on a real run built by `build_training`, without the command line or
 the controller: what it writes, logs and decides. And the controller with a user's own action."""
+
 import json
 import math
 import signal
@@ -7,8 +8,11 @@ import signal
 import numpy as np
 import pytest
 import tensorflow as tf
+from trainer.plugins.tasks.classification import ClassificationTask
+from trainer.plugins.tasks.scalar import ScalarTask
 
 from tests.conftest import read_scalars, read_tensors
+from trainer.actions.base import Action
 from trainer.actions.checkpoints import Checkpoints
 from trainer.actions.divergence import StopOnDivergence
 from trainer.actions.histograms import Histograms
@@ -17,11 +21,8 @@ from trainer.actions.pictures import Pictures
 from trainer.actions.report import Report
 from trainer.actions.train_scalars import TrainScalars
 from trainer.actions.validation import Validation
-from trainer.actions.base import Action
 from trainer.errors import ConfigError, Diverged, Interrupted
-from trainer.plugins.tasks.classification import ClassificationTask
-from trainer.plugins.tasks.scalar import ScalarTask
-from trainer.loop.build import build_training
+from trainer.loop.build import build_parts, build_training
 from trainer.train import train
 
 
@@ -93,8 +94,14 @@ def test_checkpoints_save_on_cadence_and_stop_on_a_signal(built):
 
 
 def test_validation_keeps_the_best_checkpoint_stops_early_and_restores_the_best(built, fake_mnist):
-    run = built("experiment=mnist", f"data.path={fake_mnist}", "trainer.validation_split=0.25", "trainer.patience=1",
-                "trainer.min_delta=100", "trainer.restore_best=true")
+    run = built(
+        "experiment=mnist",
+        f"data.path={fake_mnist}",
+        "trainer.validation_split=0.25",
+        "trainer.patience=1",
+        "trainer.min_delta=100",
+        "trainer.restore_best=true",
+    )
     action = Validation()
     action.begin(run)
     assert action.every == run.steps_per_epoch
@@ -173,7 +180,7 @@ def test_scalar_task_reports_the_variables_and_refuses_a_keras_model(built, make
     assert ScalarTask().scalars(run) == {"variables/x": run.model.values()["x"]}
 
     with pytest.raises(ConfigError, match="task=scalar needs a scalar problem"):
-        ScalarTask().build(make_config("model=mlp", "loss=sparse_categorical_crossentropy"))
+        ScalarTask().check(build_parts(make_config("model=mlp", "loss=sparse_categorical_crossentropy")))
 
 
 def test_classification_task_tests_and_exports_with_the_optimizer(built, fake_mnist):
@@ -203,8 +210,13 @@ class CountingAction(Action):
 
 
 def test_a_users_action_is_called_at_its_cadence(make_config, tmp_path):
-    train(make_config("trainer.steps=30", "+actions.counting._target_=tests.test_actions.CountingAction",
-                      "+actions.counting.every=7"))
+    train(
+        make_config(
+            "trainer.steps=30",
+            "+actions.counting._target_=tests.test_actions.CountingAction",
+            "+actions.counting.every=7",
+        )
+    )
 
     assert json.loads((tmp_path / "run" / "counted.json").read_text()) == [7, 14, 21, 28, 30]
 
@@ -232,7 +244,11 @@ def test_plateau_counters_are_saved_in_its_state_and_taken_back(built):
         run.done += 10
         run.logs["train/loss"] = loss
         action.step(run)
-    assert {name: float(v.numpy()) for name, v in action.state().items()} == {"wait": 1, "best": 2.0, "cooldown_counter": 0}
+    assert {name: float(v.numpy()) for name, v in action.state().items()} == {
+        "wait": 1,
+        "best": 2.0,
+        "cooldown_counter": 0,
+    }
 
     resumed = Plateau()
     for name, variable in resumed.state().items():  # as a checkpoint restores them

@@ -1,4 +1,5 @@
 """trainer.minimize, the notebook API: the tutorials' optimizer.minimize(loss_fn, var_list) back."""
+
 import keras
 import numpy as np
 import pytest

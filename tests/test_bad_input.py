@@ -1,12 +1,13 @@
 """Bad input, table-driven through the real command line: each exits non-zero with one line on stderr that
 names the key or file, no traceback, and no run directory that looks like a finished run."""
+
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-
 from trainer.plugins.data.mnist import write_synthetic_mnist
+
 from tests.conftest import ROOT
 
 
@@ -30,8 +31,13 @@ def files(tmp_path_factory):
     npz(folder / "pickled.npz", x_train=np.array([object()] * 256, dtype=object))
     # A finished quadratic run, whose checkpoint a Rosenbrock run cannot use, and a copy with its data cut.
     for name in ("quadratic_run", "cut_run"):
-        subprocess.run([sys.executable, "-m", "trainer", "trainer.steps=10", f"hydra.run.dir={folder / name}"],
-                       cwd=ROOT, check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            [sys.executable, "-m", "trainer", "trainer.steps=10", f"hydra.run.dir={folder / name}"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
     for data in (folder / "cut_run" / "checkpoints").glob("*.data-*"):
         data.write_bytes(data.read_bytes()[:8])
     return folder
@@ -51,43 +57,71 @@ CASES = [  # (overrides, the start of the one line; {f} is the files folder)
     (["logging.histogram_every=-5"], "trainer: logging.histogram_every must be null or an integer >= 1; got -5"),
     (["logging.graph=sometimes"], "trainer: logging.graph must be true or false; got 'sometimes'"),
     (["sweep.direction=minimise"], "trainer: sweep.direction must be one of minimize, maximize; got 'minimise'"),
-    (["schedule=cosine_decay", "schedule.decay_steps=0"],
-     "trainer: schedule: keras.optimizers.schedules.CosineDecay refused its settings: ValueError: Argument `decay_steps`"),
+    (
+        ["schedule=cosine_decay", "schedule.decay_steps=0"],
+        "trainer: schedule: keras.optimizers.schedules.CosineDecay refused its settings: "
+        "ValueError: Argument `decay_steps`",
+    ),
     (["schedule=exponential_decay", "schedule.staircase=often"], "trainer: schedule.staircase must be true or false"),
     (["+loss.from_logits=true"], "trainer: loss.from_logits is not an argument of trainer.plugins.losses.objective"),
-    (["experiment=mnist", "+data.size=10"], "trainer: data.size is not an argument of trainer.plugins.data.mnist.load_mnist"),
+    (
+        ["experiment=mnist", "+data.size=10"],
+        "trainer: data.size is not an argument of trainer.plugins.data.mnist.load_mnist",
+    ),
     (["+model.scale=2"], "trainer: model.scale is not an argument of trainer.plugins.models.quadratic.Quadratic"),
     (["trainer.steps=[1"], "trainer: cannot parse the override: "),
     (["optimizer=sam", "optimizer.optimizer.learning_rate=-1"], "trainer: optimizer.optimizer.learning_rate must be"),
-    (["optimizer=lbfgs", "optimizer.line_search=armijo"], "trainer: optimizer.line_search must be strong_wolfe or null"),
-    (["optimizer=sam", "trainer.precision=mixed_float16"], "trainer: trainer.precision=mixed_float16 needs loss scaling"),
+    (
+        ["optimizer=lbfgs", "optimizer.line_search=armijo"],
+        "trainer: optimizer.line_search must be strong_wolfe or null",
+    ),
+    (
+        ["optimizer=sam", "trainer.precision=mixed_float16"],
+        "trainer: trainer.precision=mixed_float16 needs loss scaling",
+    ),
     (["trainer.batch_size=0"], "trainer: trainer.batch_size must be an integer >= 1; got 0"),
     (["trainer.batch_size=abc"], "trainer: trainer.batch_size must be an integer >= 1; got 'abc'"),
     (["trainer.steps=0"], "trainer: trainer.steps must be null or an integer >= 1; got 0"),
     (["trainer.epochs=1.5"], "trainer: trainer.epochs must be an integer >= 1; got 1.5"),
     (["trainer.log_every=-5"], "trainer: trainer.log_every must be an integer >= 1; got -5"),
     (["trainer.pipeline=gpu"], "trainer: trainer.pipeline must be one of graph, tf.data; got 'gpu'"),
-    (["trainer.jit_compile=maybe"], "trainer: trainer.jit_compile must be true, false or null (XLA unless trainer.deterministic); got 'maybe'"),
+    (
+        ["trainer.jit_compile=maybe"],
+        "trainer: trainer.jit_compile must be true, false or null (XLA unless trainer.deterministic); got 'maybe'",
+    ),
     (["+trainer.bathc_size=64"], "trainer: trainer has no key bathc_size (did you mean trainer.batch_size?)"),
     (["trainer.bathc_size=64"], "trainer: trainer has no key bathc_size (did you mean trainer.batch_size?)"),
     (["trainer.resume=/no/such/run"], "trainer: trainer.resume must be null or a run directory with checkpoints"),
-    (["trainer.validation_split=0.2"], "trainer: trainer.validation_split needs training examples; this experiment has none"),
+    (
+        ["trainer.validation_split=0.2"],
+        "trainer: trainer.validation_split needs training examples; this experiment has none",
+    ),
     (["trainer.validation_split=1.5"], "trainer: trainer.validation_split must be null or a number in (0, 1); got 1.5"),
     (["trainer.monitor=acuracy"], "trainer: trainer.monitor must be one of loss; got 'acuracy'"),
     (["model.square=[-2]"], "trainer: model.square must be > 0 for a minimum to exist, got [-2]"),
     (["model.initial=[1,2]"], "trainer: model.initial has 2 values for 1 names ['x']"),
-    (["experiment=mnist", "optimizer=newton", "data.path={f}/good.npz"],
-     "trainer: optimizer=newton needs the exact 101770 x 101770 Hessian"),
+    (
+        ["experiment=mnist", "optimizer=newton", "data.path={f}/good.npz"],
+        "trainer: optimizer=newton needs the exact 101770 x 101770 Hessian",
+    ),
     (["experiment=mnist", "data.path={f}/missing.npz"], "trainer: data.path: no file at {f}/missing.npz"),
     (["experiment=mnist", "data.path={f}/text.npz"], "trainer: data.path: {f}/text.npz cannot be read as an .npz file"),
     (["experiment=mnist", "data.path={f}/truncated.npz"], "trainer: data.path: {f}/truncated.npz cannot be read"),
     (["experiment=mnist", "data.path={f}/pickled.npz"], "trainer: data.path: {f}/pickled.npz cannot be read"),
     (["experiment=mnist", "data.path={f}/no_y_test.npz"], "trainer: data.path: {f}/no_y_test.npz has no y_test"),
     (["experiment=mnist", "data.path={f}/flat.npz"], "trainer: data.path: {f}/flat.npz x_train is uint8 (256, 784)"),
-    (["experiment=mnist", "data.path={f}/float_images.npz"], "trainer: data.path: {f}/float_images.npz x_test is float64"),
-    (["experiment=mnist", "data.path={f}/label_10.npz"], "trainer: data.path: {f}/label_10.npz y_train has labels 10 to 10"),
-    (["model=rosenbrock", "trainer.resume={f}/quadratic_run"],
-     "trainer: cannot resume {f}/quadratic_run/checkpoints: it was trained with other settings: model._target_ "),
+    (
+        ["experiment=mnist", "data.path={f}/float_images.npz"],
+        "trainer: data.path: {f}/float_images.npz x_test is float64",
+    ),
+    (
+        ["experiment=mnist", "data.path={f}/label_10.npz"],
+        "trainer: data.path: {f}/label_10.npz y_train has labels 10 to 10",
+    ),
+    (
+        ["model=rosenbrock", "trainer.resume={f}/quadratic_run"],
+        "trainer: cannot resume {f}/quadratic_run/checkpoints: it was trained with other settings: model._target_ ",
+    ),
     (["trainer.resume={f}/cut_run"], "trainer: no checkpoint in {f}/cut_run/checkpoints can be read"),
 ]
 
@@ -97,7 +131,10 @@ CASES = [  # (overrides, the start of the one line; {f} is the files folder)
 def test_bad_input_fails_at_start_with_one_line(files, tmp_path, overrides, message):
     result = subprocess.run(
         [sys.executable, "-m", "trainer", *(o.format(f=files) for o in overrides), f"hydra.run.dir={tmp_path}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
     assert result.returncode != 0

@@ -1,10 +1,11 @@
 """`python -m bench --quick` runs every benchmark and writes its tables (timings are never asserted)."""
+
 import subprocess
 import sys
 
 import pytest
-
 from trainer.plugins.data.mnist import write_synthetic_mnist
+
 from tests.conftest import ROOT
 
 
@@ -14,14 +15,24 @@ def test_quick_benchmark_writes_every_table_with_its_targets(tmp_path):
     out = tmp_path / "benchmarks.md"
     result = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--data", str(data), "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"wrote {out}" in result.stdout
     text = out.read_text()
-    for title in ("Scalar minimization", "MNIST MLP", "Start-up", "MNIST, whole processes", "Sweeps", "Memory",
-                  "Mirrored over two logical CPU devices vs one device"):
+    for title in (
+        "Scalar minimization",
+        "MNIST MLP",
+        "Start-up",
+        "MNIST, whole processes",
+        "Sweeps",
+        "Memory",
+        "Mirrored over two logical CPU devices vs one device",
+    ):
         assert f"## {title}" in text
     assert text.count("| target | measured | met |") == 7
     assert "| mirrored |" in text and "| none |" in text

@@ -1,6 +1,7 @@
 """The dashboards in a real browser: TensorBoard on 127.0.0.1 over a sweep made here, its Scalars, Images
 and HParams pages opened in headless Chromium (Debian's chromium and chromium-driver, which .ci/run
 installs), each checked to show every job's run and tags, and photographed under the test's directory."""
+
 import os
 import shutil
 import socket
@@ -15,8 +16,9 @@ from tests.test_sweeps import run_sweep
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 if not (CHROMIUM and CHROMEDRIVER) and os.environ.get("TRAINER_BROWSER_TESTS") != "required":
-    pytest.skip("needs Debian's chromium and chromium-driver (apt install chromium chromium-driver)",
-                allow_module_level=True)
+    pytest.skip(
+        "needs Debian's chromium and chromium-driver (apt install chromium chromium-driver)", allow_module_level=True
+    )
 
 # Every text node of the page, shadow roots included: TensorBoard's dashboards are web components.
 DEEP_TEXT = """
@@ -49,7 +51,8 @@ def tensorboard(sweep):
         port = probe.getsockname()[1]
     server = subprocess.Popen(
         [sys.executable, "-m", "tensorboard.main", "--logdir", str(sweep), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -75,8 +78,17 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,900",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,900",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     yield driver
@@ -107,8 +119,11 @@ def test_scalars_page_shows_every_job_and_tag(sweep, tensorboard, browser, tmp_p
     assert len(runs) == 6
     page_text(browser, f"{tensorboard}/?darkMode=false#scalars", [*runs, "train", "variables", "final"])
 
-    page_text(browser, f"{tensorboard}/?darkMode=false#scalars&tagFilter=train%2Floss%7Cvariables",
-              ["train/loss", "variables/x"])
+    page_text(
+        browser,
+        f"{tensorboard}/?darkMode=false#scalars&tagFilter=train%2Floss%7Cvariables",
+        ["train/loss", "variables/x"],
+    )
     browser.save_screenshot(str(tmp_path / "scalars.png"))
 
 
@@ -123,6 +138,9 @@ def test_images_page_shows_every_jobs_landscape(sweep, tensorboard, browser, tmp
 def test_hparams_page_lists_six_sessions_with_the_swept_values(sweep, tensorboard, browser, tmp_path):
     runs = job_runs(sweep)
     # The trial IDs are the job directories: on this page only the session table shows them.
-    page_text(browser, f"{tensorboard}/?darkMode=false#hparams",
-              [*runs, "optimizer.learning_rate", "final/loss", "SGD", "Adam", "0.030000"])
+    page_text(
+        browser,
+        f"{tensorboard}/?darkMode=false#hparams",
+        [*runs, "optimizer.learning_rate", "final/loss", "SGD", "Adam", "0.030000"],
+    )
     browser.save_screenshot(str(tmp_path / "hparams.png"))

@@ -1,5 +1,6 @@
 """Training you can trust: checkpoints, exact resume after SIGTERM or SIGKILL, a clear stop on a non-finite
 loss that keeps the last good checkpoint, and the trained model saved in the Keras format."""
+
 import json
 import logging
 import signal
@@ -11,8 +12,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from trainer.plugins.data.mnist import write_synthetic_mnist
+
 from tests.conftest import ROOT, final_weights, start_trainer, wait_for_checkpoint
 from trainer.train import train
 
@@ -22,12 +23,24 @@ def deterministic_mnist(tmp_path_factory):
     """A deterministic MNIST command long enough to interrupt, and the final weights of it left alone."""
     folder = tmp_path_factory.mktemp("resume")
     data = write_synthetic_mnist(folder / "mnist.npz", train=4096, test=256)
-    args = ["experiment=mnist", f"data.path={data}", "trainer.epochs=40", "trainer.deterministic=true",
-            "trainer.checkpoint_every=32", "trainer.steps_per_call=4", "trainer.log_every=32",
-            "trainer.jit_compile=false"]
+    args = [
+        "experiment=mnist",
+        f"data.path={data}",
+        "trainer.epochs=40",
+        "trainer.deterministic=true",
+        "trainer.checkpoint_every=32",
+        "trainer.steps_per_call=4",
+        "trainer.log_every=32",
+        "trainer.jit_compile=false",
+    ]
     reference = folder / "uninterrupted"
-    result = subprocess.run([sys.executable, "-m", "trainer", *args, f"hydra.run.dir={reference}"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "trainer", *args, f"hydra.run.dir={reference}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     return args, final_weights(reference)
 
@@ -45,8 +58,13 @@ def test_sigterm_then_resume_ends_bit_for_bit_as_the_uninterrupted_run(determini
     assert "run the same command to resume" in stderr
     assert not (tmp_path / "metrics.json").exists()
 
-    resumed = subprocess.run([sys.executable, "-m", "trainer", *args, f"hydra.run.dir={tmp_path}"],
-                             cwd=ROOT, capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "trainer", *args, f"hydra.run.dir={tmp_path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed from" in resumed.stdout + resumed.stderr
     for got, want in zip(final_weights(tmp_path), expected, strict=True):
@@ -65,8 +83,13 @@ def test_sigkill_resumes_from_the_last_checkpoint(deterministic_mnist, tmp_path)
     saved_step = int(latest.rsplit("-", 1)[1])
     assert 0 < saved_step < 1280 and saved_step % 32 == 0  # killed mid-run; at most checkpoint_every steps lost
 
-    resumed = subprocess.run([sys.executable, "-m", "trainer", *args, f"hydra.run.dir={tmp_path}"],
-                             cwd=ROOT, capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "trainer", *args, f"hydra.run.dir={tmp_path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert f"at step {saved_step} of 1280" in resumed.stdout + resumed.stderr
     for got, want in zip(final_weights(tmp_path), expected, strict=True):
@@ -81,7 +104,9 @@ def test_unreadable_checkpoint_is_named_and_the_one_before_used(make_config, tmp
     with caplog.at_level(logging.INFO):
         metrics = train(make_config("trainer.steps=40", "trainer.checkpoint_every=10"))
 
-    assert any("ckpt-30" in record.getMessage() and "cannot be read" in record.getMessage() for record in caplog.records)
+    assert any(
+        "ckpt-30" in record.getMessage() and "cannot be read" in record.getMessage() for record in caplog.records
+    )
     assert any("resumed from" in r.getMessage() and "at step 20 of 40" in r.getMessage() for r in caplog.records)
     assert metrics["steps"] == 40
 
@@ -96,8 +121,19 @@ def test_a_finished_run_run_again_changes_nothing(make_config, tmp_path):
 @pytest.mark.slow
 def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "trainer", "optimizer.learning_rate=1e6", "trainer.checkpoint_every=1",
-         f"hydra.run.dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "trainer",
+            "optimizer.learning_rate=1e6",
+            "trainer.checkpoint_every=1",
+            f"hydra.run.dir={tmp_path}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
     x, step = np.float32(5.0), 0  # SGD at 1e6 on 2x^2 + x + 3 in float32, by hand: the first overflow
     with np.errstate(over="ignore"):
@@ -129,8 +165,14 @@ def test_trained_model_is_saved_in_keras_format_and_reloads_for_inference(make_c
 
 @pytest.mark.parametrize("pipeline", ["graph", "tf.data"])
 def test_resumed_run_continues_at_its_data_position(make_config, fake_mnist, tmp_path, pipeline):
-    common = ["experiment=mnist", f"data.path={fake_mnist}", f"trainer.pipeline={pipeline}", "trainer.log_every=4",
-              "trainer.checkpoint_every=4", "trainer.jit_compile=false"]
+    common = [
+        "experiment=mnist",
+        f"data.path={fake_mnist}",
+        f"trainer.pipeline={pipeline}",
+        "trainer.log_every=4",
+        "trainer.checkpoint_every=4",
+        "trainer.jit_compile=false",
+    ]
     whole = train(make_config(*common, "trainer.epochs=2", f"output_dir={tmp_path / 'whole'}"))
     train(make_config(*common, "trainer.epochs=1", f"output_dir={tmp_path / 'split'}"))  # stops after epoch 1
     resumed = train(make_config(*common, "trainer.epochs=2", f"output_dir={tmp_path / 'split'}"))
@@ -140,8 +182,17 @@ def test_resumed_run_continues_at_its_data_position(make_config, fake_mnist, tmp
 
 FIXTURE_RUNS = {  # runs written by trainer 0.1 (tests/fixtures/runs_v0.1/), stopped at their step budget
     "rosenbrock": (["model=rosenbrock", "optimizer=adam", "trainer.log_every=5"], 10),
-    "logistic_regression": (["experiment=mnist", "model=logistic_regression", "data.path=fixture-mnist.npz",
-                             "trainer.batch_size=16", "trainer.validation_split=0.25", "trainer.log_every=2"], 4),
+    "logistic_regression": (
+        [
+            "experiment=mnist",
+            "model=logistic_regression",
+            "data.path=fixture-mnist.npz",
+            "trainer.batch_size=16",
+            "trainer.validation_split=0.25",
+            "trainer.log_every=2",
+        ],
+        4,
+    ),
 }
 
 
@@ -156,8 +207,14 @@ def test_a_run_written_by_version_0_1_resumes_as_if_never_stopped(tmp_path, monk
     monkeypatch.chdir(tmp_path)
     write_synthetic_mnist(tmp_path / "fixture-mnist.npz", train=64, test=16)  # what the fixture was trained on
     shutil.copytree(ROOT / "tests" / "fixtures" / "runs_v0.1" / name, tmp_path / "old")
-    common = [*overrides, f"trainer.steps={2 * steps}", "trainer.deterministic=true", "logging.graph=false",
-              "logging.pictures=false", "logging.progress=false"]
+    common = [
+        *overrides,
+        f"trainer.steps={2 * steps}",
+        "trainer.deterministic=true",
+        "logging.graph=false",
+        "logging.pictures=false",
+        "logging.progress=false",
+    ]
 
     resumed = train(compose_config(f"output_dir={tmp_path / 'old'}", *common))
     fresh = train(compose_config(f"output_dir={tmp_path / 'fresh'}", *common))

@@ -1,4 +1,5 @@
 """The real command line: `python -m trainer` runs, sweeps, refuses bad choices, and starts fast."""
+
 import json
 import subprocess
 import sys
@@ -31,7 +32,8 @@ def test_multirun_over_four_optimizers_writes_one_run_per_job(tmp_path):
     assert result.returncode == 0, result.stderr
     job_dirs = sorted(path for path in tmp_path.iterdir() if path.is_dir())
     assert [path.name for path in job_dirs] == [
-        f"{number}_optimizer={name},trainer.steps=50" for number, name in enumerate(["sgd", "adam", "adagrad", "rmsprop"])
+        f"{number}_optimizer={name},trainer.steps=50"
+        for number, name in enumerate(["sgd", "adam", "adagrad", "rmsprop"])
     ]
     for job_dir in job_dirs:
         assert json.loads((job_dir / "metrics.json").read_text())["steps"] == 50
@@ -42,8 +44,13 @@ def test_multirun_over_four_optimizers_writes_one_run_per_job(tmp_path):
 def test_hydra_full_error_still_shows_hydras_whole_message(tmp_path):
     import os
 
-    result = subprocess.run([sys.executable, "-m", "trainer", "optimizer=adamm", f"hydra.run.dir={tmp_path}"], cwd=ROOT,
-                            capture_output=True, text=True, env={**os.environ, "HYDRA_FULL_ERROR": "1"})
+    result = subprocess.run(
+        [sys.executable, "-m", "trainer", "optimizer=adamm", f"hydra.run.dir={tmp_path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HYDRA_FULL_ERROR": "1"},
+    )
 
     assert result.returncode != 0
     assert "Traceback" in result.stderr and "Could not find 'optimizer/adamm'" in result.stderr
@@ -57,9 +64,22 @@ def test_help_says_what_the_command_does_and_lists_the_groups_users_choose_from(
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("trainer: config-driven TensorFlow training")
     assert "Hydra" not in result.stdout.splitlines()[0] and "powered by Hydra" not in result.stdout
-    groups = dict(line.strip().split(": ", 1) for line in result.stdout.split("Config groups")[1].split("\n\n")[0].splitlines()[1:])
-    assert sorted(groups) == ["callbacks", "data", "distribute", "experiment", "hparams_search", "loss", "model",
-                              "optimizer", "schedule", "task"]
+    groups = dict(
+        line.strip().split(": ", 1)
+        for line in result.stdout.split("Config groups")[1].split("\n\n")[0].splitlines()[1:]
+    )
+    assert sorted(groups) == [
+        "callbacks",
+        "data",
+        "distribute",
+        "experiment",
+        "hparams_search",
+        "loss",
+        "model",
+        "optimizer",
+        "schedule",
+        "task",
+    ]
     assert "lbfgs" in groups["optimizer"].split(", ") and "_shared" not in result.stdout
 
 
@@ -80,8 +100,15 @@ def test_help_and_cfg_do_not_import_tensorflow(flag):
 def test_multirun_over_every_optimizer_on_rosenbrock(tmp_path):
     from tests.test_configs import choices
 
-    result = run_trainer("-m", "optimizer=glob(*)", "model=rosenbrock", "trainer.steps=200", "logging.pictures=false",
-                         "logging.graph=false", f"hydra.sweep.dir={tmp_path}")
+    result = run_trainer(
+        "-m",
+        "optimizer=glob(*)",
+        "model=rosenbrock",
+        "trainer.steps=200",
+        "logging.pictures=false",
+        "logging.graph=false",
+        f"hydra.sweep.dir={tmp_path}",
+    )
 
     assert result.returncode == 0, result.stderr[-3000:]
     overrides = [path.parent.name.split("_", 1)[1].split(",") for path in tmp_path.glob("*/metrics.json")]

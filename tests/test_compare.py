@@ -1,6 +1,7 @@
 """python -m trainer.compare: bad settings refused in one line; a small comparison through the real command
 line, whose report agrees with its jobs' own metrics.json, whose pictures are files and TensorBoard images,
 and which, run again after one job's directory is deleted, runs that job alone."""
+
 import json
 import shutil
 import subprocess
@@ -18,21 +19,29 @@ SMALL = ["optimizers=[sgd,adam,rmsprop]", "problems=[booth,noisy_quadratic]", "b
 
 
 def run_compare(directory, *settings: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "trainer.compare", *settings, f"hydra.run.dir={directory}"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "trainer.compare", *settings, f"hydra.run.dir={directory}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     return result
 
 
-@pytest.mark.parametrize("setting, message", [
-    ("optimizers=[sgd,adamm]", "optimizers: no optimizer 'adamm' (did you mean adam?); choices: adabelief, "),
-    ("problems=[rosenbrok]", "problems: no model 'rosenbrok' (did you mean rosenbrock?); choices: ackley, "),
-    ("budget=0", "budget must be an integer >= 1; got 0"),
-    ("learning_rates=[1,0.1]", "learning_rates must be [low, high] with 0 < low <= high; got [1, 0.1]"),
-    ("learning_rates=[0.1]", "learning_rates must be [low, high] with 0 < low <= high; got [0.1]"),
-    ("optimizers=sgd", "optimizers must be a list, e.g. optimizers=[adabelief,adadelta]; got 'sgd'"),
-    ("target=-1", "target must be a number >= 0; got -1"),
-])
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("optimizers=[sgd,adamm]", "optimizers: no optimizer 'adamm' (did you mean adam?); choices: adabelief, "),
+        ("problems=[rosenbrok]", "problems: no model 'rosenbrok' (did you mean rosenbrock?); choices: ackley, "),
+        ("budget=0", "budget must be an integer >= 1; got 0"),
+        ("learning_rates=[1,0.1]", "learning_rates must be [low, high] with 0 < low <= high; got [1, 0.1]"),
+        ("learning_rates=[0.1]", "learning_rates must be [low, high] with 0 < low <= high; got [0.1]"),
+        ("optimizers=sgd", "optimizers must be a list, e.g. optimizers=[adabelief,adadelta]; got 'sgd'"),
+        ("target=-1", "target must be a number >= 0; got -1"),
+    ],
+)
 def test_bad_settings_are_refused_naming_the_key_and_what_is_valid(setting, message):
     with pytest.raises(ConfigError) as error:
         check_settings(compose_config(setting, config_name="compare"))
@@ -42,7 +51,9 @@ def test_bad_settings_are_refused_naming_the_key_and_what_is_valid(setting, mess
 def report_rows(report: str, problem: str) -> dict[str, list[str]]:
     """The cells of each optimizer's row in the problem's table of report.md."""
     section = report.split(f"## {problem}\n")[1].split("\n## ")[0]
-    rows = [line.strip("|").split(" | ") for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    rows = [
+        line.strip("|").split(" | ") for line in section.splitlines() if line.startswith("| ") and "---" not in line
+    ]
     return {cells[0].strip(): [cell.strip() for cell in cells] for cells in rows[1:]}
 
 
@@ -69,8 +80,16 @@ def test_small_comparison_reports_its_jobs_and_runs_again_only_a_deleted_job(tmp
         assert [name for name, cells in rows.items() if cells[-1] == "**winner**"] == [min(means, key=means.get)]
 
     pictures = sorted(path.stem for path in tmp_path.glob("*.png"))
-    assert pictures == sorted(["performance_profile", *(f"{kind}_{problem}" for kind in ("sensitivity", "curves", "paths")
-                                                           for problem in ("booth", "noisy_quadratic"))])
+    assert pictures == sorted(
+        [
+            "performance_profile",
+            *(
+                f"{kind}_{problem}"
+                for kind in ("sensitivity", "curves", "paths")
+                for problem in ("booth", "noisy_quadratic")
+            ),
+        ]
+    )
     logged = read_tensors(tmp_path)
     assert all(logged[name][0][1][2].startswith(b"\x89PNG") for name in pictures)
     assert logged["report"][0][1].item().decode() == report
@@ -86,4 +105,5 @@ def test_small_comparison_reports_its_jobs_and_runs_again_only_a_deleted_job(tmp
     rerun = (tmp_path / "report.md").read_text()
     for problem in ("booth", "noisy_quadratic"):  # the rerun job is seeded: the same numbers, but its seconds
         assert {name: cells[:5] for name, cells in report_rows(rerun, problem).items()} == {
-            name: cells[:5] for name, cells in report_rows(report, problem).items()}
+            name: cells[:5] for name, cells in report_rows(report, problem).items()
+        }

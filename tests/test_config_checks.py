@@ -1,5 +1,6 @@
 """Every key of every section is checked at start, and values are taken in the type their plugin expects:
 integers where a float is due (`optimizer.learning_rate=1`) become floats, for every optimizer."""
+
 import pytest
 import tensorflow as tf
 
@@ -18,19 +19,23 @@ def test_an_integer_learning_rate_works_for_every_optimizer(make_config, name):
 
 
 def test_an_integer_initial_rate_of_a_schedule_is_a_float(make_config):
-    run = build_training(make_config("schedule=exponential_decay", "schedule.initial_learning_rate=1",
-                                     "schedule.decay_steps=10"))
+    run = build_training(
+        make_config("schedule=exponential_decay", "schedule.initial_learning_rate=1", "schedule.decay_steps=10")
+    )
 
     assert float(run.optimizer.learning_rate) == pytest.approx(1.0)  # an integer rate would decay as integers
 
 
-@pytest.mark.parametrize("override, message", [
-    ("optimizer.momentum=fast", r"optimizer.momentum must be a number \(its default is 0.0\); got 'fast'"),
-    ("+optimizer.betaa=0.9", "optimizer.betaa is not an argument of keras.optimizers.SGD"),
-    ("+trainer.bathc_size=64", r"trainer has no key bathc_size \(did you mean trainer.batch_size\?\)"),
-    ("logging.histogram_every=-5", "logging.histogram_every must be null or an integer >= 1; got -5"),
-    ("sweep.direction=minimise", "sweep.direction must be one of minimize, maximize; got 'minimise'"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("optimizer.momentum=fast", r"optimizer.momentum must be a number \(its default is 0.0\); got 'fast'"),
+        ("+optimizer.betaa=0.9", "optimizer.betaa is not an argument of keras.optimizers.SGD"),
+        ("+trainer.bathc_size=64", r"trainer has no key bathc_size \(did you mean trainer.batch_size\?\)"),
+        ("logging.histogram_every=-5", "logging.histogram_every must be null or an integer >= 1; got -5"),
+        ("sweep.direction=minimise", "sweep.direction must be one of minimize, maximize; got 'minimise'"),
+    ],
+)
 def test_a_bad_value_is_one_line_naming_the_key(make_config, override, message):
     with pytest.raises(ConfigError, match=message) as error:
         build_training(make_config(override))

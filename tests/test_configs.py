@@ -1,11 +1,13 @@
 """Every YAML in every config group composes and instantiates; bad choices fail at start."""
+
 import re
 from pathlib import Path
 
 import pytest
 from hydra.utils import instantiate
 
-from tests.conftest import CONF_DIR, fake_data
+from tests.conftest import fake_data
+from trainer.config.compose import CONF_DIR
 from trainer.data import Splits
 from trainer.train import train
 
@@ -34,7 +36,9 @@ def test_every_plugin_yaml_instantiates(make_config, tmp_path, group, name):
     elif group == "optimizer":
         assert isinstance(plugin, keras.optimizers.Optimizer)
     elif group == "schedule":
-        assert plugin is None or isinstance(plugin, (keras.optimizers.schedules.LearningRateSchedule, keras.callbacks.Callback))
+        assert plugin is None or isinstance(
+            plugin, (keras.optimizers.schedules.LearningRateSchedule, keras.callbacks.Callback)
+        )
     else:
         assert isinstance(plugin, Splits)
 

@@ -1,5 +1,6 @@
 """What each run gives the dashboards beyond scalars: its HParams session, the train loop's graph, weight
 and gradient histograms, pictures, and progress on the terminal."""
+
 import logging
 import os
 import pty
@@ -63,7 +64,11 @@ def test_mnist_histograms_cover_every_layer(make_config, fake_mnist, tmp_path):
     assert sorted(tag.removeprefix("gradients/") for tag in tags if tag.startswith("gradients/")) == weights
     # Keras numbers layer names per process: mlp/dense/kernel in a fresh one, mlp/dense_18/kernel later.
     assert [re.sub(r"dense(_\d+)?", "dense", path).split("/", 2)[::2] for path in weights] == [
-        ["mlp", "bias"], ["mlp", "kernel"], ["mlp", "bias"], ["mlp", "kernel"]]
+        ["mlp", "bias"],
+        ["mlp", "kernel"],
+        ["mlp", "bias"],
+        ["mlp", "kernel"],
+    ]
 
 
 def png_size(path) -> tuple[int, int]:
@@ -84,8 +89,15 @@ def test_scalar_run_saves_and_logs_its_landscape(make_config, tmp_path, override
 
 
 def test_three_variable_problem_has_no_landscape(make_config, tmp_path):
-    train(make_config("model.names=[a,b,c]", "model.square=[1,2,3]", "model.linear=[0,0,0]", "model.initial=[1,1,1]",
-                      "trainer.steps=10"))
+    train(
+        make_config(
+            "model.names=[a,b,c]",
+            "model.square=[1,2,3]",
+            "model.linear=[0,0,0]",
+            "model.initial=[1,1,1]",
+            "trainer.steps=10",
+        )
+    )
 
     assert not (tmp_path / "run" / "landscape.png").exists()
 
@@ -129,8 +141,13 @@ def test_progress_false_is_quiet(make_config, caplog):
 def test_progress_bar_on_a_terminal(tmp_path):
     """On a terminal the run draws Keras' progress bar, redrawn in place, instead of the plain lines."""
     leader, follower = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "trainer", "trainer.steps=3000", f"hydra.run.dir={tmp_path}"],
-                               cwd=ROOT, stdin=subprocess.DEVNULL, stdout=follower, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "trainer", "trainer.steps=3000", f"hydra.run.dir={tmp_path}"],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=subprocess.DEVNULL,
+    )
     os.close(follower)
     output = b""
     while True:

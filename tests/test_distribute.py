@@ -1,6 +1,7 @@
 """Runs under tf.distribute strategies: mirrored over two logical CPU devices against one device, two
 workers on 127.0.0.1, a lost worker, and a mirrored run stopped by SIGTERM and resumed. A CPU splits into
 logical devices, and a cluster forms, only before TensorFlow starts: each run is a fresh process."""
+
 import json
 import os
 import re
@@ -12,9 +13,9 @@ import time
 
 import numpy as np
 import pytest
+from trainer.plugins.data.mnist import write_synthetic_mnist
 
 from tests.conftest import ROOT, final_weights, read_scalars, start_trainer, wait_for_checkpoint
-from trainer.plugins.data.mnist import write_synthetic_mnist
 from trainer.loop.runtime import weights_digest
 
 MIRRORED = ["distribute=mirrored", "distribute.logical_cpus=2"]
@@ -31,15 +32,15 @@ from trainer.train import train
 split_cpu(2)
 run_root, data, *optimizers = sys.argv[1:]
 runs = [(f"{name}-{distribute[0].split('=')[1]}", [f"optimizer={name}", *distribute])
-        for name in optimizers for distribute in (["distribute=none"], %r)]
-runs.append(("clipped-mirrored", ["optimizer=adam", "optimizer.global_clipnorm=1.0", *%r]))
+        for name in optimizers for distribute in (["distribute=none"], MIRRORED)]
+runs.append(("clipped-mirrored", ["optimizer=adam", "optimizer.global_clipnorm=1.0", *MIRRORED]))
 for name, overrides in runs:
     try:
         train(compose_config(f"output_dir={run_root}/{name}", "experiment=mnist", f"data.path={data}", *overrides,
                              "trainer.steps=24", "trainer.log_every=4", "logging.pictures=false"))
     except ConfigError as error:
         print(json.dumps({name: str(error)}))
-""" % (MIRRORED, MIRRORED)
+""".replace("MIRRORED", repr(MIRRORED))
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +50,13 @@ def mnist_file(tmp_path_factory):
 
 @pytest.mark.slow
 def test_mirrored_over_two_devices_follows_the_single_device_run(mnist_file, tmp_path):
-    result = subprocess.run([sys.executable, "-c", SIDE_BY_SIDE, str(tmp_path), str(mnist_file), "adam", "sgd", "lbfgs"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", SIDE_BY_SIDE, str(tmp_path), str(mnist_file), "adam", "sgd", "lbfgs"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
 
     for optimizer in ("adam", "sgd"):
@@ -63,8 +69,12 @@ def test_mirrored_over_two_devices_follows_the_single_device_run(mnist_file, tmp
         metrics = json.loads((mirrored / "metrics.json").read_text())
         assert (metrics["replicas"], metrics["per_replica_batch_size"]) == (2, 64)
         assert "replicas" not in json.loads((single / "metrics.json").read_text())
-    refusals = {name: line for printed in result.stdout.splitlines() if printed.startswith("{")
-                for name, line in json.loads(printed).items()}
+    refusals = {
+        name: line
+        for printed in result.stdout.splitlines()
+        if printed.startswith("{")
+        for name, line in json.loads(printed).items()
+    }
     assert refusals.keys() == {"lbfgs-mirrored", "clipped-mirrored"}
     assert refusals["clipped-mirrored"].startswith("optimizer global_clipnorm: Keras clips each replica's share")
     refusal = refusals["lbfgs-mirrored"]
@@ -75,10 +85,23 @@ def test_mirrored_over_two_devices_follows_the_single_device_run(mnist_file, tmp
 
 @pytest.mark.slow
 def test_mirrored_run_stopped_by_sigterm_resumes_to_the_uninterrupted_weights(mnist_file, tmp_path):
-    args = ["experiment=mnist", f"data.path={mnist_file}", "trainer.epochs=12", "trainer.deterministic=true",
-            "trainer.checkpoint_every=16", "trainer.steps_per_call=4", "logging.pictures=false", *MIRRORED]
-    reference = subprocess.run([sys.executable, "-m", "trainer", *args, f"hydra.run.dir={tmp_path / 'whole'}"],
-                               cwd=ROOT, capture_output=True, text=True, timeout=300)
+    args = [
+        "experiment=mnist",
+        f"data.path={mnist_file}",
+        "trainer.epochs=12",
+        "trainer.deterministic=true",
+        "trainer.checkpoint_every=16",
+        "trainer.steps_per_call=4",
+        "logging.pictures=false",
+        *MIRRORED,
+    ]
+    reference = subprocess.run(
+        [sys.executable, "-m", "trainer", *args, f"hydra.run.dir={tmp_path / 'whole'}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert reference.returncode == 0, reference.stderr
 
     child = start_trainer(*args, f"hydra.run.dir={tmp_path / 'stopped'}")
@@ -88,8 +111,13 @@ def test_mirrored_run_stopped_by_sigterm_resumes_to_the_uninterrupted_weights(mn
     assert child.returncode == 128 + signal.SIGTERM, stderr
     stopped_at = int(re.search(r"stopped by SIGTERM at step (\d+) of 96", stderr).group(1))
     assert stopped_at < 96
-    resumed = subprocess.run([sys.executable, "-m", "trainer", *args, f"hydra.run.dir={tmp_path / 'stopped'}"],
-                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "trainer", *args, f"hydra.run.dir={tmp_path / 'stopped'}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert f"at step {stopped_at} of 96" in resumed.stdout
     for got, want in zip(final_weights(tmp_path / "stopped"), final_weights(tmp_path / "whole"), strict=True):
@@ -104,10 +132,20 @@ def start_workers(run_dir, data, *overrides):
             probe.bind(("127.0.0.1", 0))
             ports.append(probe.getsockname()[1])
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
-    return [start_trainer("experiment=mnist", f"data.path={data}", "distribute=multi_worker", f"hydra.run.dir={run_dir}",
-                          *overrides, env={**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker",
-                                                                                                  "index": index}})})
-            for index in range(2)]
+    return [
+        start_trainer(
+            "experiment=mnist",
+            f"data.path={data}",
+            "distribute=multi_worker",
+            f"hydra.run.dir={run_dir}",
+            *overrides,
+            env={
+                **os.environ,
+                "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+            },
+        )
+        for index in range(2)
+    ]
 
 
 @pytest.mark.slow
@@ -129,8 +167,9 @@ def test_two_workers_end_with_the_same_weights_and_only_the_chief_writes(mnist_f
 
 @pytest.mark.slow
 def test_a_lost_worker_fails_the_other_within_the_timeout(mnist_file, tmp_path):
-    chief, other = start_workers(tmp_path, mnist_file, "trainer.steps=100000", "trainer.steps_per_call=10",
-                                 "distribute.timeout_seconds=20")
+    chief, other = start_workers(
+        tmp_path, mnist_file, "trainer.steps=100000", "trainer.steps_per_call=10", "distribute.timeout_seconds=20"
+    )
     deadline = time.monotonic() + 120
     while not any(tmp_path.glob("events.out.tfevents.*")):  # the chief writes its first event before its first step
         assert chief.poll() is None and time.monotonic() < deadline, chief.stderr.read() if chief.poll() else "no start"
@@ -148,15 +187,23 @@ def test_a_lost_worker_fails_the_other_within_the_timeout(mnist_file, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("launcher, keys", [
-    ("slurm", {"partition: gpu", "gpus_per_node: 4", "nodes: 1", "tasks_per_node: 1", "timeout_min: 60"}),
-    ("submitit_slurm", {"partition: null", "gpus_per_node: null", "timeout_min: 60"}),
-    ("submitit_local", {"gpus_per_node: null", "timeout_min: 60"}),
-])
+@pytest.mark.parametrize(
+    "launcher, keys",
+    [
+        ("slurm", {"partition: gpu", "gpus_per_node: 4", "nodes: 1", "tasks_per_node: 1", "timeout_min: 60"}),
+        ("submitit_slurm", {"partition: null", "gpus_per_node: null", "timeout_min: 60"}),
+        ("submitit_local", {"gpus_per_node: null", "timeout_min: 60"}),
+    ],
+)
 def test_launcher_presets_compose_for_a_sweep(launcher, keys):
     overrides = ["hydra.launcher.partition=gpu", "hydra.launcher.gpus_per_node=4"] if launcher == "slurm" else []
-    result = subprocess.run([sys.executable, "-m", "trainer", f"hydra/launcher={launcher}", *overrides, "--cfg", "hydra"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "trainer", f"hydra/launcher={launcher}", *overrides, "--cfg", "hydra"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
 
     launcher_lines = result.stdout.split("\n  launcher:\n", 1)[1].split("\n  sweeper:\n", 1)[0]

@@ -1,4 +1,5 @@
 """TensorBoard: each run's event files hold the documented tags, read back by TensorBoard itself."""
+
 import pytest
 
 from tests.conftest import read_scalars, read_text

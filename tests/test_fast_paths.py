@@ -1,5 +1,6 @@
 """Fast paths change speed, not results beyond rounding: the logged loss trajectory is the same within a
 stated tolerance whichever switch is set, and trainer.deterministic=true gives eager TensorFlow's bits."""
+
 import numpy as np
 import pytest
 

@@ -1,5 +1,6 @@
 """Training ends as Keras' fit does: the optimizer's final weights (EMA, Schedule-Free's average) replace
 the training weights before the test metrics, metrics.json and the model are taken."""
+
 import numpy as np
 import pytest
 import tensorflow as tf

@@ -1,5 +1,6 @@
 """python -m trainer.gradcheck: tape gradients against float64 central differences, for every model and
 loss plugin, and a failure naming the variable where a gradient is deliberately broken."""
+
 import os
 import subprocess
 import sys
@@ -71,16 +72,22 @@ def test_a_broken_gradient_is_found(fake_mnist, broken_model):
 @pytest.mark.parametrize("broken", [False, True])
 def test_command_line_exit_status_and_report(broken_model, broken):
     target = ["model._target_=broken_model.BrokenQuadratic"] if broken else []
-    result = subprocess.run([sys.executable, "-m", "trainer.gradcheck", *target], cwd=broken_model,
-                            capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "PYTHONPATH": f"{broken_model}{os.pathsep}{ROOT}"})
+    result = subprocess.run(
+        [sys.executable, "-m", "trainer.gradcheck", *target],
+        cwd=broken_model,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": f"{broken_model}{os.pathsep}{ROOT}"},
+    )
 
     assert result.stdout.startswith("x  largest relative error ")
     if broken:
         assert result.returncode == 1
         assert result.stderr.strip().splitlines()[-1] == (
             "trainer.gradcheck: the tape gradient of x differs from finite differences by more than "
-            "gradcheck.tolerance=1e-05")
+            "gradcheck.tolerance=1e-05"
+        )
     else:
         assert result.returncode == 0, result.stderr
         assert result.stdout.rstrip().endswith("ok")

@@ -1,4 +1,5 @@
 """MNIST: the tutorial MLP trains on Keras-format files, generated here or the real data set."""
+
 import json
 
 import numpy as np

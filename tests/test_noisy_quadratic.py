@@ -1,6 +1,7 @@
 """The noisy quadratic: unbiased gradients of the stated noise scale in training, none in evaluation (what
 the report, the landscape and the gradient check see), the same noise for the same seed, and a resumed
 run that ends where an uninterrupted one does."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -57,8 +58,13 @@ def test_evaluation_the_landscape_and_the_gradient_check_see_the_expected_object
 
 
 def test_a_resumed_run_draws_the_noise_an_uninterrupted_one_does(make_config, tmp_path):
-    settings = ["model=noisy_quadratic", "optimizer=sgd", "trainer.deterministic=true", "logging.pictures=false",
-                "trainer.checkpoint_every=10"]
+    settings = [
+        "model=noisy_quadratic",
+        "optimizer=sgd",
+        "trainer.deterministic=true",
+        "logging.pictures=false",
+        "trainer.checkpoint_every=10",
+    ]
     whole = train(make_config(*settings, "trainer.steps=20", f"output_dir={tmp_path / 'whole'}"))
     train(make_config(*settings, "trainer.steps=10", f"output_dir={tmp_path / 'resumed'}"))
     resumed = train(make_config(*settings, "trainer.steps=20", f"output_dir={tmp_path / 'resumed'}"))

@@ -3,6 +3,7 @@ compiled train loop, converges on a quadratic and on Rosenbrock within its state
 `get_config` round trip, its slots are saved and restored by a checkpoint, and each shared option
 (clipnorm, ..., use_ema, gradient_accumulation_steps) either acts as Keras documents or is refused at start.
 A new optimizer is tested by adding its YAML; it gets the default budget unless it states its own here."""
+
 from dataclasses import dataclass
 
 import keras
@@ -11,14 +12,14 @@ import pytest
 import tensorflow as tf
 from hydra.utils import get_class, instantiate
 from omegaconf import OmegaConf
+from trainer.plugins.optimizers.lbfgs import LBFGS
 
 import trainer
 from tests.test_configs import choices
 from trainer.errors import ConfigError, find_trainer_error
-from trainer.optimizers import ClosureOptimizer, WrappingOptimizer
-from trainer.plugins.optimizers.lbfgs import LBFGS
-from trainer.loop.step import make_train_step
 from trainer.loop.build import build_training
+from trainer.loop.step import make_train_step
+from trainer.optimizers import ClosureOptimizer, WrappingOptimizer
 from trainer.train import train
 
 OPTIMIZERS = choices("optimizer")
@@ -36,9 +37,15 @@ class Budget:
 
     def overrides(self) -> list[str]:
         start = [f"model.initial=[{','.join(map(str, self.initial))}]"] if self.initial else []
-        return [f"optimizer.learning_rate={self.learning_rate}", f"trainer.steps={self.steps}",
-                f"trainer.log_every={self.steps}", f"trainer.steps_per_call={self.steps}",
-                "trainer.checkpoint_every=null", *start, *self.extra]
+        return [
+            f"optimizer.learning_rate={self.learning_rate}",
+            f"trainer.steps={self.steps}",
+            f"trainer.log_every={self.steps}",
+            f"trainer.steps_per_call={self.steps}",
+            "trainer.checkpoint_every=null",
+            *start,
+            *self.extra,
+        ]
 
 
 # 2x^2 + x + 3 from x = 5, minimum -0.25.
@@ -120,8 +127,14 @@ def test_get_config_round_trip(make_config, name):
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_checkpoint_saves_and_restores_the_slots(make_config, tmp_path, name):
-    overrides = ["model.names=[a,b]", "model.square=[1,2]", "model.linear=[1,-1]", "model.initial=[3,-2]",
-                 f"optimizer={name}", "optimizer.learning_rate=0.01"]
+    overrides = [
+        "model.names=[a,b]",
+        "model.square=[1,2]",
+        "model.linear=[1,-1]",
+        "model.initial=[3,-2]",
+        f"optimizer={name}",
+        "optimizer.learning_rate=0.01",
+    ]
     trained = build_training(make_config(*overrides))
     trained.train_loop(tf.constant(5, tf.int64))
     path = tf.train.Checkpoint(model=trained.model, optimizer=trained.optimizer).save(str(tmp_path / "ckpt"))
@@ -146,13 +159,22 @@ SHARED_OPTIONS = {
     "ema_overwrite_frequency": {"use_ema": True, "ema_momentum": 0.5, "ema_overwrite_frequency": 2},
     "gradient_accumulation_steps": {"gradient_accumulation_steps": 2},
 }
-UNSET = {"clipnorm": None, "clipvalue": None, "global_clipnorm": None, "use_ema": False, "ema_momentum": 0.99,
-         "ema_overwrite_frequency": None, "gradient_accumulation_steps": None,
-         "weight_decay": 0.0}  # not null: AdamW and Muon refuse it; Keras decays by 0 then
+UNSET = {
+    "clipnorm": None,
+    "clipvalue": None,
+    "global_clipnorm": None,
+    "use_ema": False,
+    "ema_momentum": 0.99,
+    "ema_overwrite_frequency": None,
+    "gradient_accumulation_steps": None,
+    "weight_decay": 0.0,
+}  # not null: AdamW and Muon refuse it; Keras decays by 0 then
 LEARNING_RATE = 0.1
 # Slow steps, and SWA's snapshots (after updates 2 and 4), within the run's four steps.
-EXTRA = {"lookahead": ("optimizer.sync_period=2",),
-         "swa": ("optimizer.start_averaging=1", "optimizer.average_period=2")}
+EXTRA = {
+    "lookahead": ("optimizer.sync_period=2",),
+    "swa": ("optimizer.start_averaging=1", "optimizer.average_period=2"),
+}
 # Four batches: two accumulated updates, two EMA overwrites. Each batch moves the targets, so the
 # accumulated gradients differ.
 BATCHES = tf.constant(np.random.default_rng(0).normal(size=(4, 2, 2, 2)), tf.float32)
@@ -227,7 +249,9 @@ def train_by_hand(optimizer, options, gradients_at=tape_gradients, finalize=None
         updates += 1
         if options.get("use_ema"):
             weights, momentum = [v.numpy() for v in variables], options["ema_momentum"]
-            average = weights if average is None else [momentum * a + (1 - momentum) * w for a, w in zip(average, weights)]
+            average = (
+                weights if average is None else [momentum * a + (1 - momentum) * w for a, w in zip(average, weights)]
+            )
             frequency = options.get("ema_overwrite_frequency")
             if frequency and updates % frequency == 0:
                 for variable, value in zip(variables, average):
@@ -255,8 +279,9 @@ def train_with(optimizer):
 def compose_optimizer(make_config, name, key, options):
     """The optimizer node of `optimizer=name`, with `options` set under `key` (the optimizer or its inner one)."""
     overrides = [f"++{key}.{option}={str(value).lower()}" for option, value in options.items()]
-    return make_config(f"optimizer={name}", f"++optimizer.learning_rate={LEARNING_RATE}", *EXTRA.get(name, ()),
-                       *overrides).optimizer
+    return make_config(
+        f"optimizer={name}", f"++optimizer.learning_rate={LEARNING_RATE}", *EXTRA.get(name, ()), *overrides
+    ).optimizer
 
 
 def refusal(node) -> str:

@@ -2,10 +2,10 @@
 (PyTorch's rule where torch.optim has the algorithm), after one step and after twenty, to 1e-6; SAM and
 Newton and L-BFGS, which step through the loss closure, match values derived by hand (and L-BFGS
 PyTorch's own results)."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from trainer.plugins.optimizers.adabelief import AdaBelief
 from trainer.plugins.optimizers.gd import GradientDescent
 from trainer.plugins.optimizers.lbfgs import LBFGS
@@ -15,6 +15,7 @@ from trainer.plugins.optimizers.radam import RAdam
 from trainer.plugins.optimizers.rprop import Rprop
 from trainer.plugins.optimizers.sam import SAM
 from trainer.plugins.optimizers.yogi import Yogi
+
 from trainer.errors import ConfigError
 
 # A coupled quadratic 0.5 w'Aw + b'w: gradients of every sign and size, changing with w.
@@ -93,8 +94,10 @@ CASES = {
     "rprop": (lambda: Rprop(learning_rate=0.05), lambda steps: numpy_rprop(steps, 0.05)),
     "adabelief": (lambda: AdaBelief(learning_rate=0.05), lambda steps: numpy_adabelief(steps, 0.05)),
     "yogi": (lambda: Yogi(learning_rate=0.05), lambda steps: numpy_yogi(steps, 0.05)),
-    "yogi, TFA's bias correction": (lambda: Yogi(learning_rate=0.05, bias_correction=True),
-                                    lambda steps: numpy_yogi(steps, 0.05, bias_correction=True)),
+    "yogi, TFA's bias correction": (
+        lambda: Yogi(learning_rate=0.05, bias_correction=True),
+        lambda steps: numpy_yogi(steps, 0.05, bias_correction=True),
+    ),
 }
 
 
@@ -133,7 +136,10 @@ def test_lookahead_matches_numpy_reference(steps):
 
 
 def quadratic_closure(w):
-    return lambda: (0.5 * tf.tensordot(w, tf.linalg.matvec(tf.constant(A), w), 1) + tf.tensordot(tf.constant(B), w, 1), None)
+    return lambda: (
+        0.5 * tf.tensordot(w, tf.linalg.matvec(tf.constant(A), w), 1) + tf.tensordot(tf.constant(B), w, 1),
+        None,
+    )
 
 
 @pytest.mark.parametrize("steps", [1, 20])

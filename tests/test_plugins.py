@@ -1,5 +1,6 @@
 """docs/plugins.md's worked example, as a package of the user's own, outside this repository: the class by
 `_target_`, the YAML through Hydra's search path, run with the real command line."""
+
 import json
 import os
 import re
@@ -27,9 +28,20 @@ def test_optimizer_from_a_users_own_package(tmp_path):
     (package / "conf" / "optimizer" / "signsgd.yaml").write_text(yaml)
 
     result = subprocess.run(
-        [sys.executable, "-m", "trainer", f"hydra.searchpath=[file://{package / 'conf'}]", "optimizer=signsgd",
-         "optimizer.learning_rate=0.01", "trainer.steps=2000", f"hydra.run.dir={tmp_path / 'run'}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "trainer",
+            f"hydra.searchpath=[file://{package / 'conf'}]",
+            "optimizer=signsgd",
+            "optimizer.learning_rate=0.01",
+            "trainer.steps=2000",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "PYTHONPATH": str(package)},
     )
 

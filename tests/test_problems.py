@@ -2,6 +2,7 @@
 a zero gradient), and L-BFGS reaches it from the YAML's start, except on the problems whose local minima
 no local method is guaranteed to escape (Rastrigin, Ackley), or whose gradients are noisy (the noisy quadratic),
 which say so."""
+
 import math
 import sys
 
@@ -13,9 +14,19 @@ from hydra.utils import instantiate
 from trainer.train import train
 
 # name: the objective's value at each stated minimum (from the references in each plugin's docstring)
-MINIMA = {"beale": 0.0, "booth": 0.0, "himmelblau": 0.0, "branin": 0.397887, "rastrigin": 0.0, "ackley": 0.0,
-          "styblinski_tang": 2 * -39.16617, "ill_conditioned_quadratic": 0.0, "quadratic": 2.875, "rosenbrock": 0.0,
-          "noisy_quadratic": 0.0}
+MINIMA = {
+    "beale": 0.0,
+    "booth": 0.0,
+    "himmelblau": 0.0,
+    "branin": 0.397887,
+    "rastrigin": 0.0,
+    "ackley": 0.0,
+    "styblinski_tang": 2 * -39.16617,
+    "ill_conditioned_quadratic": 0.0,
+    "quadratic": 2.875,
+    "rosenbrock": 0.0,
+    "noisy_quadratic": 0.0,
+}
 NO_GUARANTEE = ("rastrigin", "ackley", "noisy_quadratic")
 
 

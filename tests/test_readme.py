@@ -1,4 +1,5 @@
 """The README's plugin example works as written: its Python file and YAML, trained as the README says."""
+
 import importlib.util
 import re
 import sys
@@ -34,7 +35,9 @@ def test_readme_scalar_plugin_example_reaches_its_minimum(make_config, tmp_path,
 
 
 def test_readme_minimize_example_runs_as_written():
-    source = re.search(r"```python\n(import tensorflow as tf, trainer\n.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    source = re.search(
+        r"```python\n(import tensorflow as tf, trainer\n.*?)```", (ROOT / "README.md").read_text(), re.S
+    ).group(1)
     namespace = {}
     exec(source, namespace)
 

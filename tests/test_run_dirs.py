@@ -1,6 +1,7 @@
 """Nothing a user starts silently resumes, overwrites or mixes with another run: each run has a directory
 of its own, a directory in use is refused, a run resumes only under its own configuration, and a finished
 run run again changes nothing."""
+
 import json
 import os
 import subprocess
@@ -8,16 +9,24 @@ import sys
 
 import pytest
 
-from trainer.outputs.locks import claimed
 from trainer.errors import ConfigError
+from trainer.outputs.locks import claimed
 from trainer.train import train
 
 
 @pytest.mark.slow
 def test_two_runs_started_at_once_get_a_directory_each(tmp_path):
     """Two terminals, one command, the same second: each run ends with its own complete results."""
-    children = [subprocess.Popen([sys.executable, "-m", "trainer", "trainer.steps=300"], cwd=tmp_path,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "trainer", "trainer.steps=300"],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     for child in children:
         _, stderr = child.communicate(timeout=300)
         assert child.returncode == 0, stderr
@@ -34,7 +43,9 @@ def test_a_directory_in_use_by_a_live_run_is_refused(make_config, tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     with claimed(run_dir):  # as a live run holds it
-        with pytest.raises(ConfigError, match=rf"run directory {run_dir} is in use by a live run \(pid {os.getpid()}\)"):
+        with pytest.raises(
+            ConfigError, match=rf"run directory {run_dir} is in use by a live run \(pid {os.getpid()}\)"
+        ):
             train(make_config("trainer.steps=10"))
     assert not (run_dir / "metrics.json").exists()
 
@@ -44,8 +55,11 @@ def test_a_directory_in_use_by_a_live_run_is_refused(make_config, tmp_path):
 def test_resuming_under_other_settings_is_refused_naming_the_keys(make_config, tmp_path):
     first = train(make_config("trainer.steps=20"))
 
-    with pytest.raises(ConfigError, match=r"cannot resume .*/checkpoints: it was trained with other settings: "
-                                          r"optimizer.learning_rate \(0.1, now 0.5\); only the step budget"):
+    with pytest.raises(
+        ConfigError,
+        match=r"cannot resume .*/checkpoints: it was trained with other settings: "
+        r"optimizer.learning_rate \(0.1, now 0.5\); only the step budget",
+    ):
         train(make_config("trainer.steps=40", "optimizer.learning_rate=0.5"))
     assert json.loads((tmp_path / "run" / "metrics.json").read_text()) == first  # nothing lost
 
@@ -56,8 +70,11 @@ def test_a_finished_run_run_again_leaves_its_results_as_they_were(make_config, f
     overrides = ["experiment=mnist", f"data.path={fake_mnist}", "trainer.epochs=1"]
     first = train(make_config(*overrides))
     run_dir = tmp_path / "run"
-    written = {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in run_dir.rglob("*") if path.is_file()
-               and path.name != ".lock"}
+    written = {
+        path: (path.read_bytes(), path.stat().st_mtime_ns)
+        for path in run_dir.rglob("*")
+        if path.is_file() and path.name != ".lock"
+    }
 
     again = train(make_config(*overrides))
 

@@ -1,4 +1,5 @@
 """Scalar minimization: the tutorials' quadratics and Rosenbrock reach their known minima."""
+
 import pytest
 
 from trainer.train import train
@@ -38,8 +39,11 @@ def test_rosenbrock_preset_reaches_one_one(make_config):
 
 def test_compiled_call_length_does_not_change_the_result(make_config, tmp_path):
     one_per_call = train(make_config("trainer.steps=50", "trainer.steps_per_call=1", f"output_dir={tmp_path / 'a'}"))
-    all_in_one = train(make_config("trainer.steps=50", "trainer.steps_per_call=50", "trainer.log_every=50",
-                                   f"output_dir={tmp_path / 'b'}"))
+    all_in_one = train(
+        make_config(
+            "trainer.steps=50", "trainer.steps_per_call=50", "trainer.log_every=50", f"output_dir={tmp_path / 'b'}"
+        )
+    )
 
     assert one_per_call["variables"] == all_in_one["variables"]
     assert one_per_call["steps"] == all_in_one["steps"] == 50

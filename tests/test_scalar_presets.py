@@ -1,6 +1,7 @@
 """On scalar problems (the default task) each optimizer steps at a rate that suits it: its own, or the one
 in conf/_learning_rate/scalar/ where its own does not. Every choice ends close to the default run's minimum;
 the command line, experiments that set a rate, networks and trainer.minimize keep theirs."""
+
 import pytest
 
 from tests.test_configs import choices

@@ -1,4 +1,5 @@
 """Learning-rate schedules: the rate logged at every logged step is the schedule's formula, by hand."""
+
 import math
 
 import pytest
@@ -23,8 +24,9 @@ def test_exponential_decay(make_config, tmp_path):
 
 
 def test_cosine_decay_with_linear_warmup(make_config, tmp_path):
-    rates = logged_rates(make_config, tmp_path, "schedule=cosine_decay", "schedule.warmup_steps=50",
-                         "schedule.decay_steps=150")
+    rates = logged_rates(
+        make_config, tmp_path, "schedule=cosine_decay", "schedule.warmup_steps=50", "schedule.decay_steps=150"
+    )
 
     def expected(step):
         if step < 50:
@@ -36,8 +38,9 @@ def test_cosine_decay_with_linear_warmup(make_config, tmp_path):
 
 def test_piecewise_constant(make_config, tmp_path):
     rates = logged_rates(make_config, tmp_path, "schedule=piecewise_constant", "schedule.boundaries=[50,120]")
-    assert rates == {step: pytest.approx(0.1 if step <= 50 else 0.01 if step <= 120 else 0.001)
-                     for step in range(10, 201, 10)}
+    assert rates == {
+        step: pytest.approx(0.1 if step <= 50 else 0.01 if step <= 120 else 0.001) for step in range(10, 201, 10)
+    }
 
 
 def test_reduce_on_plateau_halves_the_rate_once_the_loss_stops_improving(make_config, tmp_path):
@@ -57,8 +60,16 @@ def test_reduce_on_plateau_halves_the_rate_once_the_loss_stops_improving(make_co
 def test_reduce_on_plateau_resumes_bit_for_bit(make_config, tmp_path):
     """Its counters (wait, best, cooldown) are checkpointed: stopped and resumed between two reductions, the
     run reduces the rate at the same steps and ends with the same weights as one left alone."""
-    plateau = ["model=rosenbrock", "optimizer=adam", "optimizer.learning_rate=0.02", "schedule=reduce_on_plateau",
-               "schedule.patience=2", "schedule.min_delta=0.1", "trainer.log_every=10", "trainer.deterministic=true"]
+    plateau = [
+        "model=rosenbrock",
+        "optimizer=adam",
+        "optimizer.learning_rate=0.02",
+        "schedule=reduce_on_plateau",
+        "schedule.patience=2",
+        "schedule.min_delta=0.1",
+        "trainer.log_every=10",
+        "trainer.deterministic=true",
+    ]
     whole = train(make_config(*plateau, "trainer.steps=400", f"output_dir={tmp_path / 'whole'}"))
     train(make_config(*plateau, "trainer.steps=170", f"output_dir={tmp_path / 'split'}"))
     resumed = train(make_config(*plateau, "trainer.steps=400", f"output_dir={tmp_path / 'split'}"))
@@ -67,4 +78,5 @@ def test_reduce_on_plateau_resumes_bit_for_bit(make_config, tmp_path):
     assert len(set(rates[:17])) > 1 and len(set(rates[17:])) > 1  # reductions before and after the stop
     assert resumed["variables"] == whole["variables"]
     assert dict(read_scalars(tmp_path / "split")["train/learning_rate"]) == dict(
-        read_scalars(tmp_path / "whole")["train/learning_rate"])
+        read_scalars(tmp_path / "whole")["train/learning_rate"]
+    )

@@ -19,17 +19,16 @@ SophiaH is a closure optimizer: it needs the loss for its Hessian-vector product
 `model.fit` (whose step has only gradients); instead of a fit and .keras reload, its config round-trips through
 Keras' serialization, and its state through a checkpoint.
 """
+
 import keras
 import numpy as np
 import tensorflow as tf
-
 from trainer.plugins.optimizers.sophia import SophiaH
 
 START = ([1.0, -2.0], [[0.5, 3.0], [-1.0, 0.25]])
 A = ([4.0, 0.5], [[1.0, 2.0], [0.25, 8.0]])
 B = ([0.3, -0.2], [[0.1, 0.4], [0.2, -0.3]])
-EXPECTED = [[0.922802734375, -1.921875],
-            [[0.43691430048223046, 2.921875], [-0.9788483734652846, 0.22752639680686493]]]
+EXPECTED = [[0.922802734375, -1.921875], [[0.43691430048223046, 2.921875], [-0.9788483734652846, 0.22752639680686493]]]
 
 
 def separable(variables):

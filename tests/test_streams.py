@@ -1,17 +1,18 @@
 """Data plugins that stream examples from files (TFRecord, a folder of images per class): runs train end
 to end from files written here, and a run resumed mid-epoch continues the stream where it stopped."""
+
 import json
 
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from tests.conftest import final_weights, write_image_folders, write_mnist_tfrecords
-from trainer.errors import ConfigError, DataError
 from trainer.plugins.data.image_folder import load_image_folder
 from trainer.plugins.data.mnist import synthetic_images
 from trainer.plugins.data.tfds import load_tfds
 from trainer.plugins.data.tfrecord import load_tfrecords
+
+from tests.conftest import final_weights, write_image_folders, write_mnist_tfrecords
+from trainer.errors import ConfigError, DataError
 from trainer.train import train
 
 STREAMED = ["experiment=mnist", "trainer.log_every=4", "logging.pictures=false", "trainer.batch_size=32"]
@@ -43,8 +44,15 @@ def test_image_folder_reads_grey_images_as_mnist_arrays(tmp_path):
 @pytest.mark.parametrize("write, plugin", [(write_mnist_tfrecords, "tfrecord"), (write_image_folders, "image_folder")])
 def test_streamed_data_trains_end_to_end(make_config, tmp_path, write, plugin):
     files = write(tmp_path)
-    metrics = train(make_config(*STREAMED, f"data={plugin}", f"data.train={files['train']}",
-                                f"data.test={files['test']}", "trainer.epochs=3"))
+    metrics = train(
+        make_config(
+            *STREAMED,
+            f"data={plugin}",
+            f"data.train={files['train']}",
+            f"data.test={files['test']}",
+            "trainer.epochs=3",
+        )
+    )
 
     steps_per_epoch = {"tfrecord": 256 // 32, "image_folder": 128 // 32}[plugin]
     assert metrics["steps"] == 3 * steps_per_epoch
@@ -55,7 +63,12 @@ def test_streamed_data_trains_end_to_end(make_config, tmp_path, write, plugin):
 @pytest.mark.parametrize("write, plugin", [(write_mnist_tfrecords, "tfrecord"), (write_image_folders, "image_folder")])
 def test_resumed_mid_epoch_the_stream_continues_where_it_stopped(make_config, tmp_path, write, plugin):
     files = write(tmp_path)
-    data = [f"data={plugin}", f"data.train={files['train']}", f"data.test={files['test']}", "trainer.deterministic=true"]
+    data = [
+        f"data={plugin}",
+        f"data.train={files['train']}",
+        f"data.test={files['test']}",
+        "trainer.deterministic=true",
+    ]
     whole = make_config(*STREAMED, *data, "trainer.steps=8")
     whole.output_dir = str(tmp_path / "whole")
     train(whole)
@@ -74,7 +87,9 @@ def test_streams_refuse_what_they_cannot_do(make_config, tmp_path):
         train(make_config(*STREAMED, "data=tfrecord", f"data.train={files['train']}", "trainer.validation_split=0.1"))
     with pytest.raises(DataError, match=r"^data: no file matches .*missing-\*\.tfrecord; give a path or a glob"):
         load_tfrecords(str(tmp_path / "missing-*.tfrecord"))
-    with pytest.raises(DataError, match=r"^data: no folder .*nowhere; give a folder with one subfolder of images per class"):
+    with pytest.raises(
+        DataError, match=r"^data: no folder .*nowhere; give a folder with one subfolder of images per class"
+    ):
         load_image_folder(str(tmp_path / "nowhere"))
     with tf.io.TFRecordWriter(str(tmp_path / "other.tfrecord")) as writer:
         writer.write(tf.train.Example().SerializeToString())

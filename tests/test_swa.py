@@ -7,13 +7,14 @@ d208d752e98c310280938efa939117bf635a60a8 (2024-04-15), tensorflow_addons/optimiz
 stochastic_weight_averaging_test.py, `test_averaging`. The other expected values are written out by hand from TFA's
 rule (stochastic_weight_averaging.py, `average_op`) or computed with NumPy; none with the code under test.
 """
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from trainer.plugins.optimizers.swa import SWA, update_batch_norm
 
 from tests.conftest import fit_save_and_reload
-from trainer.plugins.optimizers.swa import SWA, update_batch_norm
 from trainer.train import train
 
 
@@ -60,9 +61,19 @@ def test_the_weights_stay_until_the_first_snapshot():
 
 
 def test_a_trainer_run_ends_on_the_average_of_the_sgd_path(make_config):
-    metrics = train(make_config("optimizer=swa", "optimizer@optimizer.optimizer=sgd", "optimizer.learning_rate=0.1",
-                                "optimizer.start_averaging=4", "optimizer.average_period=5", "trainer.steps=20",
-                                "trainer.checkpoint_every=null", "logging.pictures=false", "logging.graph=false"))
+    metrics = train(
+        make_config(
+            "optimizer=swa",
+            "optimizer@optimizer.optimizer=sgd",
+            "optimizer.learning_rate=0.1",
+            "optimizer.start_averaging=4",
+            "optimizer.average_period=5",
+            "trainer.steps=20",
+            "trainer.checkpoint_every=null",
+            "logging.pictures=false",
+            "logging.graph=false",
+        )
+    )
 
     path = [5.0]  # SGD at 0.1 on 2x^2 + x + 3, whose gradient is 4x + 1; snapshots after updates 5, 10, 15, 20
     for _ in range(20):
@@ -80,8 +91,15 @@ def test_update_batch_norm_averages_each_layers_batch_statistics():
     the batches of its batch means and (biased) variances, computed here with NumPy from the model's weights.
     Statistics and momentum set beforehand are replaced and restored."""
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.BatchNormalization(),
-                              keras.layers.Dense(2), keras.layers.BatchNormalization(momentum=0.9)])
+    model = keras.Sequential(
+        [
+            keras.Input((3,)),
+            keras.layers.Dense(4),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(2),
+            keras.layers.BatchNormalization(momentum=0.9),
+        ]
+    )
     first, second = model.layers[1], model.layers[3]
     for layer in (first, second):
         layer.gamma.assign(np.linspace(0.5, 2.0, layer.gamma.shape[0]))
@@ -109,15 +127,17 @@ def test_update_batch_norm_averages_each_layers_batch_statistics():
 
 def batch_normalized_classifier() -> keras.Model:
     """Digits through BatchNormalization first, so that its statistics are those of the pixels themselves."""
-    return keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.BatchNormalization(),
-                             keras.layers.Dense(10)])
+    return keras.Sequential(
+        [keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.BatchNormalization(), keras.layers.Dense(10)]
+    )
 
 
 def test_a_run_with_swa_ends_with_the_batch_statistics_recomputed(make_config, fake_mnist, tmp_path):
     """The run's exported model has, as moving statistics, the average over the epoch's batches (in order) of
     each batch's pixel means and biased variances: not what training's momentum left."""
-    cfg = make_config("experiment=mnist", f"data.path={fake_mnist}", "optimizer=swa", "trainer.steps=16",
-                      "logging.pictures=false")
+    cfg = make_config(
+        "experiment=mnist", f"data.path={fake_mnist}", "optimizer=swa", "trainer.steps=16", "logging.pictures=false"
+    )
     cfg.model = {"_target_": f"{__name__}.batch_normalized_classifier"}
     train(cfg)
 

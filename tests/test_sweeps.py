@@ -1,13 +1,14 @@
 """Multiruns through the real command line: a sweep's summary, HParams experiment and shared landscape;
 failing jobs; the joblib launcher; the Optuna preset."""
+
 import csv
 import json
 
 import pytest
+from trainer.plugins.tasks.scalar import ScalarTask
 
 from tests.conftest import read_tensors
 from tests.test_cli import run_trainer
-from trainer.plugins.tasks.scalar import ScalarTask
 from trainer.outputs.sweep import read_jobs
 
 
@@ -33,7 +34,9 @@ def session_hparams(run_dir) -> dict:
 
 @pytest.mark.slow
 def test_two_by_three_sweep_writes_hparams_a_six_row_summary_and_one_landscape(tmp_path):
-    result, rows = run_sweep(tmp_path, "optimizer=sgd,adam", "optimizer.learning_rate=0.01,0.03,0.1", "trainer.steps=200")
+    result, rows = run_sweep(
+        tmp_path, "optimizer=sgd,adam", "optimizer.learning_rate=0.01,0.03,0.1", "trainer.steps=200"
+    )
     assert [(row["job"], row["overrides"], row["status"]) for row in rows] == [
         (str(number), f"optimizer={name} optimizer.learning_rate={rate} trainer.steps=200", "ok")
         for number, (name, rate) in enumerate((n, r) for n in ("sgd", "adam") for r in ("0.01", "0.03", "0.1"))
@@ -43,7 +46,9 @@ def test_two_by_three_sweep_writes_hparams_a_six_row_summary_and_one_landscape(t
     for row in rows:
         metrics = json.loads((tmp_path / row["directory"] / "metrics.json").read_text())
         assert float(row["distance_to_minimum"]) == pytest.approx(metrics["distance_to_minimum"])
-    assert "| job | overrides | status | best | distance_to_minimum | objective |" in (tmp_path / "summary.md").read_text()
+    assert (
+        "| job | overrides | status | best | distance_to_minimum | objective |" in (tmp_path / "summary.md").read_text()
+    )
     assert "best (minimize distance_to_minimum, then minimize objective): job " in result.stdout
 
     sessions = [session_hparams(tmp_path / row["directory"]) for row in rows]
@@ -68,7 +73,10 @@ def test_two_by_three_sweep_writes_hparams_a_six_row_summary_and_one_landscape(t
 def test_sweep_where_jobs_raise_keeps_the_others_and_marks_the_failures(tmp_path):
     result, rows = run_sweep(tmp_path, "model.initial=[5.0],[abc]", "optimizer=sgd,adam", "trainer.steps=20")
     assert [row["status"] for row in rows] == ["ok", "ok", "failed", "failed"]
-    refused = "model: trainer.plugins.models.quadratic.Quadratic refused its settings: ValueError: could not convert string to float: 'abc'"
+    refused = (
+        "model: trainer.plugins.models.quadratic.Quadratic refused its settings: "
+        "ValueError: could not convert string to float: 'abc'"
+    )
     assert [row["error"] for row in rows[2:]] == [refused] * 2
     assert rows[0]["best"] == "yes" and float(rows[0]["loss"]) == pytest.approx(2.875, abs=1e-3)
     for row in rows[:2]:
@@ -80,8 +88,9 @@ def test_sweep_where_jobs_raise_keeps_the_others_and_marks_the_failures(tmp_path
 
 @pytest.mark.slow
 def test_joblib_launcher_runs_jobs_in_parallel_processes(tmp_path):
-    result, rows = run_sweep(tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "optimizer=sgd,adam",
-                             "trainer.steps=50")
+    result, rows = run_sweep(
+        tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "optimizer=sgd,adam", "trainer.steps=50"
+    )
     assert "Joblib.Parallel(n_jobs=2" in result.stdout
     assert [row["status"] for row in rows] == ["ok", "ok"]
     assert [int(float(row["steps"])) for row in rows] == [50, 50]
@@ -100,8 +109,13 @@ def test_optuna_preset_improves_on_its_first_trial_within_twenty(tmp_path):
 
 @pytest.mark.slow
 def test_mnist_optuna_preset_maximizes_validation_accuracy(tmp_path, fake_mnist):
-    result, rows = run_sweep(tmp_path / "sweep", "experiment=mnist", "hparams_search=mnist", f"data.path={fake_mnist}",
-                             "hydra.sweeper.n_trials=3")
+    result, rows = run_sweep(
+        tmp_path / "sweep",
+        "experiment=mnist",
+        "hparams_search=mnist",
+        f"data.path={fake_mnist}",
+        "hydra.sweeper.n_trials=3",
+    )
     assert len(rows) == 3 and all(row["status"] == "ok" for row in rows)
     ranks = [(-float(row["val_accuracy"]), float(row["test_loss"])) for row in rows]  # ties: the test loss
     assert [row["best"] for row in rows] == ["yes" if rank == min(ranks) else "" for rank in ranks]
@@ -114,8 +128,14 @@ def test_ties_on_the_metric_are_broken_by_the_tiebreak_and_the_rest_share_the_ma
     from trainer.outputs.sweep import Job, best_jobs
 
     def job(number, distance, objective):
-        return Job(number, tmp_path, [f"optimizer={number}"], {"distance_to_minimum": distance, "objective": objective,
-                                                               "loss": 2.875}, None, None)
+        return Job(
+            number,
+            tmp_path,
+            [f"optimizer={number}"],
+            {"distance_to_minimum": distance, "objective": objective, "loss": 2.875},
+            None,
+            None,
+        )
 
     jobs = [job(0, 1.5e-8, 2.875), job(1, 0.0, 2.875), job(2, 0.0, 2.8750002), job(3, 0.0, 2.875), job(4, 0.05, 2.88)]
     ranking = [("distance_to_minimum", "minimize"), ("objective", "minimize")]
@@ -132,7 +152,13 @@ def test_many_jobs_in_one_process_do_not_warn_of_retracing(make_config, tmp_path
 
     with caplog.at_level("WARNING", logger="tensorflow"):
         for job, rate in enumerate((0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4)):
-            train(make_config(f"optimizer.learning_rate={rate}", "trainer.steps=20", "trainer.validation_split=null",
-                              f"output_dir={tmp_path / str(job)}"))
+            train(
+                make_config(
+                    f"optimizer.learning_rate={rate}",
+                    "trainer.steps=20",
+                    "trainer.validation_split=null",
+                    f"output_dir={tmp_path / str(job)}",
+                )
+            )
 
     assert not [record for record in caplog.records if "retracing" in record.getMessage()]

@@ -7,11 +7,10 @@ function or closed formula that TFA's test computes them with, re-implemented he
 test. The few marked "Not in TFA" check this port's own additions, against NumPy or by hand. None is
 computed with the code under test.
 """
+
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from tests.conftest import fit_save_and_reload
 from trainer.plugins.optimizers.cocob import COCOB
 from trainer.plugins.optimizers.conditional_gradient import ConditionalGradient
 from trainer.plugins.optimizers.lazy_adam import LazyAdam
@@ -22,8 +21,9 @@ from trainer.plugins.schedules.cyclical import (
     Triangular2CyclicalLearningRate,
     TriangularCyclicalLearningRate,
 )
-from trainer.loop.build import build_training
 
+from tests.conftest import fit_save_and_reload
+from trainer.loop.build import build_training
 
 # TFA's test_utils.assert_allclose_according_to_type, which most of its tests assert with (float32 and float64).
 ACCORDING_TO_TYPE = {"rtol": 1e-6, "atol": 1e-6}
@@ -31,8 +31,12 @@ ACCORDING_TO_TYPE = {"rtol": 1e-6, "atol": 1e-6}
 
 def as_tensors(gradients, dtype):
     """Dense gradients as tensors, and (values, indices, dense_shape) tuples as IndexedSlices."""
-    return [tf.IndexedSlices(tf.constant(g[0], dtype), tf.constant(g[1]), tf.constant(g[2]))
-            if isinstance(g, tuple) else tf.constant(g, dtype) for g in gradients]
+    return [
+        tf.IndexedSlices(tf.constant(g[0], dtype), tf.constant(g[1]), tf.constant(g[2]))
+        if isinstance(g, tuple)
+        else tf.constant(g, dtype)
+        for g in gradients
+    ]
 
 
 def apply(optimizer, steps, gradients, values, dtype=tf.float32):
@@ -55,8 +59,8 @@ NOVOGRAD_SPARSE = ([([0.1], [0], [2]), ([0.4], [1], [2])], [[1.0, 2.0], [3.0, 4.
 @pytest.mark.parametrize(
     "sample, steps, options, expected",
     [  # test_dense_sample, test_dense_sample_with_weight_decay, test_dense_sample_with_grad_averaging,
-       # test_sparse_sample, test_sparse_sample_with_weight_decay, test_sparse_sample_with_grad_averaging.
-       # TFA's weight_decay is moment_weight_decay here.
+        # test_sparse_sample, test_sparse_sample_with_weight_decay, test_sparse_sample_with_grad_averaging.
+        # TFA's weight_decay is moment_weight_decay here.
         (NOVOGRAD_DENSE, 1, {}, [[0.9552786425, 1.9105572849], [2.9400000012, 3.9200000016]]),
         (NOVOGRAD_DENSE, 1, {"moment_weight_decay": 0.1}, [[0.945278642, 1.8905572849], [2.9100000012, 3.8800000016]]),
         (NOVOGRAD_DENSE, 2, {"grad_averaging": True}, [[0.9105572849, 1.8211145698], [2.8800000024, 3.8400000032]]),
@@ -64,8 +68,14 @@ NOVOGRAD_SPARSE = ([([0.1], [0], [2]), ([0.4], [1], [2])], [[1.0, 2.0], [3.0, 4.
         (NOVOGRAD_SPARSE, 2, {"moment_weight_decay": 0.1}, [[0.6821, 2.0], [3.0, 3.5954]]),
         (NOVOGRAD_SPARSE, 2, {"grad_averaging": True}, [[0.8, 2.0], [3.0, 3.8]]),
     ],
-    ids=["dense", "dense-weight-decay", "dense-grad-averaging", "sparse", "sparse-weight-decay",
-         "sparse-grad-averaging"],
+    ids=[
+        "dense",
+        "dense-weight-decay",
+        "dense-grad-averaging",
+        "sparse",
+        "sparse-weight-decay",
+        "sparse-grad-averaging",
+    ],
 )
 def test_novograd_matches_tfa(sample, steps, options, expected, dtype):
     gradients, values = sample
@@ -75,6 +85,7 @@ def test_novograd_matches_tfa(sample, steps, options, expected, dtype):
 
 
 # --- LazyAdam: lazy_adam_test.py, with its NumPy reference `adam_update_numpy` ---
+
 
 def adam_update_numpy(param, g_t, t, m, v, lr=0.001, beta1=0.9, beta2=0.999, epsilon=1e-7):
     """TFA's lazy_adam_test.py reference, as written there (t counts from 0)."""
@@ -92,7 +103,7 @@ def test_lazy_adam_matches_tfa(sparse, dtype):
     var0, var1 = np.array([1.0, 1.0, 2.0]), np.array([3.0, 3.0, 4.0])
     grads0, grads1 = np.array([0.1, 0.0, 0.1]), np.array([0.01, 0.0, 0.01])
     rows = [0, 2]
-    gradients = ([(grads0[rows], rows, [3]), (grads1[rows], rows, [3])] if sparse else [grads0, grads1])
+    gradients = [(grads0[rows], rows, [3]), (grads1[rows], rows, [3])] if sparse else [grads0, grads1]
     optimizer, variables = LazyAdam(), [tf.Variable(var0, dtype=dtype), tf.Variable(var1, dtype=dtype)]
     m0 = v0 = m1 = v1 = 0.0
     for t in range(3):
@@ -149,15 +160,18 @@ def test_lazy_adam_updates_only_the_gathered_rows_of_an_embedding(compiled):
 
 # --- ProximalAdagrad: proximal_adagrad_test.py, its literal numbers (10 steps at lr 3, accumulator 0.1) ---
 
+
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize(
     "options, expected",
     [  # test_without_regularization, test_with_l1_regularization, test_with_l1_l2_regularization, and
-       # their test_sparse_* twins, which keep var_0[1] = 2 and var_1[0] = 4 (rows without a gradient).
+        # their test_sparse_* twins, which keep var_0[1] = 2 and var_1[0] = 4 (rows without a gradient).
         ({}, [[-6.722771, -9.230448], [3.0539124, 1.1230775]]),
         ({"l1_regularization_strength": 0.001}, [[-6.663634, -9.190331], [2.9593036, 1.0292315]]),
-        ({"l1_regularization_strength": 0.001, "l2_regularization_strength": 2.0},
-         [[-0.0495, -0.0995], [-0.0045, -0.0095]]),
+        (
+            {"l1_regularization_strength": 0.001, "l2_regularization_strength": 2.0},
+            [[-0.0495, -0.0995], [-0.0045, -0.0095]],
+        ),
     ],
     ids=["plain", "l1", "l1-l2"],
 )
@@ -179,71 +193,371 @@ def test_proximal_adagrad_matches_tfa(options, expected, sparse):
 # _db_params_frobenius_cg01 and _db_params_nuclear_cg01: "dist-belief" values, a vector of 10 zeros after each
 # of 10 steps at learning_rate 0.1, lambda_ 0.1, with these gradients (the same in both).
 DIST_BELIEF_GRADIENTS = [
-    [0.00096264342, 0.17914793, 0.93945462, 0.41396621, 0.53037018,
-     0.93197989, 0.78648776, 0.50036013, 0.55345792, 0.96722615],
-    [0.17075552, 0.88821375, 0.20873757, 0.25236958, 0.57578111,
-     0.15312378, 0.5513742, 0.94687688, 0.16012503, 0.22159521],
-    [0.35077485, 0.47304362, 0.44412705, 0.44368884, 0.078527533,
-     0.81223965, 0.31168157, 0.43203235, 0.16792089, 0.24644311],
-    [0.9694621, 0.75035888, 0.28171822, 0.83813518, 0.53807181,
-     0.3728098, 0.81454384, 0.03848977, 0.89759839, 0.93665648],
-    [0.38578293, 0.8536852, 0.88722926, 0.66276771, 0.13678469,
-     0.94036359, 0.69107032, 0.81897682, 0.5433259, 0.67860287],
-    [0.27885768, 0.76100707, 0.24625534, 0.81354135, 0.18959245,
-     0.48038563, 0.84163809, 0.41172323, 0.83259648, 0.44941229],
-    [0.27233034, 0.056316052, 0.5039115, 0.24105175, 0.35697976,
-     0.75913221, 0.73577434, 0.16014607, 0.57500273, 0.071136251],
-    [0.58697265, 0.2494842, 0.08106143, 0.39954534, 0.15892942,
-     0.12683646, 0.74053431, 0.16033, 0.66625422, 0.73515922],
-    [0.8215279, 0.41994119, 0.95172721, 0.68000203, 0.79439718,
-     0.43384039, 0.55561525, 0.22567581, 0.93331909, 0.29438227],
-    [0.68297005, 0.67758518, 0.1748755, 0.13266537, 0.70697063,
-     0.055731893, 0.68593478, 0.50580865, 0.12602448, 0.093537711],
+    [
+        0.00096264342,
+        0.17914793,
+        0.93945462,
+        0.41396621,
+        0.53037018,
+        0.93197989,
+        0.78648776,
+        0.50036013,
+        0.55345792,
+        0.96722615,
+    ],
+    [
+        0.17075552,
+        0.88821375,
+        0.20873757,
+        0.25236958,
+        0.57578111,
+        0.15312378,
+        0.5513742,
+        0.94687688,
+        0.16012503,
+        0.22159521,
+    ],
+    [
+        0.35077485,
+        0.47304362,
+        0.44412705,
+        0.44368884,
+        0.078527533,
+        0.81223965,
+        0.31168157,
+        0.43203235,
+        0.16792089,
+        0.24644311,
+    ],
+    [
+        0.9694621,
+        0.75035888,
+        0.28171822,
+        0.83813518,
+        0.53807181,
+        0.3728098,
+        0.81454384,
+        0.03848977,
+        0.89759839,
+        0.93665648,
+    ],
+    [
+        0.38578293,
+        0.8536852,
+        0.88722926,
+        0.66276771,
+        0.13678469,
+        0.94036359,
+        0.69107032,
+        0.81897682,
+        0.5433259,
+        0.67860287,
+    ],
+    [
+        0.27885768,
+        0.76100707,
+        0.24625534,
+        0.81354135,
+        0.18959245,
+        0.48038563,
+        0.84163809,
+        0.41172323,
+        0.83259648,
+        0.44941229,
+    ],
+    [
+        0.27233034,
+        0.056316052,
+        0.5039115,
+        0.24105175,
+        0.35697976,
+        0.75913221,
+        0.73577434,
+        0.16014607,
+        0.57500273,
+        0.071136251,
+    ],
+    [
+        0.58697265,
+        0.2494842,
+        0.08106143,
+        0.39954534,
+        0.15892942,
+        0.12683646,
+        0.74053431,
+        0.16033,
+        0.66625422,
+        0.73515922,
+    ],
+    [
+        0.8215279,
+        0.41994119,
+        0.95172721,
+        0.68000203,
+        0.79439718,
+        0.43384039,
+        0.55561525,
+        0.22567581,
+        0.93331909,
+        0.29438227,
+    ],
+    [
+        0.68297005,
+        0.67758518,
+        0.1748755,
+        0.13266537,
+        0.70697063,
+        0.055731893,
+        0.68593478,
+        0.50580865,
+        0.12602448,
+        0.093537711,
+    ],
 ]
 DIST_BELIEF_OUTPUTS = {
     "fro": [
-        [-4.1555551e-05, -0.0077334875, -0.040554531, -0.017870162, -0.022895107,
-         -0.040231861, -0.033951234, -0.021599628, -0.023891762, -0.041753378],
-        [-0.00961733, -0.0507779, -0.01580694, -0.01599489, -0.03470477,
-         -0.01264373, -0.03443632, -0.05546713, -0.01140388, -0.01665068],
-        [-0.02462724, -0.03699233, -0.03154434, -0.03153357, -0.00876844,
-         -0.05606323, -0.02447166, -0.03469437, -0.0124694, -0.01829169],
-        [-0.04124615, -0.03371741, -0.0144246, -0.03668303, -0.02240246,
-         -0.02052062, -0.03503307, -0.00500922, -0.03715545, -0.0393002],
-        [-0.01979208, -0.0380417, -0.03747472, -0.0305847, -0.00779536,
-         -0.04024222, -0.03156913, -0.0337613, -0.02578116, -0.03148952],
-        [-0.01555188, -0.04084422, -0.01573331, -0.04265549, -0.01000746,
-         -0.02740575, -0.04412147, -0.02341569, -0.0431026, -0.02502293],
-        [-0.01890448, -0.00767214, -0.03367592, -0.01962219, -0.02374279,
-         -0.05110247, -0.05128598, -0.01254396, -0.04094185, -0.00703416],
-        [-0.03772914, -0.01599993, -0.00831695, -0.02635719, -0.01207801,
-         -0.01285448, -0.05034328, -0.01104364, -0.04477356, -0.04558991],
-        [-0.03919835, -0.01970845, -0.04187151, -0.03195836, -0.03546333,
-         -0.01999326, -0.02899324, -0.01083582, -0.04472339, -0.01725317],
-        [-0.04510314, -0.04282944, -0.0147322, -0.0111956, -0.04617687,
-         -0.00535998, -0.0442614, -0.03158399, -0.01207165, -0.00736567],
+        [
+            -4.1555551e-05,
+            -0.0077334875,
+            -0.040554531,
+            -0.017870162,
+            -0.022895107,
+            -0.040231861,
+            -0.033951234,
+            -0.021599628,
+            -0.023891762,
+            -0.041753378,
+        ],
+        [
+            -0.00961733,
+            -0.0507779,
+            -0.01580694,
+            -0.01599489,
+            -0.03470477,
+            -0.01264373,
+            -0.03443632,
+            -0.05546713,
+            -0.01140388,
+            -0.01665068,
+        ],
+        [
+            -0.02462724,
+            -0.03699233,
+            -0.03154434,
+            -0.03153357,
+            -0.00876844,
+            -0.05606323,
+            -0.02447166,
+            -0.03469437,
+            -0.0124694,
+            -0.01829169,
+        ],
+        [
+            -0.04124615,
+            -0.03371741,
+            -0.0144246,
+            -0.03668303,
+            -0.02240246,
+            -0.02052062,
+            -0.03503307,
+            -0.00500922,
+            -0.03715545,
+            -0.0393002,
+        ],
+        [
+            -0.01979208,
+            -0.0380417,
+            -0.03747472,
+            -0.0305847,
+            -0.00779536,
+            -0.04024222,
+            -0.03156913,
+            -0.0337613,
+            -0.02578116,
+            -0.03148952,
+        ],
+        [
+            -0.01555188,
+            -0.04084422,
+            -0.01573331,
+            -0.04265549,
+            -0.01000746,
+            -0.02740575,
+            -0.04412147,
+            -0.02341569,
+            -0.0431026,
+            -0.02502293,
+        ],
+        [
+            -0.01890448,
+            -0.00767214,
+            -0.03367592,
+            -0.01962219,
+            -0.02374279,
+            -0.05110247,
+            -0.05128598,
+            -0.01254396,
+            -0.04094185,
+            -0.00703416,
+        ],
+        [
+            -0.03772914,
+            -0.01599993,
+            -0.00831695,
+            -0.02635719,
+            -0.01207801,
+            -0.01285448,
+            -0.05034328,
+            -0.01104364,
+            -0.04477356,
+            -0.04558991,
+        ],
+        [
+            -0.03919835,
+            -0.01970845,
+            -0.04187151,
+            -0.03195836,
+            -0.03546333,
+            -0.01999326,
+            -0.02899324,
+            -0.01083582,
+            -0.04472339,
+            -0.01725317,
+        ],
+        [
+            -0.04510314,
+            -0.04282944,
+            -0.0147322,
+            -0.0111956,
+            -0.04617687,
+            -0.00535998,
+            -0.0442614,
+            -0.03158399,
+            -0.01207165,
+            -0.00736567,
+        ],
     ],
     "nuclear": [
-        [-4.1552783e-05, -0.0077334875, -0.040554535, -0.017870164, -0.022895109,
-         -0.040231861, -0.033951234, -0.021599628, -0.023891764, -0.041753381],
-        [-0.00961733, -0.0507779, -0.01580694, -0.01599489, -0.03470477,
-         -0.01264373, -0.03443632, -0.05546713, -0.01140388, -0.01665068],
-        [-0.02462724, -0.03699233, -0.03154433, -0.03153357, -0.00876844,
-         -0.05606324, -0.02447166, -0.03469437, -0.0124694, -0.01829169],
-        [-0.04124615, -0.03371741, -0.0144246, -0.03668303, -0.02240246,
-         -0.02052062, -0.03503307, -0.00500922, -0.03715545, -0.0393002],
-        [-0.01979207, -0.0380417, -0.03747472, -0.0305847, -0.00779536,
-         -0.04024221, -0.03156913, -0.0337613, -0.02578116, -0.03148951],
-        [-0.01555188, -0.04084422, -0.01573331, -0.04265549, -0.01000746,
-         -0.02740575, -0.04412147, -0.02341569, -0.0431026, -0.02502293],
-        [-0.01890448, -0.00767214, -0.03367592, -0.01962219, -0.02374278,
-         -0.05110246, -0.05128598, -0.01254396, -0.04094184, -0.00703416],
-        [-0.03772915, -0.01599993, -0.00831695, -0.0263572, -0.01207801,
-         -0.01285448, -0.05034329, -0.01104364, -0.04477356, -0.04558992],
-        [-0.03919835, -0.01970845, -0.04187151, -0.03195836, -0.03546333,
-         -0.01999326, -0.02899324, -0.01083582, -0.04472339, -0.01725317],
-        [-0.04510314, -0.04282944, -0.0147322, -0.0111956, -0.04617687,
-         -0.00535998, -0.0442614, -0.031584, -0.01207165, -0.00736567],
+        [
+            -4.1552783e-05,
+            -0.0077334875,
+            -0.040554535,
+            -0.017870164,
+            -0.022895109,
+            -0.040231861,
+            -0.033951234,
+            -0.021599628,
+            -0.023891764,
+            -0.041753381,
+        ],
+        [
+            -0.00961733,
+            -0.0507779,
+            -0.01580694,
+            -0.01599489,
+            -0.03470477,
+            -0.01264373,
+            -0.03443632,
+            -0.05546713,
+            -0.01140388,
+            -0.01665068,
+        ],
+        [
+            -0.02462724,
+            -0.03699233,
+            -0.03154433,
+            -0.03153357,
+            -0.00876844,
+            -0.05606324,
+            -0.02447166,
+            -0.03469437,
+            -0.0124694,
+            -0.01829169,
+        ],
+        [
+            -0.04124615,
+            -0.03371741,
+            -0.0144246,
+            -0.03668303,
+            -0.02240246,
+            -0.02052062,
+            -0.03503307,
+            -0.00500922,
+            -0.03715545,
+            -0.0393002,
+        ],
+        [
+            -0.01979207,
+            -0.0380417,
+            -0.03747472,
+            -0.0305847,
+            -0.00779536,
+            -0.04024221,
+            -0.03156913,
+            -0.0337613,
+            -0.02578116,
+            -0.03148951,
+        ],
+        [
+            -0.01555188,
+            -0.04084422,
+            -0.01573331,
+            -0.04265549,
+            -0.01000746,
+            -0.02740575,
+            -0.04412147,
+            -0.02341569,
+            -0.0431026,
+            -0.02502293,
+        ],
+        [
+            -0.01890448,
+            -0.00767214,
+            -0.03367592,
+            -0.01962219,
+            -0.02374278,
+            -0.05110246,
+            -0.05128598,
+            -0.01254396,
+            -0.04094184,
+            -0.00703416,
+        ],
+        [
+            -0.03772915,
+            -0.01599993,
+            -0.00831695,
+            -0.0263572,
+            -0.01207801,
+            -0.01285448,
+            -0.05034329,
+            -0.01104364,
+            -0.04477356,
+            -0.04558992,
+        ],
+        [
+            -0.03919835,
+            -0.01970845,
+            -0.04187151,
+            -0.03195836,
+            -0.03546333,
+            -0.01999326,
+            -0.02899324,
+            -0.01083582,
+            -0.04472339,
+            -0.01725317,
+        ],
+        [
+            -0.04510314,
+            -0.04282944,
+            -0.0147322,
+            -0.0111956,
+            -0.04617687,
+            -0.00535998,
+            -0.0442614,
+            -0.031584,
+            -0.01207165,
+            -0.00736567,
+        ],
     ],
 }
 
@@ -272,8 +586,10 @@ def test_conditional_gradient_frobenius_steps_as_tfa(steps, dtype):
         if steps == 2:
             expected = expected * 0.5 - (1 - 0.5) * 0.01 * g / norm
         np.testing.assert_allclose(after, expected, **ACCORDING_TO_TYPE)
-    assert [v.path for v in optimizer.variables] == ["conditional_gradient/iteration",
-                                                     "conditional_gradient/learning_rate"]
+    assert [v.path for v in optimizer.variables] == [
+        "conditional_gradient/iteration",
+        "conditional_gradient/learning_rate",
+    ]
 
 
 @pytest.mark.parametrize("ord", ["fro", "nuclear"])
@@ -324,6 +640,7 @@ def test_conditional_gradient_nuclear_takes_kernels_as_a_matrix_of_their_last_ax
 
 # --- COCOB: cocob_test.py, its literal numbers (TFA asserted atol 2e-4) ---
 
+
 @pytest.mark.parametrize(
     "alpha, steps, expected",
     [  # test_dense_sample_with_default_alpha, ..._with_custom_int_alpha, ..._with_custom_float_alpha
@@ -347,6 +664,7 @@ def test_cocobs_learning_rate_scales_its_bets():
 
 # --- Cyclical learning rates: cyclical_learning_rate_test.py ---
 
+
 def serialized(schedule, round_trip):
     return type(schedule).from_config(schedule.get_config()) if round_trip else schedule
 
@@ -365,8 +683,14 @@ def test_triangular2_matches_tfa(round_trip):
     """test_triangular2_cyclical_learning_rate: the second cycle peaks halfway, at (1 + 0.1) / 2."""
     schedule = serialized(Triangular2CyclicalLearningRate(0.1, 1.0, step_size=30), round_trip)
     middle = (1 + 0.1) / 2
-    expected = np.concatenate([np.linspace(0.1, 1, num=31), np.linspace(1, 0.1, num=31)[1:],
-                               np.linspace(0.1, middle, num=31)[1:], np.linspace(middle, 0.1, num=31)[1:]])
+    expected = np.concatenate(
+        [
+            np.linspace(0.1, 1, num=31),
+            np.linspace(1, 0.1, num=31)[1:],
+            np.linspace(0.1, middle, num=31)[1:],
+            np.linspace(middle, 0.1, num=31)[1:],
+        ]
+    )
 
     np.testing.assert_allclose(schedule(np.arange(len(expected))), expected, rtol=1e-6)
 

@@ -1,5 +1,6 @@
 """Validation during training: a held-out split evaluated every eval_every steps, the best checkpoint by the
 monitored metric, and early stopping with patience and minimum improvement, in TensorBoard and metrics.json."""
+
 import pytest
 import tensorflow as tf
 
@@ -8,8 +9,15 @@ from trainer.train import train
 
 
 def test_validation_split_is_evaluated_every_epoch_and_the_best_kept(make_config, fake_mnist, tmp_path):
-    metrics = train(make_config("experiment=mnist", f"data.path={fake_mnist}", "trainer.epochs=3",
-                                "trainer.validation_split=0.25", "trainer.log_every=2"))
+    metrics = train(
+        make_config(
+            "experiment=mnist",
+            f"data.path={fake_mnist}",
+            "trainer.epochs=3",
+            "trainer.validation_split=0.25",
+            "trainer.log_every=2",
+        )
+    )
     scalars = read_scalars(tmp_path / "run")
 
     steps_per_epoch = (1024 - 256) // 128  # the last quarter is held out
@@ -25,9 +33,19 @@ def test_validation_split_is_evaluated_every_epoch_and_the_best_kept(make_config
 
 def test_early_stopping_after_patience_passes_without_enough_improvement(make_config, fake_mnist, tmp_path):
     # No improvement can reach min_delta=100: the first pass sets the best, the next two exhaust patience=2.
-    metrics = train(make_config("experiment=mnist", f"data.path={fake_mnist}", "trainer.epochs=50",
-                                "trainer.validation_split=0.25", "trainer.eval_every=4", "trainer.patience=2",
-                                "trainer.min_delta=100", "trainer.monitor=accuracy", "trainer.monitor_mode=max"))
+    metrics = train(
+        make_config(
+            "experiment=mnist",
+            f"data.path={fake_mnist}",
+            "trainer.epochs=50",
+            "trainer.validation_split=0.25",
+            "trainer.eval_every=4",
+            "trainer.patience=2",
+            "trainer.min_delta=100",
+            "trainer.monitor=accuracy",
+            "trainer.monitor_mode=max",
+        )
+    )
 
     assert metrics["stopped_early_at"] == metrics["steps"] == 12
     assert metrics["best_step"] == 4
@@ -41,9 +59,18 @@ def test_restore_best_tests_and_exports_the_best_weights(make_config, fake_mnist
     import keras
     import numpy as np
 
-    metrics = train(make_config("experiment=mnist", f"data.path={fake_mnist}", "trainer.epochs=4",
-                                "trainer.validation_split=0.25", "trainer.eval_every=2", "trainer.restore_best=true",
-                                "trainer.monitor=accuracy", "trainer.monitor_mode=max"))
+    metrics = train(
+        make_config(
+            "experiment=mnist",
+            f"data.path={fake_mnist}",
+            "trainer.epochs=4",
+            "trainer.validation_split=0.25",
+            "trainer.eval_every=2",
+            "trainer.restore_best=true",
+            "trainer.monitor=accuracy",
+            "trainer.monitor_mode=max",
+        )
+    )
     assert metrics["tested_weights"] == f"best (step {metrics['best_step']})"
     assert metrics["best_step"] < metrics["steps"]  # the first pass at the best accuracy; later ones only equal it
     best_val_loss = dict(read_scalars(tmp_path / "run")["val/loss"])[metrics["best_step"]]

@@ -4,6 +4,7 @@ Every error a user can act on ends the command with one line on stderr and a non
 (an unknown choice, a missing key, a value of the wrong type) as well as the trainer's. HYDRA_FULL_ERROR=1
 shows the whole traceback instead.
 """
+
 import logging
 import math
 import os
@@ -12,14 +13,13 @@ import sys
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-
 from omegaconf import OmegaConf
 
-from trainer.cli import config_choices, hydra_error_line
-from trainer.startup import import_tensorflow_quietly
 import trainer.config.settings  # noqa: F401 (registers the schemas conf/ names)
+from trainer.cli import config_choices, hydra_error_line
 from trainer.errors import Interrupted, find_trainer_error
 from trainer.outputs.metrics import read_metrics, summarize, write_metrics
+from trainer.startup import import_tensorflow_quietly
 
 log = logging.getLogger(__name__)
 OmegaConf.register_new_resolver("trainer_choices", config_choices, replace=True)  # for conf/hydra/help/

@@ -7,6 +7,7 @@ compiled call of the framework's train step that returns the loss history.
     >>> round(float(x.numpy()), 4), float(history[0])
     (-0.25, 58.0)
 """
+
 import functools
 
 import keras
@@ -18,6 +19,7 @@ from trainer.config.build import build
 from trainer.config.checks import check_plugin
 from trainer.config.compose import compose_config
 from trainer.loop.step import make_train_step, per_run_function
+
 
 class FunctionOfVariables:
     """What the train step needs of a model: the variables it trains, and a call that gives the loss."""

@@ -1,4 +1,5 @@
 """What the command lines (`python -m trainer`, `python -m trainer.gradcheck`) share before they start."""
+
 import functools
 
 
@@ -14,7 +15,8 @@ def hydra_error_line(error: Exception) -> str | None:
         group, _, name = error.missing_cfg_file.rpartition("/")
         return f"no {group} '{name}'{did_you_mean(name, error.options)}; choices: {', '.join(error.options)}"
     if isinstance(error, OverrideParseException):
-        return f"cannot parse the override: {first_line(error)} (Hydra's override syntax: key=value, +key=value, group=choice)"
+        syntax = "Hydra's override syntax: key=value, +key=value, group=choice"
+        return f"cannot parse the override: {first_line(error)} ({syntax})"
     cause = error.__cause__
     if not isinstance(error, ConfigCompositionException) or not isinstance(cause, OmegaConfBaseException):
         return first_line(error) if isinstance(error, ConfigCompositionException) else None

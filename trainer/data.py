@@ -5,6 +5,7 @@ shuffle a stream. The loop cuts them into batches (trainer/loop/batching.py).
 A data plugin may give a `tf.data.Dataset` of examples instead of arrays, for data larger than memory
 (plugins/data/tfrecord.py, image_folder.py, tfds.py), of known size (`cardinality`).
 """
+
 from dataclasses import dataclass
 
 import numpy as np

@@ -1,5 +1,6 @@
 """Errors a user can act on. `python -m trainer` shows each as one line on stderr, without a traceback
 (unless HYDRA_FULL_ERROR=1), and exits with its `exit_code`."""
+
 import signal
 
 

@@ -4,12 +4,13 @@ The configured model and loss are built in float64; on a small batch, the tape's
 variable is compared at a few elements with central differences (f(v + h) - f(v - h)) / 2h. It prints the
 largest relative error per variable and fails, naming the variable, where one exceeds the tolerance.
 """
+
 import sys
 
 import hydra
 
-from trainer.startup import import_tensorflow_quietly
 import trainer.config.settings  # noqa: F401 (registers the schemas conf/ names)
+from trainer.startup import import_tensorflow_quietly
 
 
 def gradient_check(cfg) -> dict[str, float]:
@@ -28,8 +29,14 @@ def gradient_check(cfg) -> dict[str, float]:
     finally:
         keras.config.set_floatx(floatx)
         keras.mixed_precision.set_global_policy(policy)
-    x, y = (None, None) if data.train is None else (
-        tf.constant(data.train[0][: cfg.gradcheck.batch_size], tf.float64), data.train[1][: cfg.gradcheck.batch_size])
+    x, y = (
+        (None, None)
+        if data.train is None
+        else (
+            tf.constant(data.train[0][: cfg.gradcheck.batch_size], tf.float64),
+            data.train[1][: cfg.gradcheck.batch_size],
+        )
+    )
 
     def loss():
         return float(loss_fn(y, model(x, training=False)))
@@ -67,8 +74,10 @@ def main(cfg) -> None:
         print(f"{name:<{width}}  largest relative error {error:.2e}  {verdict}")
     failed = [name for name, error in errors.items() if error > cfg.gradcheck.tolerance]
     if failed:
-        sys.exit(f"trainer.gradcheck: the tape gradient of {', '.join(failed)} differs from finite differences "
-                 f"by more than gradcheck.tolerance={cfg.gradcheck.tolerance:g}")
+        sys.exit(
+            f"trainer.gradcheck: the tape gradient of {', '.join(failed)} differs from finite differences "
+            f"by more than gradcheck.tolerance={cfg.gradcheck.tolerance:g}"
+        )
 
 
 if __name__ == "__main__":

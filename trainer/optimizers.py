@@ -15,6 +15,7 @@ ignoring them (EMA ignored would even end training on its never-updated zeros).
 `present_rows` is what optimizers with lazy sparse updates (LazyAdam, NovoGrad, ...) share: the rows an
 `IndexedSlices` gradient touches.
 """
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -23,8 +24,14 @@ from trainer.errors import ConfigError
 
 # Keras' base-class options and their defaults (keras.optimizers.Optimizer), all implemented by its apply().
 KERAS_OPTIONS = {
-    "weight_decay": None, "clipnorm": None, "clipvalue": None, "global_clipnorm": None, "use_ema": False,
-    "ema_momentum": 0.99, "ema_overwrite_frequency": None, "loss_scale_factor": None,
+    "weight_decay": None,
+    "clipnorm": None,
+    "clipvalue": None,
+    "global_clipnorm": None,
+    "use_ema": False,
+    "ema_momentum": 0.99,
+    "ema_overwrite_frequency": None,
+    "loss_scale_factor": None,
     "gradient_accumulation_steps": None,
 }
 
@@ -45,7 +52,8 @@ class ClosureOptimizer(keras.optimizers.Optimizer):
 
     def __init__(self, learning_rate, name=None, **kwargs):
         refuse_keras_options(
-            kwargs, f"{name} steps in apply_closure, not in the Keras apply() that implements this option",
+            kwargs,
+            f"{name} steps in apply_closure, not in the Keras apply() that implements this option",
             "leave it unset, or choose a gradient optimizer such as optimizer=adam",
         )
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
@@ -75,7 +83,8 @@ class WrappingOptimizer(keras.optimizers.Optimizer):
 
     def __init__(self, optimizer, learning_rate=None, name=None, **kwargs):
         refuse_keras_options(
-            kwargs, f"{name} steps through its inner optimizer's apply(), which implements this option",
+            kwargs,
+            f"{name} steps through its inner optimizer's apply(), which implements this option",
             "set it on the inner optimizer: optimizer.optimizer.{key}={value}",
         )
         if optimizer.use_ema and self.ema_refused:

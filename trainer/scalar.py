@@ -3,6 +3,7 @@
 Model plugins for scalar minimization subclass `ScalarProblem` and write only `objective`. The trainer
 reports the final variables and their distance to `minimum`.
 """
+
 import math
 from collections.abc import Sequence
 
@@ -15,13 +16,19 @@ from trainer.errors import ConfigError
 class ScalarProblem(tf.Module):
     """Named scalar variables and an objective of them; called like a model, it ignores its inputs."""
 
-    def __init__(self, names: Sequence[str], initial: Sequence[float], minimum: Sequence[float],
-                 other_minima: Sequence[Sequence[float]] = ()):
+    def __init__(
+        self,
+        names: Sequence[str],
+        initial: Sequence[float],
+        minimum: Sequence[float],
+        other_minima: Sequence[Sequence[float]] = (),
+    ):
         super().__init__(name=type(self).__name__)
         if len(names) != len(initial):
             raise ConfigError(f"model.initial has {len(initial)} values for {len(names)} names {list(names)}")
         self.named_variables = {  # in Keras' floatx: float32, or float64 for the gradient check
-            name: tf.Variable(float(value), dtype=keras.config.floatx(), name=name) for name, value in zip(names, initial)
+            name: tf.Variable(float(value), dtype=keras.config.floatx(), name=name)
+            for name, value in zip(names, initial)
         }
         self.minimum = dict(zip(names, (float(m) for m in minimum)))  # the one drawn on landscapes
         self.minima = [list(self.minimum.values()), *([float(m) for m in point] for point in other_minima)]

@@ -1,5 +1,6 @@
 """What every process of the project does before it uses TensorFlow: import it with its native start-up
 notices hidden, and set its import's millions of objects aside from the garbage collector."""
+
 import contextlib
 import gc
 import logging

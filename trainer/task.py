@@ -6,6 +6,7 @@ It checks the run's parts (built from the config's sections by the loop) fit it,
 each log point, reports its final numbers, draws its pictures, exports what it trained, and draws a sweep's
 shared pictures.
 """
+
 from dataclasses import dataclass
 
 from trainer.data import Splits

@@ -3,6 +3,7 @@ directory, builds the configured run (trainer/loop/build.py) and lets the contro
 (trainer/loop/controller.py) drive it; everything a run writes goes to `cfg.output_dir`, by the actions of
 conf/config.yaml's `actions`.
 """
+
 import copy
 import logging
 import shutil
@@ -41,8 +42,12 @@ def train(cfg: DictConfig) -> dict:
         run = build_training(cfg, checkpoints_to_resume(cfg, run_dir), runtime)
         finished = read_metrics(run_dir)
         if run.resumed and run.done >= run.total_steps and finished is not None and "error" not in finished:
-            log.info("the run in %s finished at step %d of %d; its results are kept as they are",
-                     run_dir, run.done, run.total_steps)
+            log.info(
+                "the run in %s finished at step %d of %d; its results are kept as they are",
+                run_dir,
+                run.done,
+                run.total_steps,
+            )
             results = finished
         else:
             if run.resumed:

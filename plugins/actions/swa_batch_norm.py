@@ -2,11 +2,12 @@
 model collected belong to the training weights, not to their average: recompute them for the averaged
 weights with one pass over the training examples, before the test and the export. (The last checkpoint holds
 the training weights, from which a resumed run goes on.)"""
+
 import keras
+from trainer.plugins.optimizers.swa import SWA, update_batch_norm
 
 from trainer.actions.base import Action
 from trainer.loop.evaluate import batches_of
-from trainer.plugins.optimizers.swa import SWA, update_batch_norm
 
 
 class SWABatchNorm(Action):

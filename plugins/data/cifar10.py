@@ -9,22 +9,30 @@ once into ~/.keras/datasets. `write_synthetic_cifar10` writes a small directory 
 
 Reference: A. Krizhevsky, "Learning Multiple Layers of Features from Tiny Images", tech. report, 2009.
 """
+
 import pickle
 from pathlib import Path
 
 import numpy as np
+from trainer.plugins.data.mnist import check_split, download_keras_dataset, labelled_pixels, synthetic_images
 
 from trainer.data import Splits
 from trainer.errors import DataError
-from trainer.plugins.data.mnist import check_split, download_keras_dataset, labelled_pixels, synthetic_images
 
 BATCHES = {"train": [f"data_batch_{number}" for number in range(1, 6)], "test": ["test_batch"]}
-FORMAT = ("a cifar-10-batches-py directory holds data_batch_1 ... data_batch_5 and test_batch: pickled dicts of "
-          "b'data' (N, 3072) uint8 and b'labels' 0-9")
+FORMAT = (
+    "a cifar-10-batches-py directory holds data_batch_1 ... data_batch_5 and test_batch: pickled dicts of "
+    "b'data' (N, 3072) uint8 and b'labels' 0-9"
+)
 SHAPE = (32, 32, 3)
-ARRAY_GLOBALS = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
-                 ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
-                 ("numpy._core.multiarray", "scalar")}
+ARRAY_GLOBALS = {
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+}
 
 
 class ArrayUnpickler(pickle.Unpickler):
@@ -71,6 +79,9 @@ def write_synthetic_cifar10(directory: Path, train: int = 500, test: int = 100, 
     (x_train, y_train), (x_test, y_test) = synthetic_images(SHAPE, (train, test), seed)
     parts = zip(np.array_split(x_train, 5), np.array_split(y_train, 5))
     for name, (images, labels) in zip(BATCHES["train"] + BATCHES["test"], [*parts, (x_test, y_test)]):
-        batch = {b"data": images.transpose(0, 3, 1, 2).reshape(len(images), -1), b"labels": [int(label) for label in labels]}
+        batch = {
+            b"data": images.transpose(0, 3, 1, 2).reshape(len(images), -1),
+            b"labels": [int(label) for label in labels],
+        }
         (directory / name).write_bytes(pickle.dumps(batch))
     return directory

@@ -10,21 +10,27 @@ of the same format for offline tests.
 Reference: H. Xiao, K. Rasul and R. Vollgraf, "Fashion-MNIST: a Novel Image Dataset for Benchmarking
 Machine Learning Algorithms", arXiv:1708.07747, 2017.
 """
+
 import gzip
 import math
 import zlib
 from pathlib import Path
 
 import numpy as np
+from trainer.plugins.data.mnist import check_split, download_keras_dataset, labelled_pixels, synthetic_images
 
 from trainer.data import Splits
 from trainer.errors import DataError
-from trainer.plugins.data.mnist import check_split, download_keras_dataset, labelled_pixels, synthetic_images
 
-FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-         "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
-FORMAT = ("a Fashion-MNIST directory holds " + ", ".join(name for pair in FILES.values() for name in pair)
-          + ": gzipped IDX files of (N, 28, 28) uint8 images and (N,) labels 0-9")
+FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+FORMAT = (
+    "a Fashion-MNIST directory holds "
+    + ", ".join(name for pair in FILES.values() for name in pair)
+    + ": gzipped IDX files of (N, 28, 28) uint8 images and (N,) labels 0-9"
+)
 IDX_UBYTE = b"\x00\x00\x08"  # an IDX file's magic number starts so for unsigned bytes; then its number of axes
 
 
@@ -67,7 +73,9 @@ def write_idx(path: Path, values: np.ndarray) -> None:
 def write_synthetic_fashion_mnist(directory: Path, train: int = 512, test: int = 128, seed: int = 0) -> Path:
     """Write the four IDX files of learnable fake images into `directory`; return it."""
     directory.mkdir(parents=True, exist_ok=True)
-    for (images_file, labels_file), (images, labels) in zip(FILES.values(), synthetic_images((28, 28), (train, test), seed)):
+    for (images_file, labels_file), (images, labels) in zip(
+        FILES.values(), synthetic_images((28, 28), (train, test), seed)
+    ):
         write_idx(directory / images_file, images)
         write_idx(directory / labels_file, labels)
     return directory

@@ -3,6 +3,7 @@
 the alphabetical order of their folders. Grey images read as (height, width), as keras.datasets.mnist gives
 them, so that the MNIST models take them unchanged. A folder that is missing or holds no images stops the
 run with a `DataError` naming it."""
+
 from pathlib import Path
 
 import tensorflow as tf
@@ -13,14 +14,22 @@ from trainer.errors import DataError
 COLOR_MODES = ("grayscale", "rgb", "rgba")
 
 
-def load_image_folder(train: str, test: str | None = None, image_size: list | None = None, color_mode: str = "grayscale",
-                      shuffle_buffer: int | None = 10000, seed: int = 0) -> Splits:
+def load_image_folder(
+    train: str,
+    test: str | None = None,
+    image_size: list | None = None,
+    color_mode: str = "grayscale",
+    shuffle_buffer: int | None = 10000,
+    seed: int = 0,
+) -> Splits:
     if color_mode not in COLOR_MODES:
         raise DataError(f"data.color_mode must be one of {', '.join(COLOR_MODES)}; got {color_mode!r}")
     size = tuple(image_size or [28, 28])
     train_images, count = read_folder(train, size, color_mode)
-    return Splits(train=stream_of(train_images, count, shuffle_buffer, seed),
-                  test=read_folder(test, size, color_mode)[0] if test else None)
+    return Splits(
+        train=stream_of(train_images, count, shuffle_buffer, seed),
+        test=read_folder(test, size, color_mode)[0] if test else None,
+    )
 
 
 def read_folder(directory: str, size: tuple, color_mode: str) -> tuple[tf.data.Dataset, int]:
@@ -29,8 +38,9 @@ def read_folder(directory: str, size: tuple, color_mode: str) -> tuple[tf.data.D
 
     if not Path(directory).is_dir():
         raise DataError(f"data: no folder {directory}; give a folder with one subfolder of images per class")
-    images = keras.utils.image_dataset_from_directory(directory, color_mode=color_mode, batch_size=None,
-                                                      image_size=size, shuffle=False, verbose=False)
+    images = keras.utils.image_dataset_from_directory(
+        directory, color_mode=color_mode, batch_size=None, image_size=size, shuffle=False, verbose=False
+    )
     if not images.file_paths:
         raise DataError(f"data: {directory} holds no images in class subfolders (.png, .jpg, .jpeg, .bmp, .gif)")
 

@@ -7,6 +7,7 @@ with a `DataError` naming the file and what is wrong: missing, not an .npz, a mi
 the wrong shape, type or labels. Files are read with `allow_pickle=False`: an .npz can carry pickled code.
 `write_synthetic_mnist` makes a small file of the same format for offline tests and benchmarks.
 """
+
 import zipfile
 from pathlib import Path
 
@@ -25,8 +26,10 @@ def load_mnist(path: str | None = None) -> Splits:
     arrays = read_arrays(Path(path))
     for split in ("train", "test"):
         check_split(path, arrays[f"x_{split}"], arrays[f"y_{split}"], split)
-    return Splits(train=labelled_pixels(arrays["x_train"], arrays["y_train"]),
-                  test=labelled_pixels(arrays["x_test"], arrays["y_test"]))
+    return Splits(
+        train=labelled_pixels(arrays["x_train"], arrays["y_train"]),
+        test=labelled_pixels(arrays["x_test"], arrays["y_test"]),
+    )
 
 
 def download_keras_dataset(name: str, title: str) -> Splits:
@@ -37,20 +40,24 @@ def download_keras_dataset(name: str, title: str) -> Splits:
     try:
         (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, name).load_data()
     except Exception as error:  # no network, or a proxy's error page
-        raise DataError(f"data.path is not set and Keras could not download {title} ({error}); set "
-                        "data.path to a copy of its files") from error
+        raise DataError(
+            f"data.path is not set and Keras could not download {title} ({error}); set data.path to a copy of its files"
+        ) from error
     return Splits(train=labelled_pixels(x_train, y_train.reshape(-1)), test=labelled_pixels(x_test, y_test.reshape(-1)))
 
 
 def read_arrays(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
-        raise DataError(f"data.path: no file at {path.resolve()}; set data.path to {FORMAT.split(' holds')[0]}, or "
-                        "leave it unset to download one with keras.datasets.mnist.load_data() on a connected machine")
+        raise DataError(
+            f"data.path: no file at {path.resolve()}; set data.path to {FORMAT.split(' holds')[0]}, or "
+            "leave it unset to download one with keras.datasets.mnist.load_data() on a connected machine"
+        )
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = [name for name in ARRAYS if name not in npz.files]
             if missing:
-                raise DataError(f"data.path: {path} has no {', '.join(missing)} (it has {', '.join(npz.files) or 'nothing'}); {FORMAT}")
+                found = ", ".join(npz.files) or "nothing"
+                raise DataError(f"data.path: {path} has no {', '.join(missing)} (it has {found}); {FORMAT}")
             return {name: npz[name] for name in ARRAYS}
     except DataError:
         raise
@@ -58,13 +65,16 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
         raise DataError(f"data.path: {path} cannot be read as an .npz file ({error}); {FORMAT}") from error
 
 
-def check_split(path, images: np.ndarray, labels: np.ndarray, split: str, shape: tuple = (28, 28),
-                expected: str = FORMAT) -> None:
+def check_split(
+    path, images: np.ndarray, labels: np.ndarray, split: str, shape: tuple = (28, 28), expected: str = FORMAT
+) -> None:
     """Images of `shape` in uint8 and one integer label 0-9 each; else a DataError naming `path` and `expected`."""
     if images.shape[1:] != shape or images.dtype != np.uint8:
         raise DataError(f"data.path: {path} x_{split} is {images.dtype} {images.shape}; {expected}")
     if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
-        raise DataError(f"data.path: {path} y_{split} is {labels.dtype} {labels.shape} for {len(images)} images; {expected}")
+        raise DataError(
+            f"data.path: {path} y_{split} is {labels.dtype} {labels.shape} for {len(images)} images; {expected}"
+        )
     if len(labels) and (labels.min() < 0 or labels.max() > 9):
         raise DataError(f"data.path: {path} y_{split} has labels {labels.min()} to {labels.max()}; {expected}")
 

@@ -6,6 +6,7 @@ A file pattern that matches nothing, or records without those features, stops th
 naming the pattern and the format. The number of examples is counted with one pass over the records
 (no parsing) unless the config states it.
 """
+
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +18,19 @@ from trainer.errors import DataError
 FORMAT = "TFRecord files of tf.train.Examples with 'image' (raw uint8 bytes) and 'label' (int64) features"
 
 
-def load_tfrecords(train: str, test: str | None = None, image_shape: list | None = None, examples: int | None = None,
-                   shuffle_buffer: int | None = 10000, seed: int = 0) -> Splits:
+def load_tfrecords(
+    train: str,
+    test: str | None = None,
+    image_shape: list | None = None,
+    examples: int | None = None,
+    shuffle_buffer: int | None = 10000,
+    seed: int = 0,
+) -> Splits:
     shape = list(image_shape or [28, 28])
-    return Splits(train=stream_of(read_records(train, shape), examples or count_records(train), shuffle_buffer, seed),
-                  test=read_records(test, shape) if test else None)
+    return Splits(
+        train=stream_of(read_records(train, shape), examples or count_records(train), shuffle_buffer, seed),
+        test=read_records(test, shape) if test else None,
+    )
 
 
 def files_of(pattern: str) -> list[str]:
@@ -49,8 +58,9 @@ def read_records(pattern: str, shape: list) -> tf.data.Dataset:
         try:
             example(first)
         except (tf.errors.InvalidArgumentError, ValueError) as error:
-            raise DataError(f"data: {files[0]} does not hold {FORMAT} of shape {shape} "
-                            f"({str(error).splitlines()[0][:120]})") from None
+            raise DataError(
+                f"data: {files[0]} does not hold {FORMAT} of shape {shape} ({str(error).splitlines()[0][:120]})"
+            ) from None
     return tf.data.TFRecordDataset(files).map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
@@ -58,7 +68,9 @@ def write_tfrecords(path: Path, images: np.ndarray, labels: np.ndarray) -> Path:
     """Write uint8 `images` and their integer `labels` as one TFRecord file in this plugin's format."""
     with tf.io.TFRecordWriter(str(path)) as writer:
         for image, label in zip(images, labels):
-            features = {"image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image.astype(np.uint8).tobytes()])),
-                        "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)]))}
+            features = {
+                "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image.astype(np.uint8).tobytes()])),
+                "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
+            }
             writer.write(tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString())
     return path

@@ -1,6 +1,7 @@
 """Synchronous data parallelism on one machine: `tf.distribute.MirroredStrategy` over its GPUs, or over the
 devices named. `logical_cpus` splits the CPU into that many logical devices and mirrors over them: how a
 multi-device run is tried, and tested, on a machine without GPUs."""
+
 import tensorflow as tf
 
 from trainer.errors import ConfigError
@@ -23,6 +24,8 @@ def split_cpu(count: int) -> list[str]:
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
     except RuntimeError:  # TensorFlow started already: keep the split it has, if it is the one asked for
         if len(tf.config.list_logical_devices("CPU")) != count:
-            raise ConfigError(f"distribute.logical_cpus={count}: TensorFlow has started already in this process with "
-                              f"{len(tf.config.list_logical_devices('CPU'))} CPU devices; run the command afresh") from None
+            raise ConfigError(
+                f"distribute.logical_cpus={count}: TensorFlow has started already in this process with "
+                f"{len(tf.config.list_logical_devices('CPU'))} CPU devices; run the command afresh"
+            ) from None
     return [f"/cpu:{index}" for index in range(count)]

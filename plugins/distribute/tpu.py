@@ -1,5 +1,6 @@
 """Cloud TPUs: `tf.distribute.TPUStrategy` on the TPU at `address` ("" finds the one this VM is attached to,
 "local" for a TPU VM). Composes and is documented in docs/scaling.md; not run by the tests, which have no TPU."""
+
 import tensorflow as tf
 
 

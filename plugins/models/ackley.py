@@ -5,6 +5,7 @@ origin itself is 0 rather than NaN.
 
 Reference: D. H. Ackley, "A connectionist machine for genetic hillclimbing", Kluwer, 1987.
 """
+
 import math
 from collections.abc import Sequence
 

@@ -4,6 +4,7 @@ sharp ridges around its one minimum f(3, 0.5) = 0.
 Reference: E. M. L. Beale, "On an iterative method for finding a local minimum of a function of more than
 one variable", Technical Report 25, Statistical Techniques Research Group, Princeton University, 1958.
 """
+
 from collections.abc import Sequence
 
 from trainer.scalar import ScalarProblem

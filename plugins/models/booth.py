@@ -4,6 +4,7 @@ f(1, 3) = 0.
 Reference: A. D. Booth, "An application of the method of steepest descents to the solution of systems of
 non-linear simultaneous equations", The Quarterly Journal of Mechanics and Applied Mathematics 2(4), 1949.
 """
+
 from collections.abc import Sequence
 
 from trainer.scalar import ScalarProblem

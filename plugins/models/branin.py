@@ -5,6 +5,7 @@ f = 0.397887, at (-pi, 12.275), (pi, 2.275) and (9.42478, 2.475); the distance r
 Reference: F. H. Branin, "Widely convergent method for finding multiple solutions of simultaneous
 nonlinear equations", IBM Journal of Research and Development 16(5), 1972.
 """
+
 import math
 from collections.abc import Sequence
 

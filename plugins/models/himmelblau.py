@@ -3,6 +3,7 @@
 
 Reference: D. M. Himmelblau, "Applied Nonlinear Programming", McGraw-Hill, 1972.
 """
+
 from collections.abc import Sequence
 
 from trainer.scalar import ScalarProblem

@@ -4,6 +4,7 @@ from 1 to `condition_number`: the condition number of its Hessian, which is what
 
 Reference: J. Nocedal and S. J. Wright, "Numerical Optimization", 2nd ed., Springer 2006, section 3.3.
 """
+
 from trainer.errors import ConfigError
 from trainer.scalar import ScalarProblem
 
@@ -11,8 +12,9 @@ from trainer.scalar import ScalarProblem
 class IllConditionedQuadratic(ScalarProblem):
     def __init__(self, dimensions: int, condition_number: float, initial: float):
         if dimensions < 1 or condition_number < 1:
-            raise ConfigError(f"model.dimensions must be >= 1 and model.condition_number >= 1; got {dimensions}, "
-                              f"{condition_number}")
+            raise ConfigError(
+                f"model.dimensions must be >= 1 and model.condition_number >= 1; got {dimensions}, {condition_number}"
+            )
         names = [f"v{i}" for i in range(dimensions)]
         super().__init__(names, [initial] * dimensions, minimum=[0.0] * dimensions)
         exponents = [i / max(dimensions - 1, 1) for i in range(dimensions)]

@@ -4,11 +4,14 @@ problem (DeepOBS' mnist_logreg and fmnist_logreg).
 Reference: F. Schneider, L. Balles and P. Hennig, "DeepOBS: A Deep Learning Optimizer Benchmark Suite",
 ICLR 2019.
 """
+
 from collections.abc import Sequence
 
 import keras
 
 
 def logistic_regression(input_shape: Sequence[int], classes: int) -> keras.Model:
-    return keras.Sequential([keras.Input(shape=tuple(input_shape)), keras.layers.Flatten(), keras.layers.Dense(classes)],
-                            name="logistic_regression")
+    return keras.Sequential(
+        [keras.Input(shape=tuple(input_shape)), keras.layers.Flatten(), keras.layers.Dense(classes)],
+        name="logistic_regression",
+    )

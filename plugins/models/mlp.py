@@ -1,4 +1,5 @@
 """A multilayer perceptron classifier: flatten, dense hidden layers, one logit per class."""
+
 from collections.abc import Sequence
 
 import keras

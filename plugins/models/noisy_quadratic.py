@@ -13,10 +13,11 @@ reach: with noise, every constant-step method ends at a noise floor around it.
 References: T. Schaul, S. Zhang and Y. LeCun, "No more pesky learning rates", ICML 2013; G. Zhang et al.,
 "Which algorithmic choices matter at which batch sizes? Insights from a noisy quadratic model", NeurIPS 2019.
 """
+
 import tensorflow as tf
+from trainer.plugins.models.ill_conditioned_quadratic import IllConditionedQuadratic
 
 from trainer.errors import ConfigError
-from trainer.plugins.models.ill_conditioned_quadratic import IllConditionedQuadratic
 
 
 class NoisyQuadratic(IllConditionedQuadratic):
@@ -32,7 +33,8 @@ class NoisyQuadratic(IllConditionedQuadratic):
         if not training:
             return expected
         point = tf.stack(list(self.named_variables.values()))
-        noise = tf.random.stateless_normal(point.shape, seed=tf.stack([tf.constant(self.seed, tf.int64), self.evaluations]),
-                                           dtype=point.dtype)
+        noise = tf.random.stateless_normal(
+            point.shape, seed=tf.stack([tf.constant(self.seed, tf.int64), self.evaluations]), dtype=point.dtype
+        )
         self.evaluations.assign_add(1)
         return expected + self.noise_scale * tf.reduce_sum(noise * point)

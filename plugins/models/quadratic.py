@@ -3,6 +3,7 @@
 By coefficients: 2x^2 + x + 3 is square=[2], linear=[1], constant=3; a^2 + 2b^2 is names=[a, b],
 square=[1, 2], linear=[0, 0], constant=0. The minimum is at v_i = -linear_i / (2 square_i).
 """
+
 from collections.abc import Sequence
 
 from trainer.errors import ConfigError
@@ -25,7 +26,11 @@ class Quadratic(ScalarProblem):
             raise ConfigError(f"model.square must be > 0 for a minimum to exist, got {list(square)}")
         minimum = [-b / (2 * a) for a, b in zip(square, linear)]
         super().__init__(names, initial, minimum)
-        self.square, self.linear, self.constant = [float(a) for a in square], [float(b) for b in linear], float(constant)
+        self.square, self.linear, self.constant = (
+            [float(a) for a in square],
+            [float(b) for b in linear],
+            float(constant),
+        )
 
     def objective(self, *values):
         return sum(a * v * v + b * v for a, b, v in zip(self.square, self.linear, values)) + self.constant

@@ -4,6 +4,7 @@ a test of an optimizer's reach rather than its precision.
 
 Reference: L. A. Rastrigin, "Systems of extremal control", Nauka, Moscow, 1974.
 """
+
 import math
 from collections.abc import Sequence
 

@@ -3,6 +3,7 @@
 Reference: H. H. Rosenbrock, "An automatic method for finding the greatest or least value of a
 function", The Computer Journal 3(3), 1960.
 """
+
 from collections.abc import Sequence
 
 from trainer.scalar import ScalarProblem

@@ -4,6 +4,7 @@ shallow well; the global minimum, about -39.16617 n, at v_i = -2.903534 for ever
 Reference: M. A. Styblinski and T.-S. Tang, "Experiments in nonconvex optimization: stochastic
 approximation with function smoothing and simulated annealing", Neural Networks 3(4), 1990.
 """
+
 from collections.abc import Sequence
 
 from trainer.scalar import ScalarProblem

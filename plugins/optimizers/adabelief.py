@@ -10,6 +10,7 @@ The default eps of 1e-16 is the authors' (adabelief-pytorch).
 Reference: J. Zhuang et al., "AdaBelief Optimizer: Adapting Stepsizes by the Belief in Observed
 Gradients", NeurIPS 2020, arXiv:2010.07468.
 """
+
 import keras
 from keras import ops
 

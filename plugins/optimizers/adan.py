@@ -25,6 +25,7 @@ with eps_root = 0, where the tests compare them.
 Reference: X. Xie, P. Zhou, H. Li, Z. Lin and S. Yan, "Adan: Adaptive Nesterov Momentum Algorithm for
 Faster Optimizing Deep Models", arXiv:2208.06677, 2022 (IEEE TPAMI 2024).
 """
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -33,7 +34,14 @@ from keras import ops
 @keras.saving.register_keras_serializable(package="trainer")
 class Adan(keras.optimizers.Optimizer):
     def __init__(
-        self, learning_rate=0.001, beta_1=0.98, beta_2=0.92, beta_3=0.99, epsilon=1e-8, name="adan", **kwargs,
+        self,
+        learning_rate=0.001,
+        beta_1=0.98,
+        beta_2=0.92,
+        beta_3=0.99,
+        epsilon=1e-8,
+        name="adan",
+        **kwargs,
     ):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.beta_1, self.beta_2, self.beta_3, self.epsilon = beta_1, beta_2, beta_3, epsilon
@@ -51,11 +59,16 @@ class Adan(keras.optimizers.Optimizer):
         dtype = variable.dtype
         lr, g = ops.cast(learning_rate, dtype), ops.cast(tf.convert_to_tensor(gradient), dtype)  # IndexedSlices: dense
         t = ops.cast(self.iterations + 1, dtype)
-        b1, b2, b3, eps = (ops.convert_to_tensor(value, dtype)
-                           for value in (self.beta_1, self.beta_2, self.beta_3, self.epsilon))
+        b1, b2, b3, eps = (
+            ops.convert_to_tensor(value, dtype) for value in (self.beta_1, self.beta_2, self.beta_3, self.epsilon)
+        )
         index = self._get_variable_index(variable)
-        m, v, n, g_prev = (self._momentums[index], self._differences[index], self._second_moments[index],
-                           self._previous_gradients[index])
+        m, v, n, g_prev = (
+            self._momentums[index],
+            self._differences[index],
+            self._second_moments[index],
+            self._previous_gradients[index],
+        )
         d = ops.where(ops.equal(self.iterations, 0), ops.zeros_like(g), g - g_prev)
         self.assign(m, b1 * m + (1 - b1) * g)
         self.assign(v, b2 * v + (1 - b2) * d)

@@ -23,6 +23,7 @@ Weight decay is Keras' decoupled `weight_decay`, x <- x - lr wd x: the authors' 
 Reference: M. Pagliardini, P. Ablin and D. Grangier, "The AdEMAMix Optimizer: Better, Faster, Older",
 ICLR 2025, arXiv:2409.03137.
 """
+
 import math
 
 import keras
@@ -33,8 +34,17 @@ from keras import ops
 @keras.saving.register_keras_serializable(package="trainer")
 class AdEMAMix(keras.optimizers.Optimizer):
     def __init__(
-        self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, beta_3=0.9999, alpha=2.0, epsilon=1e-8,
-        alpha_warmup=None, beta_3_warmup=None, name="ademamix", **kwargs,
+        self,
+        learning_rate=0.001,
+        beta_1=0.9,
+        beta_2=0.999,
+        beta_3=0.9999,
+        alpha=2.0,
+        epsilon=1e-8,
+        alpha_warmup=None,
+        beta_3_warmup=None,
+        name="ademamix",
+        **kwargs,
     ):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.beta_1, self.beta_2, self.beta_3, self.alpha, self.epsilon = beta_1, beta_2, beta_3, alpha, epsilon

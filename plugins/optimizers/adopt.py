@@ -22,6 +22,7 @@ Reference: S. Taniguchi, K. Harada, G. Minegishi, Y. Oshima, S. C. Jeong, G. Nag
 Y. Iwasawa and Y. Matsuo, "ADOPT: Modified Adam Can Converge with Any beta_2 with the Optimal Rate",
 NeurIPS 2024, arXiv:2411.02853.
 """
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -30,7 +31,13 @@ from keras import ops
 @keras.saving.register_keras_serializable(package="trainer")
 class ADOPT(keras.optimizers.Optimizer):
     def __init__(
-        self, learning_rate=0.001, beta_1=0.9, beta_2=0.9999, epsilon=1e-6, use_clipping=True, name="adopt",
+        self,
+        learning_rate=0.001,
+        beta_1=0.9,
+        beta_2=0.9999,
+        epsilon=1e-6,
+        use_clipping=True,
+        name="adopt",
         **kwargs,
     ):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)

@@ -26,6 +26,7 @@ decays by lr wd x with the weights before the step).
 Reference: Y. Luo, X. Ren, Z. Zheng, Z. Jiang, X. Jiang and Y. You, "CAME: Confidence-guided Adaptive Memory
 Efficient Optimization", ACL 2023, arXiv:2307.02047.
 """
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -34,8 +35,16 @@ from keras import ops
 @keras.saving.register_keras_serializable(package="trainer")
 class CAME(keras.optimizers.Optimizer):
     def __init__(
-        self, learning_rate=2e-4, beta_1=0.9, beta_2=0.999, beta_3=0.9999, epsilon_1=1e-30, epsilon_2=1e-16,
-        clip_threshold=1.0, name="came", **kwargs,
+        self,
+        learning_rate=2e-4,
+        beta_1=0.9,
+        beta_2=0.999,
+        beta_3=0.9999,
+        epsilon_1=1e-30,
+        epsilon_2=1e-16,
+        clip_threshold=1.0,
+        name="came",
+        **kwargs,
     ):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.beta_1, self.beta_2, self.beta_3 = beta_1, beta_2, beta_3
@@ -53,22 +62,29 @@ class CAME(keras.optimizers.Optimizer):
             factored = len(var.shape) >= 2
             row, col = (var.shape[:-1], var.shape[:-2] + (var.shape[-1],)) if factored else ((), ())
             self._v.append(self.add_variable(() if factored else var.shape, dtype=var.dtype, name=var.name + "_v"))
-            for slots, shape, suffix in ((self._rows, row, "_row"), (self._cols, col, "_col"),
-                                         (self._res_rows, row, "_res_row"), (self._res_cols, col, "_res_col")):
+            for slots, shape, suffix in (
+                (self._rows, row, "_row"),
+                (self._cols, col, "_col"),
+                (self._res_rows, row, "_res_row"),
+                (self._res_cols, col, "_res_col"),
+            ):
                 slots.append(self.add_variable(shape, dtype=var.dtype, name=var.name + suffix))
 
     @staticmethod
     def _inverse_root(row, col):
         """1 / sqrt(row col / mean(row)), the factored estimate, shaped like the variable."""
         return ops.expand_dims(ops.rsqrt(row / ops.mean(row, axis=-1, keepdims=True)), -1) * ops.expand_dims(
-            ops.rsqrt(col), -2)
+            ops.rsqrt(col), -2
+        )
 
     def update_step(self, gradient, variable, learning_rate):
         # convert_to_tensor, not cast: cast rounds Python floats through float32 first
         dtype = variable.dtype
         lr, g = ops.cast(learning_rate, dtype), ops.cast(tf.convert_to_tensor(gradient), dtype)  # IndexedSlices: dense
-        b1, b2, b3, eps1, eps2, d = (ops.convert_to_tensor(value, dtype) for value in (
-            self.beta_1, self.beta_2, self.beta_3, self.epsilon_1, self.epsilon_2, self.clip_threshold))
+        b1, b2, b3, eps1, eps2, d = (
+            ops.convert_to_tensor(value, dtype)
+            for value in (self.beta_1, self.beta_2, self.beta_3, self.epsilon_1, self.epsilon_2, self.clip_threshold)
+        )
         one = ops.convert_to_tensor(1.0, dtype)
         index = self._get_variable_index(variable)
         m = self._momentums[index]

@@ -19,6 +19,7 @@ and R, and so their bet at a constant rate, so this is the lazy update too (TFA 
 Reference: F. Orabona and T. Tommasi, "Training Deep Networks without Learning Rates Through Coin
 Betting", NeurIPS 2017, arXiv:1705.07795.
 """
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -50,8 +51,10 @@ class COCOB(keras.optimizers.Optimizer):
         g, lr = ops.cast(tf.convert_to_tensor(gradient), dtype), ops.cast(learning_rate, dtype)
         alpha = ops.convert_to_tensor(self.alpha, dtype)
         index = self._get_variable_index(variable)
-        L, G, A, R, w = (slots[index] for slots in (self._max_gradients, self._gradient_sums, self._absolute_sums,
-                                                       self._rewards, self._bets))
+        L, G, A, R, w = (
+            slots[index]
+            for slots in (self._max_gradients, self._gradient_sums, self._absolute_sums, self._rewards, self._bets)
+        )
         self.assign(L, ops.maximum(L, ops.abs(g)))
         self.assign_add(G, g)
         self.assign_add(A, ops.abs(g))

@@ -26,6 +26,7 @@ References: M. Frank and P. Wolfe, "An algorithm for quadratic programming", Nav
 Quarterly 3, 1956; S. N. Ravi, T. Dinh, V. S. Lokhande and V. Singh, "Constrained Deep Learning using
 Conditional Gradient and Applications in Computer Vision", arXiv:1803.06453, 2018 (the paper TFA cites).
 """
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -37,8 +38,9 @@ NORMS = ("fro", "nuclear")
 
 @keras.saving.register_keras_serializable(package="trainer")
 class ConditionalGradient(keras.optimizers.Optimizer):
-    def __init__(self, learning_rate=0.99949, lambda_=0.01, epsilon=1e-7, ord="fro", name="conditional_gradient",
-                 **kwargs):
+    def __init__(
+        self, learning_rate=0.99949, lambda_=0.01, epsilon=1e-7, ord="fro", name="conditional_gradient", **kwargs
+    ):
         if ord not in NORMS:
             raise ValueError(f"ord must be one of {', '.join(NORMS)}; got {ord!r}")
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)

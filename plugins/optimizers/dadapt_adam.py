@@ -34,6 +34,7 @@ state for all of them at once (`update_state`) before Keras calls `update_step` 
 Reference: A. Defazio and K. Mishchenko, "Learning-Rate-Free Learning by D-Adaptation", ICML 2023,
 arXiv:2301.07733.
 """
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -42,8 +43,17 @@ from keras import ops
 @keras.saving.register_keras_serializable(package="trainer")
 class DAdaptAdam(keras.optimizers.Optimizer):
     def __init__(
-        self, learning_rate=1.0, beta_1=0.9, beta_2=0.999, epsilon=1e-8, d0=1e-6, growth_rate=float("inf"),
-        use_bias_correction=False, adapted_weight_decay=0.0, name="dadapt_adam", **kwargs,
+        self,
+        learning_rate=1.0,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        d0=1e-6,
+        growth_rate=float("inf"),
+        use_bias_correction=False,
+        adapted_weight_decay=0.0,
+        name="dadapt_adam",
+        **kwargs,
     ):
         if d0 <= 0:
             raise ValueError(f"d0 must be > 0; got {d0}")
@@ -68,7 +78,9 @@ class DAdaptAdam(keras.optimizers.Optimizer):
         self._scalar_dtype = keras.backend.result_type(*[variable.dtype for variable in var_list])
         for name, value in initial_values.items():
             # An initializer, not an assign, which a symbolic build drops; not Constant, which rounds to float32.
-            initializer = lambda shape, dtype=None, value=value: ops.full(shape, value, dtype)
+            def initializer(shape, dtype=None, value=value):
+                return ops.full(shape, value, dtype)
+
             setattr(self, f"_{name}", self.add_variable((), initializer, dtype=self._scalar_dtype, name=name))
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):

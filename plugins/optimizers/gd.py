@@ -12,6 +12,7 @@ Example:
     >>> round(float(x.numpy()), 6)
     0.8
 """
+
 import keras
 from keras import ops
 

@@ -19,6 +19,7 @@ Keras' `global_clipnorm` and `gradient_accumulation_steps` make the gradient den
 Reference: D. P. Kingma and J. Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015,
 arXiv:1412.6980; the lazy variant is TensorFlow's `tf.contrib.opt.LazyAdamOptimizer`, then TFA's.
 """
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -28,10 +29,18 @@ from trainer.optimizers import present_rows
 
 @keras.saving.register_keras_serializable(package="trainer")
 class LazyAdam(keras.optimizers.Adam):
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
-                 name="lazy_adam", **kwargs):
-        super().__init__(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
-                         amsgrad=amsgrad, name=name, **kwargs)
+    def __init__(
+        self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, name="lazy_adam", **kwargs
+    ):
+        super().__init__(
+            learning_rate=learning_rate,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            amsgrad=amsgrad,
+            name=name,
+            **kwargs,
+        )
 
     def update_step(self, gradient, variable, learning_rate):
         if not isinstance(gradient, tf.IndexedSlices):

@@ -18,6 +18,7 @@ References: D. C. Liu and J. Nocedal, "On the limited memory BFGS method for lar
 Mathematical Programming 45, 1989; J. Nocedal and S. J. Wright, "Numerical Optimization", 2nd ed.,
 Springer 2006, algorithms 3.5, 3.6 and 7.4.
 """
+
 import math
 
 import keras
@@ -32,8 +33,16 @@ LINE_SEARCHES = ("strong_wolfe", None)
 @keras.saving.register_keras_serializable(package="trainer")
 class LBFGS(ClosureOptimizer):
     def __init__(
-        self, learning_rate=1.0, max_iter=20, max_eval=None, tolerance_grad=1e-7, tolerance_change=1e-9,
-        history_size=100, line_search="strong_wolfe", name="lbfgs", **kwargs,
+        self,
+        learning_rate=1.0,
+        max_iter=20,
+        max_eval=None,
+        tolerance_grad=1e-7,
+        tolerance_change=1e-9,
+        history_size=100,
+        line_search="strong_wolfe",
+        name="lbfgs",
+        **kwargs,
     ):
         if line_search not in LINE_SEARCHES:
             raise ConfigError(f"optimizer.line_search must be strong_wolfe or null; got {line_search!r}")
@@ -48,8 +57,16 @@ class LBFGS(ClosureOptimizer):
         super().build(var_list)
         n, m = sum(math.prod(v.shape) for v in var_list), self.history_size
         dtype = var_list[0].dtype
-        state = {"direction": [n], "previous_gradient": [n], "old_gradient_changes": [m, n], "old_steps": [m, n],
-                 "old_rho": [m], "step_size": [], "previous_loss": [], "scale": []}
+        state = {
+            "direction": [n],
+            "previous_gradient": [n],
+            "old_gradient_changes": [m, n],
+            "old_steps": [m, n],
+            "old_rho": [m],
+            "step_size": [],
+            "previous_loss": [],
+            "scale": [],
+        }
         for name, shape in state.items():
             setattr(self, f"_{name}", self.add_variable(shape, initializer="zeros", dtype=dtype, name=name))
         self._history_count = self.add_variable([], initializer="zeros", dtype="int32", name="history_count")
@@ -107,12 +124,14 @@ class LBFGS(ClosureOptimizer):
             evals += tf.where(descent, ls_evals, 0)
             stop = tf.logical_or(
                 tf.logical_not(descent),
-                tf.reduce_any([
-                    evals >= self.max_eval,
-                    tf.reduce_max(tf.abs(g_new)) <= self.tolerance_grad,
-                    tf.reduce_max(tf.abs(d * t)) <= tol_change,
-                    tf.abs(loss_new - loss) < tol_change,
-                ]),
+                tf.reduce_any(
+                    [
+                        evals >= self.max_eval,
+                        tf.reduce_max(tf.abs(g_new)) <= self.tolerance_grad,
+                        tf.reduce_max(tf.abs(d * t)) <= tol_change,
+                        tf.abs(loss_new - loss) < tol_change,
+                    ]
+                ),
             )
             return n_iter + 1, evals, x_new, loss_new, g_new, stop
 
@@ -153,8 +172,9 @@ class LBFGS(ClosureOptimizer):
             alpha = tf.tensordot(ss_all[i], q, 1) * rho[i]
             return i - 1, q - alpha * ys_all[i], tf.tensor_scatter_nd_update(alphas, [[i]], [alpha])
 
-        _, q, alphas = tf.while_loop(lambda i, q, a: i >= m - count, backward,
-                                     (tf.constant(m - 1), -g, tf.zeros([m], g.dtype)))
+        _, q, alphas = tf.while_loop(
+            lambda i, q, a: i >= m - count, backward, (tf.constant(m - 1), -g, tf.zeros([m], g.dtype))
+        )
 
         def forward(i, r):  # oldest to newest
             beta = tf.tensordot(ys_all[i], r, 1) * rho[i]
@@ -166,8 +186,11 @@ class LBFGS(ClosureOptimizer):
     def get_config(self):
         return {
             **super().get_config(),
-            "max_iter": self.max_iter, "max_eval": self.max_eval, "tolerance_grad": self.tolerance_grad,
-            "tolerance_change": self.tolerance_change, "history_size": self.history_size,
+            "max_iter": self.max_iter,
+            "max_eval": self.max_eval,
+            "tolerance_grad": self.tolerance_grad,
+            "tolerance_change": self.tolerance_change,
+            "history_size": self.history_size,
             "line_search": self.line_search,
         }
 
@@ -196,29 +219,63 @@ def strong_wolfe(evaluate, x, t, d, f, g, gtd, tolerance_change, c1=1e-4, c2=0.9
     gtd_new = tf.tensordot(g_new, d, 1)
     zero = tf.zeros_like(t)
     # Bracket state: step sizes, losses, gradients, directional derivatives; entry 1 unused when `done`.
-    state = dict(ls_iter=tf.constant(0), evals=tf.constant(1), t=t, f_new=f_new, g_new=g_new, gtd_new=gtd_new,
-                 t_prev=zero, f_prev=f, g_prev=g, gtd_prev=gtd, found=tf.constant(False), done=tf.constant(False))
+    state = dict(
+        ls_iter=tf.constant(0),
+        evals=tf.constant(1),
+        t=t,
+        f_new=f_new,
+        g_new=g_new,
+        gtd_new=gtd_new,
+        t_prev=zero,
+        f_prev=f,
+        g_prev=g,
+        gtd_prev=gtd,
+        found=tf.constant(False),
+        done=tf.constant(False),
+    )
 
     def bracket_phase(s):
-        armijo_fails = tf.logical_or(s["f_new"] > f + c1 * s["t"] * gtd,
-                                     tf.logical_and(s["ls_iter"] > 1, s["f_new"] >= s["f_prev"]))
+        armijo_fails = tf.logical_or(
+            s["f_new"] > f + c1 * s["t"] * gtd, tf.logical_and(s["ls_iter"] > 1, s["f_new"] >= s["f_prev"])
+        )
         curvature = tf.abs(s["gtd_new"]) <= -c2 * gtd
         brackets = tf.logical_or(armijo_fails, tf.logical_and(tf.logical_not(curvature), s["gtd_new"] >= 0))
         done = tf.logical_and(tf.logical_not(armijo_fails), curvature)
 
         def extrapolate():
-            t_next = cubic_minimum(s["t_prev"], s["f_prev"], s["gtd_prev"], s["t"], s["f_new"], s["gtd_new"],
-                                   s["t"] + 0.01 * (s["t"] - s["t_prev"]), s["t"] * 10)
+            t_next = cubic_minimum(
+                s["t_prev"],
+                s["f_prev"],
+                s["gtd_prev"],
+                s["t"],
+                s["f_new"],
+                s["gtd_new"],
+                s["t"] + 0.01 * (s["t"] - s["t_prev"]),
+                s["t"] * 10,
+            )
             f_next, g_next = evaluate(x + t_next * d)
-            return dict(s, ls_iter=s["ls_iter"] + 1, evals=s["evals"] + 1, t=t_next, f_new=f_next, g_new=g_next,
-                        gtd_new=tf.tensordot(g_next, d, 1), t_prev=s["t"], f_prev=s["f_new"], g_prev=s["g_new"],
-                        gtd_prev=s["gtd_new"])
+            return dict(
+                s,
+                ls_iter=s["ls_iter"] + 1,
+                evals=s["evals"] + 1,
+                t=t_next,
+                f_new=f_next,
+                g_new=g_next,
+                gtd_new=tf.tensordot(g_next, d, 1),
+                t_prev=s["t"],
+                f_prev=s["f_new"],
+                g_prev=s["g_new"],
+                gtd_prev=s["gtd_new"],
+            )
 
         stopped = dict(s, found=tf.logical_or(brackets, done), done=done)
         return tf.cond(tf.logical_or(brackets, done), lambda: stopped, extrapolate)
 
-    s = tf.while_loop(lambda s: tf.logical_and(tf.logical_not(s["found"]), s["ls_iter"] < max_ls),
-                      lambda s: (bracket_phase(s),), (state,))[0]
+    s = tf.while_loop(
+        lambda s: tf.logical_and(tf.logical_not(s["found"]), s["ls_iter"] < max_ls),
+        lambda s: (bracket_phase(s),),
+        (state,),
+    )[0]
     out_of_evaluations = tf.logical_not(s["found"])  # PyTorch then brackets [0, t]
     bracket_t = tf.where(out_of_evaluations, tf.stack([zero, s["t"]]), tf.stack([s["t_prev"], s["t"]]))
     bracket_f = tf.where(out_of_evaluations, tf.stack([f, s["f_new"]]), tf.stack([s["f_prev"], s["f_new"]]))
@@ -247,19 +304,47 @@ def strong_wolfe(evaluate, x, t, d, f, g, gtd, tolerance_change, c1=1e-4, c2=0.9
         replaces_high = tf.logical_or(f_new > f + c1 * t_new * gtd, f_new >= tf.gather(bf, low))
         done = tf.logical_and(tf.logical_not(replaces_high), tf.abs(gtd_new) <= -c2 * gtd)
         # Not replacing the high end: the old low end becomes the high end where the slope says so.
-        swap = tf.logical_and(tf.logical_not(replaces_high), tf.logical_and(
-            tf.logical_not(done), gtd_new * (tf.gather(bt, high) - tf.gather(bt, low)) >= 0))
+        swap = tf.logical_and(
+            tf.logical_not(replaces_high),
+            tf.logical_and(tf.logical_not(done), gtd_new * (tf.gather(bt, high) - tf.gather(bt, low)) >= 0),
+        )
         bt, bf, bg, bgtd = (tf.where(swap, put(a, high, tf.gather(a, low)), a) for a in (bt, bf, bg, bgtd))
         target = tf.where(replaces_high, high, low)
         bt, bf, bg, bgtd = (put(a, target, v) for a, v in ((bt, t_new), (bf, f_new), (bg, g_new), (bgtd, gtd_new)))
         low = tf.where(replaces_high, tf.where(bf[0] <= bf[1], 0, 1), low)
-        return dict(z, t=bt, f=bf, g=bg, gtd=bgtd, low=low, insufficient=insufficient, done=done,
-                    ls_iter=z["ls_iter"] + 1, evals=z["evals"] + 1)
+        return dict(
+            z,
+            t=bt,
+            f=bf,
+            g=bg,
+            gtd=bgtd,
+            low=low,
+            insufficient=insufficient,
+            done=done,
+            ls_iter=z["ls_iter"] + 1,
+            evals=z["evals"] + 1,
+        )
 
-    zoom_state = dict(t=bracket_t, f=bracket_f, g=bracket_g, gtd=bracket_gtd, low=low, insufficient=tf.constant(False),
-                      done=s["done"], ls_iter=s["ls_iter"], evals=s["evals"])
+    zoom_state = dict(
+        t=bracket_t,
+        f=bracket_f,
+        g=bracket_g,
+        gtd=bracket_gtd,
+        low=low,
+        insufficient=tf.constant(False),
+        done=s["done"],
+        ls_iter=s["ls_iter"],
+        evals=s["evals"],
+    )
     z = tf.while_loop(
-        lambda z: tf.reduce_all([tf.logical_not(z["done"]), z["ls_iter"] < max_ls,
-                                 tf.abs(z["t"][1] - z["t"][0]) * d_norm >= tolerance_change]),
-        lambda z: (zoom(z),), (zoom_state,))[0]
+        lambda z: tf.reduce_all(
+            [
+                tf.logical_not(z["done"]),
+                z["ls_iter"] < max_ls,
+                tf.abs(z["t"][1] - z["t"][0]) * d_norm >= tolerance_change,
+            ]
+        ),
+        lambda z: (zoom(z),),
+        (zoom_state,),
+    )[0]
     return tf.gather(z["f"], z["low"]), tf.gather(z["g"], z["low"]), tf.gather(z["t"], z["low"]), z["evals"]

@@ -12,6 +12,7 @@ and the slow weights are already a moving average of the fast ones.
 Reference: M. R. Zhang et al., "Lookahead Optimizer: k steps forward, 1 step back", NeurIPS 2019,
 arXiv:1907.08610.
 """
+
 import keras
 from keras import ops
 
@@ -20,8 +21,10 @@ from trainer.optimizers import WrappingOptimizer
 
 @keras.saving.register_keras_serializable(package="trainer")
 class Lookahead(WrappingOptimizer):
-    ema_refused = ("moves the weights after the inner step, so the inner optimizer's moving average would miss every "
-                   "slow step; leave it unset: the slow weights are already a moving average of the fast ones")
+    ema_refused = (
+        "moves the weights after the inner step, so the inner optimizer's moving average would miss every "
+        "slow step; leave it unset: the slow weights are already a moving average of the fast ones"
+    )
 
     def __init__(self, optimizer, sync_period=5, slow_step_size=0.5, name="lookahead", **kwargs):
         super().__init__(optimizer, name=name, **kwargs)

@@ -24,6 +24,7 @@ x <- x - lr wd x, taken with the weights before the step, as the authors' and py
 Reference: H. Yuan, Y. Liu, S. Wu, X. Zhou and Q. Gu, "MARS: Unleashing the Power of Variance Reduction for
 Training Large Models", arXiv:2411.10438, 2024 (ICML 2025).
 """
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -32,7 +33,14 @@ from keras import ops
 @keras.saving.register_keras_serializable(package="trainer")
 class MARS(keras.optimizers.Optimizer):
     def __init__(
-        self, learning_rate=0.003, beta_1=0.95, beta_2=0.99, gamma=0.025, epsilon=1e-8, name="mars", **kwargs,
+        self,
+        learning_rate=0.003,
+        beta_1=0.95,
+        beta_2=0.99,
+        gamma=0.025,
+        epsilon=1e-8,
+        name="mars",
+        **kwargs,
     ):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.beta_1, self.beta_2, self.gamma, self.epsilon = beta_1, beta_2, gamma, epsilon
@@ -42,7 +50,8 @@ class MARS(keras.optimizers.Optimizer):
             return
         super().build(var_list)
         self._momentums, self._velocities, self._last_gradients = self.add_optimizer_variables(
-            var_list, ["momentum", "velocity", "last_gradient"])
+            var_list, ["momentum", "velocity", "last_gradient"]
+        )
 
     def update_step(self, gradient, variable, learning_rate):
         # convert_to_tensor, not cast: cast rounds Python floats through float32 first
@@ -50,7 +59,8 @@ class MARS(keras.optimizers.Optimizer):
         lr, g = ops.cast(learning_rate, dtype), ops.cast(tf.convert_to_tensor(gradient), dtype)  # IndexedSlices: dense
         t = ops.cast(self.iterations + 1, dtype)
         b1, b2, gamma, eps = (
-            ops.convert_to_tensor(value, dtype) for value in (self.beta_1, self.beta_2, self.gamma, self.epsilon))
+            ops.convert_to_tensor(value, dtype) for value in (self.beta_1, self.beta_2, self.gamma, self.epsilon)
+        )
         one = ops.convert_to_tensor(1.0, dtype)
         index = self._get_variable_index(variable)
         m, v, last = self._momentums[index], self._velocities[index], self._last_gradients[index]

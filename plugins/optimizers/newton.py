@@ -8,6 +8,7 @@ The Hessian costs n backward passes and n^2 numbers, so models with more than `m
 refused at start. Reference: J. Nocedal and S. J. Wright, "Numerical Optimization", 2nd ed., Springer
 2006, chapter 3.3.
 """
+
 import math
 
 import keras

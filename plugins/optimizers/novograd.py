@@ -25,6 +25,7 @@ number per variable, like v (TFA filled a slot the size of the variable with it)
 Reference: B. Ginsburg et al., "Stochastic Gradient Methods with Layer-wise Adaptive Moments for Training
 of Deep Networks", arXiv:1905.11286, 2019.
 """
+
 import keras
 from keras import ops
 
@@ -34,8 +35,16 @@ from trainer.optimizers import present_rows
 @keras.saving.register_keras_serializable(package="trainer")
 class NovoGrad(keras.optimizers.Optimizer):
     def __init__(
-        self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, moment_weight_decay=0.0,
-        grad_averaging=False, amsgrad=False, name="novograd", **kwargs,
+        self,
+        learning_rate=0.001,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        moment_weight_decay=0.0,
+        grad_averaging=False,
+        amsgrad=False,
+        name="novograd",
+        **kwargs,
     ):
         if moment_weight_decay < 0:
             raise ValueError(f"moment_weight_decay must be >= 0; got {moment_weight_decay}")
@@ -62,8 +71,10 @@ class NovoGrad(keras.optimizers.Optimizer):
         dtype = variable.dtype
         g, rows, scatter = present_rows(gradient)
         g, lr = ops.cast(g, dtype), ops.cast(learning_rate, dtype)
-        b1, b2, eps, d = (ops.convert_to_tensor(value, dtype)
-                          for value in (self.beta_1, self.beta_2, self.epsilon, self.moment_weight_decay))
+        b1, b2, eps, d = (
+            ops.convert_to_tensor(value, dtype)
+            for value in (self.beta_1, self.beta_2, self.epsilon, self.moment_weight_decay)
+        )
         first = ops.equal(self.iterations, 0)
         index = self._get_variable_index(variable)
         m, v = self._momentums[index], self._norms[index]

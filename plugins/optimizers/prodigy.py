@@ -33,24 +33,42 @@ the variables is updated at once before Keras steps each one; so on one replica 
 Reference: K. Mishchenko and A. Defazio, "Prodigy: An Expeditiously Adaptive Parameter-Free Learner",
 ICML 2024, arXiv:2306.06101.
 """
+
 import keras
 import tensorflow as tf
 from keras import ops
-
 from trainer.plugins.optimizers.dadapt_adam import DAdaptAdam
 
 
 @keras.saving.register_keras_serializable(package="trainer")
 class Prodigy(DAdaptAdam):
     def __init__(
-        self, learning_rate=1.0, beta_1=0.9, beta_2=0.999, beta_3=None, epsilon=1e-8, d0=1e-6, d_coef=1.0,
-        growth_rate=float("inf"), use_bias_correction=False, safeguard_warmup=False, adapted_weight_decay=0.0,
-        name="prodigy", **kwargs,
+        self,
+        learning_rate=1.0,
+        beta_1=0.9,
+        beta_2=0.999,
+        beta_3=None,
+        epsilon=1e-8,
+        d0=1e-6,
+        d_coef=1.0,
+        growth_rate=float("inf"),
+        use_bias_correction=False,
+        safeguard_warmup=False,
+        adapted_weight_decay=0.0,
+        name="prodigy",
+        **kwargs,
     ):
         super().__init__(
-            learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, d0=d0,
-            growth_rate=growth_rate, use_bias_correction=use_bias_correction,
-            adapted_weight_decay=adapted_weight_decay, name=name, **kwargs,
+            learning_rate=learning_rate,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            d0=d0,
+            growth_rate=growth_rate,
+            use_bias_correction=use_bias_correction,
+            adapted_weight_decay=adapted_weight_decay,
+            name=name,
+            **kwargs,
         )
         self.beta_3, self.d_coef, self.safeguard_warmup = beta_3, d_coef, safeguard_warmup
 
@@ -88,8 +106,10 @@ class Prodigy(DAdaptAdam):
         self.assign(self._numerator, numerator)
         d_hat = ops.convert_to_tensor(self.d_coef, dtype) * numerator / ops.where(s_norm > 0, s_norm, 1)
         d_max = ops.maximum(self._d_max, d_hat)
-        new_d = ops.minimum(d_max, ops.where(ops.equal(d, d0), ops.maximum(d, d_hat), d) *
-                            ops.convert_to_tensor(self.growth_rate, dtype))
+        new_d = ops.minimum(
+            d_max,
+            ops.where(ops.equal(d, d0), ops.maximum(d, d_hat), d) * ops.convert_to_tensor(self.growth_rate, dtype),
+        )
         self.assign(self._d_max, ops.where(s_norm > 0, d_max, self._d_max))
         self.assign(self._d, ops.where(s_norm > 0, new_d, d))
         self.assign(self._step_size, dlr)

@@ -18,6 +18,7 @@ References: J. Duchi and Y. Singer, "Efficient Online and Batch Learning using F
 JMLR 10, 2009 (NeurIPS 2009: "Efficient Learning using Forward-Backward Splitting"); J. Duchi, E. Hazan
 and Y. Singer, "Adaptive Subgradient Methods for Online Learning and Stochastic Optimization", JMLR 12, 2011.
 """
+
 import keras
 from keras import ops
 
@@ -27,12 +28,19 @@ from trainer.optimizers import present_rows
 @keras.saving.register_keras_serializable(package="trainer")
 class ProximalAdagrad(keras.optimizers.Optimizer):
     def __init__(
-        self, learning_rate=0.001, initial_accumulator_value=0.1, l1_regularization_strength=0.0,
-        l2_regularization_strength=0.0, name="proximal_adagrad", **kwargs,
+        self,
+        learning_rate=0.001,
+        initial_accumulator_value=0.1,
+        l1_regularization_strength=0.0,
+        l2_regularization_strength=0.0,
+        name="proximal_adagrad",
+        **kwargs,
     ):
-        for key, value in [("initial_accumulator_value", initial_accumulator_value),
-                           ("l1_regularization_strength", l1_regularization_strength),
-                           ("l2_regularization_strength", l2_regularization_strength)]:
+        for key, value in [
+            ("initial_accumulator_value", initial_accumulator_value),
+            ("l1_regularization_strength", l1_regularization_strength),
+            ("l2_regularization_strength", l2_regularization_strength),
+        ]:
             if value < 0:
                 raise ValueError(f"{key} must be >= 0; got {value}")
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)

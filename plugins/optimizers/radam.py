@@ -14,6 +14,7 @@ Weight decay is Keras' decoupled `weight_decay` (PyTorch's `decoupled_weight_dec
 Reference: L. Liu et al., "On the Variance of the Adaptive Learning Rate and Beyond", ICLR 2020,
 arXiv:1908.03265.
 """
+
 import keras
 from keras import ops
 

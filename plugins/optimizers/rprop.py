@@ -13,6 +13,7 @@ step size, which starts at the learning rate:
 Reference: M. Riedmiller and H. Braun, "A Direct Adaptive Method for Faster Backpropagation Learning:
 The RPROP Algorithm", IEEE International Conference on Neural Networks, 1993.
 """
+
 import keras
 from keras import ops
 
@@ -20,8 +21,14 @@ from keras import ops
 @keras.saving.register_keras_serializable(package="trainer")
 class Rprop(keras.optimizers.Optimizer):
     def __init__(
-        self, learning_rate=0.01, eta_minus=0.5, eta_plus=1.2, step_size_min=1e-6, step_size_max=50.0,
-        name="rprop", **kwargs,
+        self,
+        learning_rate=0.01,
+        eta_minus=0.5,
+        eta_plus=1.2,
+        step_size_min=1e-6,
+        step_size_max=50.0,
+        name="rprop",
+        **kwargs,
     ):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.eta_minus, self.eta_plus = eta_minus, eta_plus

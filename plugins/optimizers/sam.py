@@ -11,6 +11,7 @@ any choice of conf/optimizer/ (SGD by default, as in the paper).
 Reference: P. Foret et al., "Sharpness-Aware Minimization for Efficiently Improving Generalization",
 ICLR 2021, arXiv:2010.01412.
 """
+
 import keras
 import tensorflow as tf
 

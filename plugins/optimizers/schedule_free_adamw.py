@@ -11,6 +11,7 @@ With `use_ema`, the moving average of y is kept instead, as Keras does.
 
 Reference: A. Defazio et al., "The Road Less Scheduled", NeurIPS 2024, arXiv:2405.15682.
 """
+
 import keras
 
 

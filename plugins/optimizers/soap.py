@@ -42,6 +42,7 @@ on CPU, turn XLA off or lower max_precond_dim. XLA's QR of 784 x 784 takes 0.1 s
 Reference: N. Vyas, D. Morwani, R. Zhao, M. Kwun, I. Shapira, D. Brandfonbrener, L. Janson and S. Kakade, "SOAP:
 Improving and Stabilizing Shampoo using Adam", arXiv:2409.11321, 2024 (ICLR 2025).
 """
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -77,9 +78,21 @@ def project(tensor, bases, back=False):
 @keras.saving.register_keras_serializable(package="trainer")
 class SOAP(keras.optimizers.Optimizer):
     def __init__(
-        self, learning_rate=3e-3, beta_1=0.95, beta_2=0.95, shampoo_beta=-1.0, epsilon=1e-8, weight_decay=0.01,
-        precondition_frequency=10, max_precond_dim=10000, merge_dims=False, precondition_1d=False,
-        normalize_grads=False, correct_bias=True, name="soap", **kwargs,
+        self,
+        learning_rate=3e-3,
+        beta_1=0.95,
+        beta_2=0.95,
+        shampoo_beta=-1.0,
+        epsilon=1e-8,
+        weight_decay=0.01,
+        precondition_frequency=10,
+        max_precond_dim=10000,
+        merge_dims=False,
+        precondition_1d=False,
+        normalize_grads=False,
+        correct_bias=True,
+        name="soap",
+        **kwargs,
     ):
         if precondition_frequency < 1:
             raise ValueError(f"precondition_frequency must be a positive integer; got {precondition_frequency}")
@@ -113,8 +126,11 @@ class SOAP(keras.optimizers.Optimizer):
             statistics, bases = [], []
             for axis, (size, preconditioned) in enumerate(zip(shape, self._preconditioned(shape))):
                 for slots, kind in ((statistics, "statistics"), (bases, "basis")):
-                    slots.append(self.add_variable((size, size), dtype=var.dtype, name=f"{var.name}_{kind}_{axis}")
-                                 if preconditioned else None)
+                    slots.append(
+                        self.add_variable((size, size), dtype=var.dtype, name=f"{var.name}_{kind}_{axis}")
+                        if preconditioned
+                        else None
+                    )
             self._statistics.append(statistics)
             self._bases.append(bases)
 
@@ -123,8 +139,9 @@ class SOAP(keras.optimizers.Optimizer):
         dtype = variable.dtype
         lr, g = ops.cast(learning_rate, dtype), ops.cast(tf.convert_to_tensor(gradient), dtype)  # IndexedSlices: dense
         shampoo_beta = self.beta_2 if self.shampoo_beta < 0 else self.shampoo_beta
-        b1, b2, bs, eps = (ops.convert_to_tensor(value, dtype)
-                           for value in (self.beta_1, self.beta_2, shampoo_beta, self.epsilon))
+        b1, b2, bs, eps = (
+            ops.convert_to_tensor(value, dtype) for value in (self.beta_1, self.beta_2, shampoo_beta, self.epsilon)
+        )
         index = self._get_variable_index(variable)
         m, v = self._momentums[index], self._second_moments[index]
         statistics, bases = self._statistics[index], self._bases[index]
@@ -174,8 +191,9 @@ class SOAP(keras.optimizers.Optimizer):
             return permuted, refreshed
 
         due = ops.equal(self.iterations % self.precondition_frequency, 0)
-        return tf.cond(ops.equal(self.iterations, 0), eigenbases,
-                       lambda: tf.cond(due, power_iteration, lambda: (v, list(bases))))
+        return tf.cond(
+            ops.equal(self.iterations, 0), eigenbases, lambda: tf.cond(due, power_iteration, lambda: (v, list(bases)))
+        )
 
     def get_config(self):
         return {

@@ -29,6 +29,7 @@ apply(), which implements `weight_decay`. One probe per estimate (its num_sample
 Reference: H. Liu, Z. Li, D. Hall, P. Liang and T. Ma, "Sophia: A Scalable Stochastic Second-order Optimizer for
 Language Model Pre-training", arXiv:2305.14342, 2023 (ICLR 2024); github.com/Liuhong99/Sophia.
 """
+
 import keras
 import tensorflow as tf
 
@@ -38,8 +39,16 @@ from trainer.optimizers import ClosureOptimizer
 @keras.saving.register_keras_serializable(package="trainer")
 class SophiaH(ClosureOptimizer):
     def __init__(
-        self, learning_rate=6e-4, beta_1=0.965, beta_2=0.99, gamma=0.01, epsilon=1e-12, update_period=10, seed=0,
-        name="sophia", **kwargs,
+        self,
+        learning_rate=6e-4,
+        beta_1=0.965,
+        beta_2=0.99,
+        gamma=0.01,
+        epsilon=1e-12,
+        update_period=10,
+        seed=0,
+        name="sophia",
+        **kwargs,
     ):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.beta_1, self.beta_2, self.gamma, self.epsilon = beta_1, beta_2, gamma, epsilon
@@ -55,9 +64,18 @@ class SophiaH(ClosureOptimizer):
         """Rademacher vectors shaped like `variables`, a function of (seed, step, index) only."""
         key = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(self.iterations, tf.int64)])
         return [
-            tf.cast(tf.random.stateless_uniform(
-                variable.shape, seed=tf.random.experimental.stateless_fold_in(key, index), minval=0, maxval=2,
-                dtype=tf.int32) * 2 - 1, variable.dtype)
+            tf.cast(
+                tf.random.stateless_uniform(
+                    variable.shape,
+                    seed=tf.random.experimental.stateless_fold_in(key, index),
+                    minval=0,
+                    maxval=2,
+                    dtype=tf.int32,
+                )
+                * 2
+                - 1,
+                variable.dtype,
+            )
             for index, variable in enumerate(variables)
         ]
 
@@ -68,25 +86,32 @@ class SophiaH(ClosureOptimizer):
         with tf.GradientTape() as outer:
             with tf.GradientTape() as inner:
                 loss, _ = closure()
-            product = tf.add_n([tf.reduce_sum(g * u) for g, u in zip(inner.gradient(loss, variables), probes)
-                                if g is not None])
-        return [tf.zeros_like(v) if hu is None else u * tf.convert_to_tensor(hu)
-                for hu, u, v in zip(outer.gradient(product, variables), probes, variables)]
+            product = tf.add_n(
+                [tf.reduce_sum(g * u) for g, u in zip(inner.gradient(loss, variables), probes) if g is not None]
+            )
+        return [
+            tf.zeros_like(v) if hu is None else u * tf.convert_to_tensor(hu)
+            for hu, u, v in zip(outer.gradient(product, variables), probes, variables)
+        ]
 
     def apply_closure(self, closure, variables):
         self.build(variables)
         with tf.GradientTape() as tape:
             loss, prediction = closure()
-        gradients = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
-                     for g, v in zip(tape.gradient(loss, variables), variables)]
+        gradients = [
+            tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
+            for g, v in zip(tape.gradient(loss, variables), variables)
+        ]
         refresh = tf.equal(tf.math.floormod(tf.cast(self.iterations, tf.int64), self.update_period), 0)
         # Only on the steps that use them: a second backward pass (and a forward one) every k-th step.
-        estimates = tf.cond(refresh, lambda: self._hessian_estimates(closure, variables),
-                            lambda: [tf.zeros_like(v) for v in variables])
+        estimates = tf.cond(
+            refresh, lambda: self._hessian_estimates(closure, variables), lambda: [tf.zeros_like(v) for v in variables]
+        )
         for variable, g, estimate in zip(variables, gradients, estimates):
             dtype = variable.dtype
             b1, b2, gamma, eps = (
-                tf.convert_to_tensor(value, dtype) for value in (self.beta_1, self.beta_2, self.gamma, self.epsilon))
+                tf.convert_to_tensor(value, dtype) for value in (self.beta_1, self.beta_2, self.gamma, self.epsilon)
+            )
             lr = tf.cast(self.learning_rate, dtype)
             index = self._get_variable_index(variable)
             m, h = self._momentums[index], self._hessians[index]

@@ -19,12 +19,14 @@ Deliberate differences from TFA: TFA replaces the weights only when asked (`assi
 first snapshot (with zeros); here Keras' end-of-training hook `finalize_variable_values` does it, which `model.fit`
 and this trainer call, and it keeps the weights until there is a snapshot. Training continued after that in the same
 process (a second `fit`) starts from the average, as after Keras' EMA; the trainer's last checkpoint is written
-before the end, so a run resumed from it for more steps goes on from the training weights and the average so far. The shared options go
-on the inner optimizer (trainer/optimizers.py). Its `use_ema` is refused: SWA's average would replace it at the end.
+before the end, so a run resumed from it for more steps goes on from the training weights and the average so
+far. The shared options go on the inner optimizer (trainer/optimizers.py). Its `use_ema` is refused: SWA's
+average would replace it at the end.
 
 Reference: P. Izmailov, D. Podoprikhin, T. Garipov, D. Vetrov and A. G. Wilson, "Averaging Weights Leads to Wider
 Optima and Better Generalization", UAI 2018, arXiv:1803.05407.
 """
+
 import keras
 from keras import ops
 
@@ -34,13 +36,17 @@ from trainer.optimizers import WrappingOptimizer
 
 @keras.saving.register_keras_serializable(package="trainer")
 class SWA(WrappingOptimizer):
-    ema_refused = ("replaces the weights with its own average at the end, so the inner optimizer's moving average "
-                   "would be lost; leave it unset: SWA's average is the one kept")
+    ema_refused = (
+        "replaces the weights with its own average at the end, so the inner optimizer's moving average "
+        "would be lost; leave it unset: SWA's average is the one kept"
+    )
 
     def __init__(self, optimizer, start_averaging=0, average_period=10, name="swa", **kwargs):
         if start_averaging < 0 or average_period < 1:
-            raise ConfigError(f"optimizer.start_averaging={start_averaging}, optimizer.average_period="
-                              f"{average_period}: SWA needs start_averaging >= 0 and average_period >= 1")
+            raise ConfigError(
+                f"optimizer.start_averaging={start_averaging}, optimizer.average_period="
+                f"{average_period}: SWA needs start_averaging >= 0 and average_period >= 1"
+            )
         super().__init__(optimizer, name=name, **kwargs)
         self.start_averaging, self.average_period = start_averaging, average_period
 
@@ -52,8 +58,10 @@ class SWA(WrappingOptimizer):
 
     def after_inner_step(self, variables, before):
         since_start = before - self.start_averaging
-        due = ops.logical_and(self.inner_optimizer.iterations > before, ops.logical_and(
-            since_start >= 0, ops.equal(since_start % self.average_period, 0)))
+        due = ops.logical_and(
+            self.inner_optimizer.iterations > before,
+            ops.logical_and(since_start >= 0, ops.equal(since_start % self.average_period, 0)),
+        )
         snapshots = ops.maximum(ops.floor_divide(since_start, self.average_period), 0)  # k, taken before this one
         for variable in variables:
             average = self._averages[self._get_variable_index(variable)]
@@ -67,8 +75,7 @@ class SWA(WrappingOptimizer):
             self.assign(variable, ops.where(averaged, self._averages[self._get_variable_index(variable)], variable))
 
     def get_config(self):
-        return {**super().get_config(), "start_averaging": self.start_averaging,
-                "average_period": self.average_period}
+        return {**super().get_config(), "start_averaging": self.start_averaging, "average_period": self.average_period}
 
 
 def update_batch_norm(model, batches):
@@ -80,8 +87,11 @@ def update_batch_norm(model, batches):
 
     Each batch contributes the variance Keras' layer tracks, the biased one; torch's update_bn averages unbiased
     batch variances. A layer with `trainable=False` keeps its statistics, as Keras' training does."""
-    layers = [layer for layer in model._flatten_layers()
-              if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
+    layers = [
+        layer
+        for layer in model._flatten_layers()
+        if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable
+    ]
     if not layers:
         return  # no statistics to recompute: spare the pass over the data
     momenta = [layer.momentum for layer in layers]

@@ -11,6 +11,7 @@ t = 1, 2, ... as Adam does: `bias_correction=true` gives that rule.
 
 Reference: M. Zaheer et al., "Adaptive Methods for Nonconvex Optimization", NeurIPS 2018.
 """
+
 import keras
 from keras import ops
 
@@ -18,8 +19,15 @@ from keras import ops
 @keras.saving.register_keras_serializable(package="trainer")
 class Yogi(keras.optimizers.Optimizer):
     def __init__(
-        self, learning_rate=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-3, initial_accumulator_value=1e-6,
-        bias_correction=False, name="yogi", **kwargs,
+        self,
+        learning_rate=0.01,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-3,
+        initial_accumulator_value=1e-6,
+        bias_correction=False,
+        name="yogi",
+        **kwargs,
     ):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon

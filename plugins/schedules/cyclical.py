@@ -17,6 +17,7 @@ config can name and no model file can save: subclass `CyclicalLearningRate` and 
 
 Reference: L. N. Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017, arXiv:1506.01186.
 """
+
 import keras
 from keras import ops
 
@@ -77,8 +78,7 @@ class Triangular2CyclicalLearningRate(CyclicalLearningRate):
 class ExponentialCyclicalLearningRate(CyclicalLearningRate):
     """Smith's "exp_range" policy: the triangle's height decays as gamma^x."""
 
-    def __init__(self, initial_learning_rate, maximal_learning_rate, step_size, scale_mode="iterations",
-                 gamma=1.0):
+    def __init__(self, initial_learning_rate, maximal_learning_rate, step_size, scale_mode="iterations", gamma=1.0):
         super().__init__(initial_learning_rate, maximal_learning_rate, step_size, scale_mode)
         self.gamma = gamma
 

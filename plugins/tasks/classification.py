@@ -3,6 +3,7 @@ test/<metric> in TensorBoard at the step reached); the model is compiled with th
 and saved as <run dir>/model.keras, so that `keras.models.load_model` gives it back with the optimizer's
 state; the pictures are the misclassified test examples (for images) and the confusion matrix, of the first
 PICTURED examples where the test split is streamed."""
+
 import numpy as np
 
 from trainer.data import held_in_memory

@@ -2,6 +2,7 @@
 loss the objective itself. Each log point adds the variables (the optimizer's path, variables/<name>);
 the report gives the objective, the variables and their distance to the known minimum; a problem of one
 or two variables gets its landscape with the path drawn on it, and a sweep one landscape with every path."""
+
 from omegaconf import OmegaConf
 
 from trainer.errors import ConfigError
@@ -14,15 +15,20 @@ from trainer.task import Task
 class ScalarTask(Task):
     def check(self, parts):
         if not isinstance(parts.model, ScalarProblem):
-            raise ConfigError(f"task=scalar needs a scalar problem (model=quadratic, rosenbrock, ...); "
-                              f"{type(parts.model).__name__} is not one: use task=classification or experiment=mnist")
+            raise ConfigError(
+                f"task=scalar needs a scalar problem (model=quadratic, rosenbrock, ...); "
+                f"{type(parts.model).__name__} is not one: use task=classification or experiment=mnist"
+            )
 
     def scalars(self, run) -> dict[str, float]:
         return {f"variables/{name}": value for name, value in run.model.values().items()}
 
     def report(self, run) -> dict:
-        return {"objective": float(run.model()), "variables": run.model.values(),
-                "distance_to_minimum": run.model.distance_to_minimum()}
+        return {
+            "objective": float(run.model()),
+            "variables": run.model.values(),
+            "distance_to_minimum": run.model.distance_to_minimum(),
+        }
 
     def pictures(self, run) -> dict[str, bytes]:
         if len(run.model.named_variables) > 2:
@@ -31,7 +37,8 @@ class ScalarTask(Task):
 
         tf.summary.flush()  # the path is read back from this run's event files, resumed parts included
         path = read_path(run.output_dir, list(run.model.named_variables))
-        label = f"{run.cfg.optimizer._target_.rsplit('.', 1)[-1]}, learning rate {float(run.optimizer.learning_rate.numpy()):g}"
+        optimizer = run.cfg.optimizer._target_.rsplit(".", 1)[-1]
+        label = f"{optimizer}, learning rate {float(run.optimizer.learning_rate.numpy()):g}"
         return {"landscape": landscape_png(run.model, {label: path}, type(run.model).__name__)}
 
     def callback_model(self, run):
@@ -41,8 +48,10 @@ class ScalarTask(Task):
         return run.model
 
     def sweep_pictures(self, jobs: list) -> dict[str, bytes]:
-        return {name: landscape_png(problem, paths, f"{type(problem).__name__}: {len(paths)} jobs")
-                for name, (problem, paths) in self.sweep_paths(jobs).items()}
+        return {
+            name: landscape_png(problem, paths, f"{type(problem).__name__}: {len(paths)} jobs")
+            for name, (problem, paths) in self.sweep_paths(jobs).items()
+        }
 
     def sweep_paths(self, jobs: list) -> dict[str, tuple]:
         """Picture name -> (problem, {job label: path}) for each scalar problem of one or two variables that

@@ -8,6 +8,7 @@ it, `end` once after the last step, and `close` in any case. An action reads and
 `run.results` that become metrics.json. Raising stops the run at once; setting `run.stop` ends the loop at
 the next step boundary. Variables returned by `state` are checkpointed with the run.
 """
+
 import math
 
 

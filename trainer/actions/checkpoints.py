@@ -1,13 +1,14 @@
 """Checkpoints and stop signals: the run is saved every `trainer.checkpoint_every` steps, at its last step,
 when it stops early, and when SIGINT or SIGTERM arrives, which then ends the command with a line that says
 how to resume. `trainer.keep_checkpoints` of them are kept in <run dir>/checkpoints."""
+
 import signal
 
 import tensorflow as tf
 
 from trainer.actions.base import Action
-from trainer.loop.signals import StopSignals
 from trainer.errors import Interrupted
+from trainer.loop.signals import StopSignals
 
 
 class Checkpoints(Action):
@@ -16,8 +17,9 @@ class Checkpoints(Action):
     def begin(self, run) -> None:
         settings = run.cfg.trainer
         self.every = settings.checkpoint_every or run.total_steps
-        self.manager = tf.train.CheckpointManager(run.checkpoint, str(run.output_dir / "checkpoints"),
-                                                  settings.keep_checkpoints)
+        self.manager = tf.train.CheckpointManager(
+            run.checkpoint, str(run.output_dir / "checkpoints"), settings.keep_checkpoints
+        )
         self.signals = StopSignals().__enter__()
         self.stopping = False
 
@@ -31,9 +33,12 @@ class Checkpoints(Action):
         self.manager.save(checkpoint_number=run.done)
         if self.stopping:
             received = self.signals.received or signal.SIGTERM  # another worker's
-            raise Interrupted(received, f"stopped by {received.name} at step {run.done} of {run.total_steps}; "
-                                        f"checkpoint {self.manager.latest_checkpoint} written: run the same command "
-                                        "to resume")
+            raise Interrupted(
+                received,
+                f"stopped by {received.name} at step {run.done} of {run.total_steps}; "
+                f"checkpoint {self.manager.latest_checkpoint} written: run the same command "
+                "to resume",
+            )
 
     def close(self) -> None:
         if self.signals is not None:  # an action before it may have failed in its own begin

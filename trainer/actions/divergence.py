@@ -1,5 +1,6 @@
 """Stop at the first loss that is not finite (the compiled loop breaks there), naming the step and the last
 good checkpoint, which is kept; metrics.json records the error for a sweep's summary."""
+
 import math
 
 import tensorflow as tf
@@ -19,9 +20,11 @@ class StopOnDivergence(Action):
             return
         last = tf.train.latest_checkpoint(str(run.output_dir / "checkpoints"))
         kept = f"the last good checkpoint is {last}" if last else "no checkpoint was written before it"
-        message = (f"the loss became {loss} at step {run.done}: the learning rate "
-                   f"({float(run.optimizer.learning_rate.numpy()):g}) is likely too large for this problem, or the loss "
-                   f"overflows; {kept}")
+        message = (
+            f"the loss became {loss} at step {run.done}: the learning rate "
+            f"({float(run.optimizer.learning_rate.numpy()):g}) is likely too large for this problem, or the loss "
+            f"overflows; {kept}"
+        )
         if run.runtime.is_writer:
             write_metrics(run.output_dir, {"loss": None, "steps": run.done, "error": message})
         raise Diverged(message)

@@ -1,5 +1,6 @@
 """Histograms every `logging.histogram_every` steps (none by default): each trainable variable, and its
 gradient on the first training batch, as weights/<name> and gradients/<name>."""
+
 import tensorflow as tf
 
 from trainer.actions.base import Action

@@ -6,6 +6,7 @@ user's own, a tracking service's): called at train begin and end and at each epo
 The epoch means are kept apart from the train scalars' windows, which restart at each log point: at every
 log point and epoch end this action adds what the running means gathered since it last looked (their
 totals and counts) to the epoch's, before the train scalars restart them (it runs before them)."""
+
 import keras
 import numpy as np
 

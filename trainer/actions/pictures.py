@@ -1,5 +1,6 @@
 """Pictures at the end of a run (`logging.pictures`): the task's (a landscape with the path, misclassified
 examples, a confusion matrix), each logged as a TensorBoard image and saved as <run dir>/<name>.png."""
+
 from trainer.actions.base import Action
 from trainer.outputs.pictures import log_png
 

@@ -1,6 +1,7 @@
 """The reduce-on-plateau schedule (`schedule=reduce_on_plateau`, Keras' ReduceLROnPlateau callback): fed the
 train loss at each log point, each log window one of its epochs. Its counters (wait, best, cooldown) are
 checkpointed, so a resumed run reduces the rate at the same steps as an uninterrupted one."""
+
 import math
 
 import keras

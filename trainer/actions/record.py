@@ -1,5 +1,6 @@
 """What a run records once, before its first step: the resolved config as text, its HParams session, and
 (with `logging.graph`) the compiled train loop's graph for the Graphs dashboard."""
+
 import tensorflow as tf
 from omegaconf import OmegaConf
 

@@ -1,6 +1,7 @@
 """Train scalars and progress: every `trainer.log_every` steps, the means of the loss and metrics over the
 steps since the last point, the learning rate, the last step's gradient norm and the task's own values
 (a scalar problem's variables) go to TensorBoard, `run.logs` and the progress display; the means restart."""
+
 import tensorflow as tf
 
 from trainer.actions.base import Action

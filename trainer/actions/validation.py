@@ -3,6 +3,7 @@ held out by `trainer.validation_split` are evaluated and logged as val/<name>. T
 `trainer.monitor` is kept in <run dir>/best; `trainer.patience` evaluations without an improvement of at
 least `trainer.min_delta` stop the run early; `trainer.restore_best` puts the best weights back at the end,
 before the test evaluation and the model's export."""
+
 import logging
 
 import numpy as np
@@ -46,8 +47,9 @@ class Validation(Action):
         if run.validation is None:
             return
         settings = run.cfg.trainer
-        run.results.update({f"val_{tag.removeprefix('val/')}": value for tag, value in run.logs.items()
-                            if tag.startswith("val/")})
+        run.results.update(
+            {f"val_{tag.removeprefix('val/')}": value for tag, value in run.logs.items() if tag.startswith("val/")}
+        )
         run.results[f"best_val_{settings.monitor}"] = self.monitor.best_value()
         run.results["best_step"] = int(self.monitor.best_step.numpy())
         if self.monitor.exhausted():

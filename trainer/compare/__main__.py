@@ -6,6 +6,7 @@ compared on problems as a benchmark does, in the comparison directory (`hydra.ru
 2. seeds: the best of them by the problem's `sweep.metric` runs again with seeds 1..`seeds`;
 3. report: report.md, PNGs and TensorBoard events (trainer/compare/report.py).
 """
+
 import sys
 from pathlib import Path
 

@@ -2,6 +2,7 @@
 loss curves of each problem, the tuned paths on a landscape of one or two variables, and the performance
 profile over all problems (E. D. Dolan and J. J. Moré, "Benchmarking optimization software with
 performance profiles", Mathematical Programming 91, 2002)."""
+
 import math
 
 import numpy as np
@@ -13,8 +14,10 @@ from trainer.outputs.pictures import landscape_png, png
 
 def problem_pictures(problem: str, outcomes: list, config: DictConfig, metric: str) -> dict[str, bytes]:
     """sensitivity_<problem>, curves_<problem> and, for one or two variables, paths_<problem>."""
-    pictures = {f"sensitivity_{problem}": sensitivity_png(problem, outcomes, metric),
-                f"curves_{problem}": curves_png(problem, outcomes)}
+    pictures = {
+        f"sensitivity_{problem}": sensitivity_png(problem, outcomes, metric),
+        f"curves_{problem}": curves_png(problem, outcomes),
+    }
     paths = tuned_paths(outcomes, config)
     if paths:
         pictures[f"paths_{problem}"] = landscape_png(*paths, f"{problem}: each optimizer's tuned path (seed 1)")
@@ -28,7 +31,9 @@ def sensitivity_png(problem: str, outcomes: list, metric: str) -> bytes:
     axes = figure.add_subplot()
     values = []
     for outcome in outcomes:
-        points = sorted((float(job.config.optimizer.learning_rate), job.metrics.get(metric, math.nan)) for job in outcome.tuning)
+        points = sorted(
+            (float(job.config.optimizer.learning_rate), job.metrics.get(metric, math.nan)) for job in outcome.tuning
+        )
         if points:
             rates, finals = np.array(points).T
             axes.plot(rates, finals, marker="o", markersize=3, label=outcome.optimizer)
@@ -54,7 +59,11 @@ def curves_png(problem: str, outcomes: list) -> bytes:
             continue
         steps = outcome.curves[0][:length, 0]
         losses = np.maximum(np.stack([curve[:length, 2] for curve in outcome.curves]), 1e-16)
-        line, = axes.plot(steps, np.exp(np.mean(np.log(losses), axis=0)), label=f"{outcome.optimizer} (lr {outcome.learning_rate:.3g})")
+        (line,) = axes.plot(
+            steps,
+            np.exp(np.mean(np.log(losses), axis=0)),
+            label=f"{outcome.optimizer} (lr {outcome.learning_rate:.3g})",
+        )
         axes.fill_between(steps, losses.min(axis=0), losses.max(axis=0), color=line.get_color(), alpha=0.2)
     axes.set_yscale("log")
     axes.set_xlabel("step")
@@ -74,8 +83,11 @@ def tuned_paths(outcomes: list, config: DictConfig):
     problem = instantiate(config.model)
     if not isinstance(problem, ScalarProblem) or len(problem.named_variables) > 2:
         return None
-    paths = {f"{o.optimizer} (lr {o.learning_rate:.3g})": read_path(o.seeds[0].directory, list(problem.named_variables))
-             for o in outcomes if o.seeds and not o.seeds[0].error}
+    paths = {
+        f"{o.optimizer} (lr {o.learning_rate:.3g})": read_path(o.seeds[0].directory, list(problem.named_variables))
+        for o in outcomes
+        if o.seeds and not o.seeds[0].error
+    }
     return (problem, paths) if paths else None
 
 

@@ -3,6 +3,7 @@ are a preset written into <dir>/presets, named after the job (`rosenbrock-adam-l
 is <dir>/<phase>/<that name>. A phase starts one multirun of the jobs it lacks (those without metrics.json),
 under `launcher`: a finished comparison run again starts none, and a killed one starts what was left, the
 killed jobs resuming their checkpoints."""
+
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -12,8 +13,8 @@ import numpy as np
 from omegaconf import DictConfig, ListConfig
 
 from trainer.config.compose import CONF_DIR
-from trainer.errors import ConfigError, TrainerError
 from trainer.config.settings import did_you_mean
+from trainer.errors import ConfigError, TrainerError
 from trainer.outputs.metrics import read_metrics
 
 PRESETS = "compare_job"  # the config group of the jobs' presets, under <dir>/presets
@@ -42,15 +43,21 @@ def check_settings(cfg: DictConfig) -> None:
             raise ConfigError(f"{key} must be a list, e.g. {key}=[{valid[0]},{valid[1]}]; got {cfg[key]!r}")
         for name in cfg[key]:
             if str(name) not in valid:
-                raise ConfigError(f"{key}: no {group} '{name}'{did_you_mean(str(name), valid)}; choices: {', '.join(valid)}")
+                raise ConfigError(
+                    f"{key}: no {group} '{name}'{did_you_mean(str(name), valid)}; choices: {', '.join(valid)}"
+                )
         if not cfg[key]:
             raise ConfigError(f"{key} is empty; choose from {', '.join(valid)}")
     for key in ("budget", "seeds", "steps", "log_every"):
         if not isinstance(cfg[key], int) or cfg[key] < 1:
             raise ConfigError(f"{key} must be an integer >= 1; got {cfg[key]!r}")
     rates = cfg.learning_rates
-    if not (isinstance(rates, ListConfig) and len(rates) == 2 and all(isinstance(r, (int, float)) for r in rates)
-            and 0 < rates[0] <= rates[1]):
+    if not (
+        isinstance(rates, ListConfig)
+        and len(rates) == 2
+        and all(isinstance(r, (int, float)) for r in rates)
+        and 0 < rates[0] <= rates[1]
+    ):
         raise ConfigError(f"learning_rates must be [low, high] with 0 < low <= high; got {rates!r}")
     for key in ("target", "tau_max"):
         if not isinstance(cfg[key], (int, float)) or cfg[key] < (0 if key == "target" else 1):
@@ -67,14 +74,22 @@ def experiment(cfg: DictConfig, problem: str) -> str:
 
 
 def tuning_jobs(cfg: DictConfig) -> list[JobSpec]:
-    return [JobSpec("tune", p, o, rate, 0) for p in cfg.problems for o in cfg.optimizers for rate in learning_rate_grid(cfg)]
+    return [
+        JobSpec("tune", p, o, rate, 0) for p in cfg.problems for o in cfg.optimizers for rate in learning_rate_grid(cfg)
+    ]
 
 
 def write_preset(presets: Path, spec: JobSpec, cfg: DictConfig) -> None:
     """The job's settings as a global preset: its experiment, problem and optimizer, learning rate and seed."""
-    lines = ["# @package _global_", "defaults:", f"  - override /experiment: {experiment(cfg, spec.problem)}",
-             f"  - override /model: {spec.problem}", f"  - override /optimizer: {spec.optimizer}",
-             f"trainer: {{seed: {spec.seed}}}", f"optimizer: {{learning_rate: {spec.learning_rate!r}}}"]
+    lines = [
+        "# @package _global_",
+        "defaults:",
+        f"  - override /experiment: {experiment(cfg, spec.problem)}",
+        f"  - override /model: {spec.problem}",
+        f"  - override /optimizer: {spec.optimizer}",
+        f"trainer: {{seed: {spec.seed}}}",
+        f"optimizer: {{learning_rate: {spec.learning_rate!r}}}",
+    ]
     (presets / PRESETS).mkdir(parents=True, exist_ok=True)
     (presets / PRESETS / f"{spec.name}.yaml").write_text("\n".join(lines) + "\n")
 
@@ -82,15 +97,28 @@ def write_preset(presets: Path, spec: JobSpec, cfg: DictConfig) -> None:
 def multirun(cfg: DictConfig, directory: Path, phase: str, choices: list[str]) -> None:
     """`python -m trainer -m` of the presets `choices`, each job in <directory>/<phase>/<its name>."""
     subdir = "${hydra:runtime.choices." + PRESETS + "}"
-    command = [sys.executable, "-m", "trainer", "-m", f"hydra.searchpath=['file://{directory.resolve() / 'presets'}']",
-               f"+{PRESETS}={','.join(choices)}", f"hydra.sweep.dir='{directory.resolve() / phase}'",
-               f"hydra.sweep.subdir='{subdir}'", "~hydra.callbacks.summary", f"hydra/launcher={cfg.launcher}",
-               f"trainer.steps={cfg.steps}", f"trainer.log_every={cfg.log_every}", "logging.progress=false",
-               "logging.pictures=false", *cfg.overrides]
+    command = [
+        sys.executable,
+        "-m",
+        "trainer",
+        "-m",
+        f"hydra.searchpath=['file://{directory.resolve() / 'presets'}']",
+        f"+{PRESETS}={','.join(choices)}",
+        f"hydra.sweep.dir='{directory.resolve() / phase}'",
+        f"hydra.sweep.subdir='{subdir}'",
+        "~hydra.callbacks.summary",
+        f"hydra/launcher={cfg.launcher}",
+        f"trainer.steps={cfg.steps}",
+        f"trainer.log_every={cfg.log_every}",
+        "logging.progress=false",
+        "logging.pictures=false",
+        *cfg.overrides,
+    ]
     print(f"trainer.compare: {phase}: {len(choices)} jobs to run", flush=True)
     if subprocess.run(command).returncode != 0:
-        raise TrainerError(f"the {phase} multirun of {directory} stopped (its output is above); run the comparison "
-                           "again to resume it")
+        raise TrainerError(
+            f"the {phase} multirun of {directory} stopped (its output is above); run the comparison again to resume it"
+        )
 
 
 def run_missing(cfg: DictConfig, directory: Path, specs: list[JobSpec]) -> None:
@@ -103,5 +131,8 @@ def run_missing(cfg: DictConfig, directory: Path, specs: list[JobSpec]) -> None:
 
 
 def seed_jobs(cfg: DictConfig, tuned: dict[tuple[str, str], float]) -> list[JobSpec]:
-    return [JobSpec("seeds", problem, optimizer, rate, seed) for (problem, optimizer), rate in tuned.items()
-            for seed in range(1, cfg.seeds + 1)]
+    return [
+        JobSpec("seeds", problem, optimizer, rate, seed)
+        for (problem, optimizer), rate in tuned.items()
+        for seed in range(1, cfg.seeds + 1)
+    ]

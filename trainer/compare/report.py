@@ -7,6 +7,7 @@ two variables each optimizer's tuned path on the landscape; over all problems, a
 The loss of a scalar problem is its objective along the logged path, less its least value (so noise in
 the training loss, as the noisy quadratic's, does not count); a classifier's is its logged train/loss.
 """
+
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
-from trainer.compare.plan import JobSpec, seed_jobs, tuning_jobs
+from trainer.compare.plan import seed_jobs, tuning_jobs
 from trainer.compare.select import read_spec_jobs
 from trainer.outputs.sweep import Job, as_markdown
 
@@ -22,6 +23,7 @@ from trainer.outputs.sweep import Job, as_markdown
 @dataclass
 class Outcome:
     """One optimizer on one problem: its tuning jobs, its seed jobs, and the seed jobs' loss curves."""
+
     optimizer: str
     tuning: list[Job]
     seeds: list[Job]
@@ -55,8 +57,10 @@ def loss_curve(job: Job, problem, least: float) -> np.ndarray:
     events = read_events(job.directory)
     start = min(event.wall_time for points in events.values() for event in points)
     tags = [f"variables/{name}" for name in problem.named_variables] if problem else ["train/loss"]
-    columns = [{event.step: (event.wall_time, float(tf.make_ndarray(event.tensor_proto))) for event in events.get(tag, [])}
-               for tag in tags]
+    columns = [
+        {event.step: (event.wall_time, float(tf.make_ndarray(event.tensor_proto))) for event in events.get(tag, [])}
+        for tag in tags
+    ]
     steps = sorted(set.intersection(*(set(column) for column in columns)))
     values = np.array([[column[step][1] for column in columns] for step in steps]).reshape(len(steps), len(tags))
     loss = objective_at(problem, values) if problem else values[:, 0]
@@ -77,8 +81,10 @@ def mean_std(values: list[float]) -> str:
 def problem_table(outcomes: list[Outcome], cfg: DictConfig, metric: str, direction: str) -> tuple[str, dict]:
     """The problem's markdown table, and each optimizer's cost for the performance profile: its mean
     steps to the target where every seed reached it, else infinity."""
-    finals = {o.optimizer: [job.metrics[metric] for job in o.seeds if math.isfinite(job.metrics.get(metric, math.nan))]
-              for o in outcomes}
+    finals = {
+        o.optimizer: [job.metrics[metric] for job in o.seeds if math.isfinite(job.metrics.get(metric, math.nan))]
+        for o in outcomes
+    }
     means = {name: np.mean(values) for name, values in finals.items() if values}
     best = (min if direction == "minimize" else max)(means.values()) if means else None
     rows, costs = [], {}
@@ -86,15 +92,17 @@ def problem_table(outcomes: list[Outcome], cfg: DictConfig, metric: str, directi
         reached = [hit for hit in (to_target(curve, cfg.target) for curve in outcome.curves) if hit]
         all_reached = reached and len(reached) == cfg.seeds
         costs[outcome.optimizer] = float(np.mean([steps for steps, _ in reached])) if all_reached else math.inf
-        rows.append({
-            "optimizer": outcome.optimizer,
-            "learning rate": f"{outcome.learning_rate:.3g}" if outcome.learning_rate else "every one failed",
-            f"{metric} (mean ± std)": mean_std(finals[outcome.optimizer]),
-            "seeds at target": f"{len(reached)}/{cfg.seeds}",
-            "steps to target": mean_std([steps for steps, _ in reached]),
-            "seconds to target": mean_std([seconds for _, seconds in reached]),
-            "winner": "**winner**" if best is not None and means.get(outcome.optimizer) == best else "",
-        })
+        rows.append(
+            {
+                "optimizer": outcome.optimizer,
+                "learning rate": f"{outcome.learning_rate:.3g}" if outcome.learning_rate else "every one failed",
+                f"{metric} (mean ± std)": mean_std(finals[outcome.optimizer]),
+                "seeds at target": f"{len(reached)}/{cfg.seeds}",
+                "steps to target": mean_std([steps for steps, _ in reached]),
+                "seconds to target": mean_std([seconds for _, seconds in reached]),
+                "winner": "**winner**" if best is not None and means.get(outcome.optimizer) == best else "",
+            }
+        )
     return as_markdown(list(rows[0]), rows), costs
 
 
@@ -104,9 +112,12 @@ def write_report(directory: Path, cfg: DictConfig, tuned: dict) -> Path:
     from trainer.startup import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    sections = [f"# Optimizer comparison\n\n{cfg.budget} tuning runs (learning rates log-spaced over {list(cfg.learning_rates)}) per optimizer and problem, "
-                f"{cfg.seeds} seeds of the best, {cfg.steps} steps each; the target: a loss within {cfg.target:g} "
-                "of the problem's least value (0 for classifiers).\n"]
+    sections = [
+        f"# Optimizer comparison\n\n{cfg.budget} tuning runs (learning rates log-spaced over "
+        f"{list(cfg.learning_rates)}) per optimizer and problem, "
+        f"{cfg.seeds} seeds of the best, {cfg.steps} steps each; the target: a loss within {cfg.target:g} "
+        "of the problem's least value (0 for classifiers).\n"
+    ]
     pictures, costs = {}, {}
     for problem in cfg.problems:
         outcomes = read_outcomes(cfg, directory, problem, tuned)
@@ -120,8 +131,10 @@ def write_report(directory: Path, cfg: DictConfig, tuned: dict) -> Path:
         shown = "\n".join(f"![{name}]({name}.png)" for name in drawn)
         sections.append(f"## {problem}\n\n{sweep.direction} {sweep.metric}\n\n{table}\n{shown}\n")
     pictures["performance_profile"] = draw.profile_png(costs, cfg.tau_max)
-    sections.append("## Performance profile\n\nThe fraction of problems each optimizer brings to the target in "
-                    "at most tau times the steps of the fastest.\n\n![performance_profile](performance_profile.png)\n")
+    sections.append(
+        "## Performance profile\n\nThe fraction of problems each optimizer brings to the target in "
+        "at most tau times the steps of the fastest.\n\n![performance_profile](performance_profile.png)\n"
+    )
     report = "\n".join(sections)
     (directory / "report.md").write_text(report)
     log_report(directory, report, pictures)
@@ -134,10 +147,20 @@ def read_outcomes(cfg: DictConfig, directory: Path, problem: str, tuned: dict) -
         seeds[spec.optimizer] += read_spec_jobs(directory, spec)
     finished = [job for jobs in seeds.values() for job in jobs if not job.error]
     problem_object, least = least_value(finished[0].config) if finished else (None, 0.0)
-    return [Outcome(optimizer, [job for spec in tuning_jobs(cfg) if (spec.problem, spec.optimizer) == (problem, optimizer)
-                                for job in read_spec_jobs(directory, spec)],
-                    seeds[optimizer], [loss_curve(job, problem_object, least) for job in seeds[optimizer] if not job.error])
-            for optimizer in cfg.optimizers]
+    return [
+        Outcome(
+            optimizer,
+            [
+                job
+                for spec in tuning_jobs(cfg)
+                if (spec.problem, spec.optimizer) == (problem, optimizer)
+                for job in read_spec_jobs(directory, spec)
+            ],
+            seeds[optimizer],
+            [loss_curve(job, problem_object, least) for job in seeds[optimizer] if not job.error],
+        )
+        for optimizer in cfg.optimizers
+    ]
 
 
 def log_report(directory: Path, report: str, pictures: dict[str, bytes]) -> None:

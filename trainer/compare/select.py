@@ -1,5 +1,6 @@
 """The tune phase's choice: for each (problem, optimizer), the learning rate of its best tuning job by the
 problem's own sweep ranking."""
+
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -26,5 +27,3 @@ def best_learning_rates(directory: Path, cfg: DictConfig) -> dict[tuple[str, str
         if winners:
             best[pair] = float(winners[0].config.optimizer.learning_rate)
     return best
-
-

@@ -1,5 +1,6 @@
 """The one place plugins are built: Hydra's `instantiate`, with a plugin's refusal of its settings reported
 in one line."""
+
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig

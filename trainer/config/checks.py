@@ -8,8 +8,8 @@ must have the type of the argument's default (an integer where the default is a 
 ValueError or TypeError is reported in one line. Each failure is a `ConfigError`; `python -m trainer`
 prints that line alone.
 """
-import inspect
 
+import inspect
 import logging
 
 from hydra.utils import get_object
@@ -54,8 +54,9 @@ def check_plugin(node: DictConfig, key: str) -> None:
             check_plugin(value, f"{key}.{name}")
         elif name not in parameters:
             if not takes_any:
-                raise ConfigError(f"{key}.{name} is not an argument of {node._target_}; valid: "
-                                  f"{', '.join(sorted(parameters))}")
+                raise ConfigError(
+                    f"{key}.{name} is not an argument of {node._target_}; valid: {', '.join(sorted(parameters))}"
+                )
         else:
             converted = typed(value, parameters[name], f"{key}.{name}")
             if type(converted) is not type(value):  # only then: an interpolation stays one
@@ -117,23 +118,31 @@ def check_distributable(cfg: DictConfig, replicas: int, optimizer, loss_fn, batc
         return
     where = f"distribute={cfg.distribute._target_.rsplit('.', 1)[-1]} runs {replicas} replicas"
     if isinstance(optimizer, ClosureOptimizer):
-        raise ConfigError(f"optimizer: {cfg.optimizer._target_} evaluates the loss more than once per step, which a "
-                          f"step split over replicas cannot; {where}: choose a gradient optimizer such as "
-                          "optimizer=adam, or distribute=none")
+        raise ConfigError(
+            f"optimizer: {cfg.optimizer._target_} evaluates the loss more than once per step, which a "
+            f"step split over replicas cannot; {where}: choose a gradient optimizer such as "
+            "optimizer=adam, or distribute=none"
+        )
     if cfg.trainer.jit_compile:
         raise ConfigError(f"trainer.jit_compile=true: XLA compiles one device's step, and {where}; leave it null")
     if isinstance(loss_fn, keras.losses.Loss) and loss_fn.reduction not in MEAN_REDUCTIONS:
-        raise ConfigError(f"loss.reduction={loss_fn.reduction}: each replica's share of a global batch's loss is "
-                          f"known for a mean, and {where}: use sum_over_batch_size, or distribute=none")
+        raise ConfigError(
+            f"loss.reduction={loss_fn.reduction}: each replica's share of a global batch's loss is "
+            f"known for a mean, and {where}: use sum_over_batch_size, or distribute=none"
+        )
     while optimizer is not None:  # through the wrappers: loss scaling, SWA, Lookahead, ...
         for option in CLIPPING:
             if getattr(optimizer, option, None) is not None:
-                raise ConfigError(f"optimizer {option}: Keras clips each replica's share of the gradient before it "
-                                  f"sums them, which is not the clipping of the whole batch's gradient, and {where}; "
-                                  "leave it unset, or distribute=none")
+                raise ConfigError(
+                    f"optimizer {option}: Keras clips each replica's share of the gradient before it "
+                    f"sums them, which is not the clipping of the whole batch's gradient, and {where}; "
+                    "leave it unset, or distribute=none"
+                )
         optimizer = getattr(optimizer, "inner_optimizer", None)
     if batch_size is not None and batch_size % replicas:
-        raise ConfigError(f"trainer.batch_size={batch_size} is the global batch (at most the training examples), split "
-                          f"evenly over replicas, and {where}: choose a multiple of {replicas}")
+        raise ConfigError(
+            f"trainer.batch_size={batch_size} is the global batch (at most the training examples), split "
+            f"evenly over replicas, and {where}: choose a multiple of {replicas}"
+        )
     if batch_size is not None:
         log.info("%d replicas: a global batch of %d, %d per replica", replicas, batch_size, batch_size // replicas)

@@ -1,4 +1,5 @@
 """The project's configs composed outside a Hydra app: by the notebook API, the benchmarks and the tests."""
+
 from importlib.resources import files
 from pathlib import Path
 

@@ -1,18 +1,26 @@
 """The configuration a run was trained with, recorded beside its checkpoints (`checkpoints/config.yaml`):
 a run resumes only under the same one, its step budget, checkpointing, logging and sweep settings aside."""
+
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
 from trainer.errors import ConfigError
 
-
 # What may change between a run and its continuation: the step budget, where and how often it is saved,
 # and what is logged or ranked. Anything else would continue one run's weights under another's settings.
 # Plugins whose `_target_` moved, by their old path: a config recorded before the move still resolves.
 MOVED_TARGETS = {"trainer.actions.swa_batch_norm.SWABatchNorm": "trainer.plugins.actions.swa_batch_norm.SWABatchNorm"}
-RESUMABLE_CHANGES = ("output_dir", "trainer.resume", "trainer.steps", "trainer.epochs", "trainer.checkpoint_every",
-                     "trainer.keep_checkpoints", "logging.", "sweep.")
+RESUMABLE_CHANGES = (
+    "output_dir",
+    "trainer.resume",
+    "trainer.steps",
+    "trainer.epochs",
+    "trainer.checkpoint_every",
+    "trainer.keep_checkpoints",
+    "logging.",
+    "sweep.",
+)
 
 
 def record_config(cfg: DictConfig, directory: Path) -> None:
@@ -28,13 +36,18 @@ def check_same_config(cfg: DictConfig, directory: Path) -> None:
     if not saved.is_file():
         return
     before, now = flat(migrated(OmegaConf.load(saved))), flat(OmegaConf.to_container(cfg, resolve=True))
-    changed = [key for key in dict.fromkeys([*before, *now])
-               if before.get(key) != now.get(key) and not key.startswith(RESUMABLE_CHANGES)]
+    changed = [
+        key
+        for key in dict.fromkeys([*before, *now])
+        if before.get(key) != now.get(key) and not key.startswith(RESUMABLE_CHANGES)
+    ]
     if changed:
         shown = ", ".join(f"{key} ({before.get(key)!r}, now {now.get(key)!r})" for key in changed[:4])
         more = f" and {len(changed) - 4} more" if len(changed) > 4 else ""
-        raise ConfigError(f"cannot resume {directory}: it was trained with other settings: {shown}{more}; only the "
-                          "step budget (trainer.steps, trainer.epochs) may change; start in a new run directory")
+        raise ConfigError(
+            f"cannot resume {directory}: it was trained with other settings: {shown}{more}; only the "
+            "step budget (trainer.steps, trainer.epochs) may change; start in a new run directory"
+        )
 
 
 def flat(node, prefix: str = "") -> dict:

@@ -6,10 +6,10 @@ unknown `+trainer.bathc_size=64` fails before anything runs; `check_settings` th
 range. Each field says what is valid in words, which both kinds of failure quote in their one line. The
 values and their comments stay in the YAML files: the schemas hold types and rules only.
 """
+
 from dataclasses import dataclass, field, fields
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
@@ -40,26 +40,27 @@ def one_of(names):
 
 @dataclass
 class TrainerSettings:
-    steps: Optional[int] = setting("null or an integer >= 1", optional(at_least(1)))
+    steps: int | None = setting("null or an integer >= 1", optional(at_least(1)))
     epochs: int = setting("an integer >= 1", at_least(1))
     batch_size: int = setting("an integer >= 1", at_least(1))
     eval_batch_size: int = setting("an integer >= 1", at_least(1))
     seed: int = setting("an integer")
     log_every: int = setting("an integer >= 1", at_least(1))
     steps_per_call: int = setting("an integer >= 1", at_least(1))
-    jit_compile: Optional[bool] = setting("true, false or null (XLA unless trainer.deterministic)")
+    jit_compile: bool | None = setting("true, false or null (XLA unless trainer.deterministic)")
     pipeline: str = one_of(PIPELINES)
     precision: str = one_of(PRECISIONS)
-    checkpoint_every: Optional[int] = setting("null or an integer >= 1", optional(at_least(1)))
+    checkpoint_every: int | None = setting("null or an integer >= 1", optional(at_least(1)))
     keep_checkpoints: int = setting("an integer >= 1", at_least(1))
-    resume: Optional[str] = setting("null or a run directory with checkpoints",
-                                    optional(lambda value: Path(value, "checkpoints").is_dir()))
+    resume: str | None = setting(
+        "null or a run directory with checkpoints", optional(lambda value: Path(value, "checkpoints").is_dir())
+    )
     deterministic: bool = setting("true or false")
-    validation_split: Optional[float] = setting("null or a number in (0, 1)", optional(lambda value: 0 < value < 1))
-    eval_every: Optional[int] = setting("null or an integer >= 1", optional(at_least(1)))
+    validation_split: float | None = setting("null or a number in (0, 1)", optional(lambda value: 0 < value < 1))
+    eval_every: int | None = setting("null or an integer >= 1", optional(at_least(1)))
     monitor: str = setting("loss or a name in metrics")
     monitor_mode: str = one_of(("min", "max"))
-    patience: Optional[int] = setting("null or an integer >= 1", optional(at_least(1)))
+    patience: int | None = setting("null or an integer >= 1", optional(at_least(1)))
     min_delta: float = setting("a number >= 0", at_least(0))
     restore_best: bool = setting("true or false")
 
@@ -67,7 +68,7 @@ class TrainerSettings:
 @dataclass
 class LoggingSettings:
     progress: bool = setting("true or false")
-    histogram_every: Optional[int] = setting("null or an integer >= 1", optional(at_least(1)))
+    histogram_every: int | None = setting("null or an integer >= 1", optional(at_least(1)))
     graph: bool = setting("true or false")
     pictures: bool = setting("true or false")
 
@@ -76,7 +77,7 @@ class LoggingSettings:
 class SweepSettings:
     metric: str = setting("a key of the jobs' metrics.json")
     direction: str = one_of(DIRECTIONS)
-    tiebreak: Optional[str] = setting("null or a key of the jobs' metrics.json")
+    tiebreak: str | None = setting("null or a key of the jobs' metrics.json")
     tiebreak_direction: str = one_of(DIRECTIONS)
 
 
@@ -88,8 +89,12 @@ class GradcheckSettings:
     tolerance: float = setting("a number > 0", lambda value: value > 0)
 
 
-SCHEMAS = {"trainer": TrainerSettings, "logging": LoggingSettings, "sweep": SweepSettings,
-           "gradcheck": GradcheckSettings}
+SCHEMAS = {
+    "trainer": TrainerSettings,
+    "logging": LoggingSettings,
+    "sweep": SweepSettings,
+    "gradcheck": GradcheckSettings,
+}
 for _section, _schema in SCHEMAS.items():
     ConfigStore.instance().store(name=f"{_section}_schema", node=_schema, package=_section)
 

@@ -10,6 +10,7 @@ A stream (a data plugin's `tf.data.Dataset`) is cut by `StreamBatches`: it repea
 per-replica batches with the strategy's `distribute_datasets_from_function`, one input pipeline per
 worker; its iterator is checkpointed, so a resumed run continues the stream where it stopped.
 """
+
 import numpy as np
 import tensorflow as tf
 
@@ -69,7 +70,6 @@ class InMemoryBatches:
         ahead = tf.data.Dataset.counter(int(step.numpy())).map(self.batch).prefetch(tf.data.AUTOTUNE)
         iterator = iter(ahead)
         return lambda: next(iterator)
-
 
     def checkpointed(self) -> dict:
         return {}  # the step counter is the data position
@@ -144,11 +144,15 @@ def hold_out(examples, fraction: float):
     if examples is None:
         raise ConfigError("trainer.validation_split needs training examples; this experiment has none (data=none)")
     if is_stream(examples):
-        raise ConfigError("trainer.validation_split holds out part of in-memory examples; this data plugin streams "
-                          "them: hold out files of your own as its test split, or leave validation_split null")
+        raise ConfigError(
+            "trainer.validation_split holds out part of in-memory examples; this data plugin streams "
+            "them: hold out files of your own as its test split, or leave validation_split null"
+        )
     x, y = examples
     held_out = int(len(x) * fraction)
     if not 0 < held_out < len(x):
-        raise ConfigError(f"trainer.validation_split={fraction} holds out {held_out} of {len(x)} examples; "
-                          "it must leave at least one on each side")
+        raise ConfigError(
+            f"trainer.validation_split={fraction} holds out {held_out} of {len(x)} examples; "
+            "it must leave at least one on each side"
+        )
     return (x[:-held_out], y[:-held_out]), (x[-held_out:], y[-held_out:])

@@ -2,6 +2,7 @@
 call: the data, model, loss and metrics, the optimizer and its slots, the step counter, the actions' state,
 and the checkpoint of them all, restored where the run resumes; then the compiled train loop.
 """
+
 import dataclasses
 from pathlib import Path
 
@@ -56,9 +57,14 @@ def build_training(cfg: DictConfig, resume_from: Path | None = None, runtime: Ru
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         loss_mean = keras.metrics.Mean(name="loss")
         actions = {name: build(node, f"actions.{name}") for name, node in cfg.actions.items()}
-        checkpoint = make_checkpoint(parts.model, optimizer, step, [loss_mean, *parts.metrics.values()],
-                                     {name: action.state() for name, action in actions.items()},
-                                     batches.checkpointed())
+        checkpoint = make_checkpoint(
+            parts.model,
+            optimizer,
+            step,
+            [loss_mean, *parts.metrics.values()],
+            {name: action.state() for name, action in actions.items()},
+            batches.checkpointed(),
+        )
     resumed = None
     if resume_from is not None and tf.train.get_checkpoint_state(str(resume_from)) is not None:
         check_same_config(cfg, resume_from)
@@ -67,27 +73,60 @@ def build_training(cfg: DictConfig, resume_from: Path | None = None, runtime: Ru
         check_workers_agree(runtime, int(step.numpy()), resume_from, batches)
     jit_compile = not settings.deterministic if settings.jit_compile is None else settings.jit_compile
     train_step = make_train_step(parts.model, parts.loss_fn, optimizer, parts.metrics, runtime.replicas)
-    train_loop = make_train_loop(runtime.strategy, train_step, batches, settings.pipeline, step, loss_mean, optimizer,
-                                 jit_compile=jit_compile and runtime.replicas == 1)
-    evaluate = make_evaluate(parts.model, parts.loss_fn,
-                             {name: build(metric, f"metrics.{name}") for name, metric in cfg.metrics.items()})
+    train_loop = make_train_loop(
+        runtime.strategy,
+        train_step,
+        batches,
+        settings.pipeline,
+        step,
+        loss_mean,
+        optimizer,
+        jit_compile=jit_compile and runtime.replicas == 1,
+    )
+    evaluate = make_evaluate(
+        parts.model, parts.loss_fn, {name: build(metric, f"metrics.{name}") for name, metric in cfg.metrics.items()}
+    )
     data = dataclasses.replace(parts.data, train=train_examples)  # what validation leaves for training
-    return Run(cfg, Path(cfg.output_dir), runtime, task, parts.model, parts.loss_fn, optimizer, schedule,
-               parts.metrics, data, validation, step, loss_mean, train_loop, evaluate,
-               settings.steps or settings.epochs * batches.steps_per_epoch, batches.steps_per_epoch,
-               list(actions.values()), checkpoint, resumed, done=int(step.numpy()), batch_size=batch_size)
+    return Run(
+        cfg,
+        Path(cfg.output_dir),
+        runtime,
+        task,
+        parts.model,
+        parts.loss_fn,
+        optimizer,
+        schedule,
+        parts.metrics,
+        data,
+        validation,
+        step,
+        loss_mean,
+        train_loop,
+        evaluate,
+        settings.steps or settings.epochs * batches.steps_per_epoch,
+        batches.steps_per_epoch,
+        list(actions.values()),
+        checkpoint,
+        resumed,
+        done=int(step.numpy()),
+        batch_size=batch_size,
+    )
 
 
 def check_workers_agree(runtime: Runtime, step: int, resume_from: Path | None, batches) -> None:
     """Refuse, on every worker alike, to go on from different steps, or with a stream restored from another
     worker's checkpoints (its place in the data is that worker's shard's)."""
     if not runtime.same_on_every_worker(step):
-        raise ConfigError(f"the workers restored different steps (this one {step}, from {resume_from}): every worker "
-                          "needs the run directory's checkpoints; start them all in the same hydra.run.dir")
+        raise ConfigError(
+            f"the workers restored different steps (this one {step}, from {resume_from}): every worker "
+            "needs the run directory's checkpoints; start them all in the same hydra.run.dir"
+        )
     foreign = runtime.worker is not None and step > 0 and resume_from.parent.name != f".{runtime.worker}"
     if runtime.any_worker(foreign and isinstance(batches, StreamBatches)):
-        raise ConfigError("a streamed data set resumes on each worker from its own checkpoints (<run dir>/.worker_<i>), "
-                          "and a worker has none: start the run afresh in a new hydra.run.dir")
+        raise ConfigError(
+            "a streamed data set resumes on each worker from its own checkpoints (<run dir>/.worker_<i>), "
+            "and a worker has none: start the run afresh in a new hydra.run.dir"
+        )
 
 
 def build_parts(cfg: DictConfig) -> Parts:

@@ -7,6 +7,7 @@ of the seed and the epoch), the running train metrics, each action's state (the 
 plateau schedule's counters) and TensorFlow's global random generator. Beside them, `config.yaml` records
 the configuration they were trained with (trainer/config/record.py).
 """
+
 import logging
 from pathlib import Path
 
@@ -21,8 +22,13 @@ def make_checkpoint(model, optimizer, step, metrics, actions: dict, data: dict) 
     """The checkpoint of a run's parts; `metrics` are the Keras metrics whose running state it keeps,
     `actions` each action's state by its name, and `data` a streamed data set's iterator, if any."""
     return tf.train.Checkpoint(
-        model=model, optimizer=optimizer, step=step, metric_variables=[v for m in metrics for v in m.variables],
-        actions=actions, rng=tf.random.get_global_generator(), **data,
+        model=model,
+        optimizer=optimizer,
+        step=step,
+        metric_variables=[v for m in metrics for v in m.variables],
+        actions=actions,
+        rng=tf.random.get_global_generator(),
+        **data,
     )
 
 

@@ -1,5 +1,6 @@
 """The controller owns time: it runs the compiled train loop for as many steps as it may before some action
 is due, hands the run to the actions that are, and ends the run. It knows no action by name."""
+
 import contextlib
 
 import tensorflow as tf
@@ -14,8 +15,11 @@ def run_loop(run) -> dict:
         for action in run.actions:
             action.begin(run)
         while run.done < run.total_steps and run.stop is None:
-            count = min(run.cfg.trainer.steps_per_call, run.total_steps - run.done,
-                        *(action.steps_to_due(run.done) for action in run.actions))
+            count = min(
+                run.cfg.trainer.steps_per_call,
+                run.total_steps - run.done,
+                *(action.steps_to_due(run.done) for action in run.actions),
+            )
             run.outputs = run.train_loop(tf.constant(count, tf.int64))
             run.done = int(run.step.numpy())
             for action in run.actions:

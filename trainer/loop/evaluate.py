@@ -1,5 +1,6 @@
 """Evaluation: the loss and metrics of a model over all of a split's examples, and its outputs, from one
 compiled step traced once per run."""
+
 import functools
 
 import numpy as np
@@ -54,8 +55,10 @@ class Evaluator:
     def __call__(self, examples, batch_size: int) -> dict[str, float]:
         counted = [(count, count * loss) for count, loss, _ in self.batch_outputs(examples, batch_size)]
         total = sum(count for count, _ in counted)
-        return {"loss": sum(loss for _, loss in counted) / total,
-                **{name: float(m.result()) for name, m in self.metrics.items()}}
+        return {
+            "loss": sum(loss for _, loss in counted) / total,
+            **{name: float(m.result()) for name, m in self.metrics.items()},
+        }
 
     def predict(self, examples, batch_size: int) -> np.ndarray:
         return np.concatenate([outputs.numpy() for _, _, outputs in self.batch_outputs(examples, batch_size)])

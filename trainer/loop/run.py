@@ -1,5 +1,6 @@
 """A run's parts and state, built once by `build_training` and handed to every action: what the controller
 drives, what actions read and write, and what the benchmarks time."""
+
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -9,6 +9,7 @@ exported model) in the run directory; each other worker's run directory is a fol
 `.worker_<i>`, for its checkpoints (TensorFlow's multi-worker rule: every worker saves) and anything its
 callbacks write, removed when the run ends.
 """
+
 import hashlib
 import logging
 import re
@@ -81,8 +82,10 @@ def lost_workers_reported(run):
             raise
         tasks = sorted(set(re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", error.message)) - {run.runtime.task})
         reason = f"{type(error).__name__} naming {', '.join(f'{job} {index}' for job, index in tasks) or 'no task'}"
-        raise WorkerLost(f"a worker of this multi-worker run stopped answering ({reason}); stopped at step "
-                         f"{run.done}: start every worker again to resume from the last checkpoint") from error
+        raise WorkerLost(
+            f"a worker of this multi-worker run stopped answering ({reason}); stopped at step "
+            f"{run.done}: start every worker again to resume from the last checkpoint"
+        ) from error
 
 
 def weights_digest(weights: list) -> str:

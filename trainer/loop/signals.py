@@ -1,5 +1,6 @@
 """Stop signals caught between compiled calls, so that a run interrupted by Ctrl-C or SIGTERM can save a
 checkpoint before it ends."""
+
 import signal
 import threading
 

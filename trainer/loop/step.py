@@ -4,10 +4,10 @@
 variables, so a `tf.distribute` strategy can run it per replica. `make_train_loop` compiles many steps
 into one `tf.function` call so that Python stays out of the hot loop.
 """
+
 import functools
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from trainer.config.checks import MEAN_REDUCTIONS
@@ -77,8 +77,8 @@ def make_train_loop(strategy, train_step, batches, pipeline: str, step, loss_mea
 
     `batches` gives each step's (x, y) from `step` on, by `pipeline` (trainer/data.py): the global batch,
     sliced per replica, or per-replica batches already. Each step runs `train_step` on every replica
-    (`strategy.run`) and averages their losses. The number of steps is a tensor argument, so calls of any length share one
-    trace. The loop stops after the first step whose loss is not finite.
+    (`strategy.run`) and averages their losses. The number of steps is a tensor argument, so calls of any length
+    share one trace. The loop stops after the first step whose loss is not finite.
 
     The gradient norm (`summed_gradient_norm`) is computed for the last step of a call only, 0 elsewhere.
 
@@ -108,8 +108,11 @@ def make_train_loop(strategy, train_step, batches, pipeline: str, step, loss_mea
             x, y = next_batch()
             losses, gradients = strategy.run(counted_step, args=(x, y))
             loss = strategy.reduce(tf.distribute.ReduceOp.MEAN, losses, axis=None)
-            norm = tf.cond(tf.equal(index, num_steps - 1),
-                           lambda: summed_gradient_norm(strategy, gradients, optimizer), lambda: tf.constant(0.0))
+            norm = tf.cond(
+                tf.equal(index, num_steps - 1),
+                lambda: summed_gradient_norm(strategy, gradients, optimizer),
+                lambda: tf.constant(0.0),
+            )
             step.assign_add(1)
             return index + 1, norm, loss
 
@@ -123,8 +126,11 @@ def make_train_loop(strategy, train_step, batches, pipeline: str, step, loss_mea
 def summed_gradient_norm(strategy, gradients, optimizer) -> tf.Tensor:
     """The global norm of the gradient summed over the replicas, without the optimizer's loss scaling.
     It costs a pass over every gradient (10% of an MNIST step) and, under several replicas, their sum."""
-    summed = [strategy.reduce(tf.distribute.ReduceOp.SUM, gradient, axis=None)
-              for gradient in gradients if gradient is not None]  # None: a variable the loss does not use
+    summed = [
+        strategy.reduce(tf.distribute.ReduceOp.SUM, gradient, axis=None)
+        for gradient in gradients
+        if gradient is not None
+    ]  # None: a variable the loss does not use
     return tf.cast(tf.linalg.global_norm(summed), tf.float32) / optimizer.scale_loss(1.0)
 
 
