@@ -29,7 +29,7 @@ def test_an_integer_initial_rate_of_a_schedule_is_a_float(make_config):
 @pytest.mark.parametrize(
     "override, message",
     [
-        ("optimizer.momentum=fast", r"optimizer.momentum must be a number \(its default is 0.0\); got 'fast'"),
+        ("optimizer.momentum=fast", r"optimizer.momentum must be a number in \[0, 1\]; got 'fast'"),
         ("+optimizer.betaa=0.9", "optimizer.betaa is not an argument of keras.optimizers.SGD"),
         ("+trainer.bathc_size=64", r"trainer has no key bathc_size \(did you mean trainer.batch_size\?\)"),
         ("logging.histogram_every=-5", "logging.histogram_every must be null or an integer >= 1; got -5"),

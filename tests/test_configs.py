@@ -7,7 +7,7 @@ import pytest
 from hydra.utils import instantiate
 
 from tests.conftest import fake_data
-from trainer.config.compose import CONF_DIR
+from trainer.config.compose import CONF_DIR, group_choices
 from trainer.data import Splits
 from trainer.train import train
 
@@ -15,7 +15,7 @@ PLUGIN_GROUPS = ("model", "loss", "optimizer", "data", "schedule")
 
 
 def choices(group: str) -> list[str]:
-    return sorted(path.stem for path in (CONF_DIR / group).glob("*.yaml"))
+    return group_choices(group)
 
 
 @pytest.mark.parametrize("group, name", [(g, n) for g in PLUGIN_GROUPS for n in choices(g)])

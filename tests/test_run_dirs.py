@@ -3,14 +3,12 @@ of its own, a directory in use is refused, a run resumes only under its own conf
 run run again changes nothing."""
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
-from trainer.errors import ConfigError
-from trainer.outputs.locks import claimed
+from trainer.errors import ConfigError, DirectoryInUse
 from trainer.train import train
 
 
@@ -39,14 +37,22 @@ def test_two_runs_started_at_once_get_a_directory_each(tmp_path):
         assert [path.name for path in (run_dir / "checkpoints").glob("*.index")] == ["ckpt-300.index"]
 
 
+HOLDER = """import sys, time
+from trainer.outputs.locks import claimed
+with claimed(sys.argv[1]):
+    print(flush=True)
+    time.sleep(60)
+"""  # a live run, as far as its directory's lock goes
+
+
 def test_a_directory_in_use_by_a_live_run_is_refused(make_config, tmp_path):
     run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    with claimed(run_dir):  # as a live run holds it
-        with pytest.raises(
-            ConfigError, match=rf"run directory {run_dir} is in use by a live run \(pid {os.getpid()}\)"
-        ):
-            train(make_config("trainer.steps=10"))
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(run_dir)], stdout=subprocess.PIPE, text=True)
+    holder.stdout.readline()  # another live process holds it
+    with pytest.raises(DirectoryInUse, match=rf"run directory {run_dir} is in use by a live run \(pid {holder.pid}\)"):
+        train(make_config("trainer.steps=10"))
+    holder.kill()
+    holder.wait()
     assert not (run_dir / "metrics.json").exists()
 
     assert train(make_config("trainer.steps=10"))["steps"] == 10  # free again once that run ended

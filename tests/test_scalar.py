@@ -50,5 +50,5 @@ def test_compiled_call_length_does_not_change_the_result(make_config, tmp_path):
 
 
 def test_quadratic_without_a_minimum_is_refused(make_config):
-    with pytest.raises(Exception, match=r"model.square must be > 0"):
+    with pytest.raises(Exception, match=r"model.square must be a list of numbers > 0; got \[-1\]"):
         train(make_config("model.square=[-1]"))

@@ -85,7 +85,7 @@ def test_streams_refuse_what_they_cannot_do(make_config, tmp_path):
     files = write_mnist_tfrecords(tmp_path)
     with pytest.raises(ConfigError, match="trainer.validation_split holds out part of in-memory examples"):
         train(make_config(*STREAMED, "data=tfrecord", f"data.train={files['train']}", "trainer.validation_split=0.1"))
-    with pytest.raises(DataError, match=r"^data: no file matches .*missing-\*\.tfrecord; give a path or a glob"):
+    with pytest.raises(DataError, match=r"^data.train: no file matches .*missing-\*\.tfrecord; give a path or a glob"):
         load_tfrecords(str(tmp_path / "missing-*.tfrecord"))
     with pytest.raises(
         DataError, match=r"^data: no folder .*nowhere; give a folder with one subfolder of images per class"
@@ -93,7 +93,9 @@ def test_streams_refuse_what_they_cannot_do(make_config, tmp_path):
         load_image_folder(str(tmp_path / "nowhere"))
     with tf.io.TFRecordWriter(str(tmp_path / "other.tfrecord")) as writer:
         writer.write(tf.train.Example().SerializeToString())
-    with pytest.raises(DataError, match="does not hold TFRecord files of tf.train.Examples with 'image'"):
+    with pytest.raises(
+        DataError, match="other.tfrecord cannot be read as TFRecord files of tf.train.Examples with 'image'"
+    ):
         load_tfrecords(str(tmp_path / "other.tfrecord"))
 
 

@@ -1,8 +1,7 @@
 """`python -m trainer` (and the `trainer` script): compose the config with Hydra, train, print a summary.
 
-Every error a user can act on ends the command with one line on stderr and a non-zero exit: Hydra's own
-(an unknown choice, a missing key, a value of the wrong type) as well as the trainer's. HYDRA_FULL_ERROR=1
-shows the whole traceback instead.
+Every error a user can act on ends the command with one line on stderr and a non-zero exit
+(trainer/cli.py); in a sweep, a job's failure is recorded and the other jobs still run.
 """
 
 import logging
@@ -16,14 +15,13 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 import trainer.config.settings  # noqa: F401 (registers the schemas conf/ names)
-from trainer.cli import config_choices, hydra_error_line
-from trainer.errors import Interrupted, find_trainer_error
+from trainer.cli import FULL_ERROR, config_choices, exit_with, run_command
+from trainer.errors import DirectoryInUse, Interrupted, find_trainer_error
 from trainer.outputs.metrics import read_metrics, summarize, write_metrics
 from trainer.startup import import_tensorflow_quietly
 
 log = logging.getLogger(__name__)
 OmegaConf.register_new_resolver("trainer_choices", config_choices, replace=True)  # for conf/hydra/help/
-FULL_ERROR = "TRAINER_FULL_ERROR"  # the user's HYDRA_FULL_ERROR, which this command sets for itself
 
 
 def in_sweep() -> bool:
@@ -41,29 +39,19 @@ def run(cfg) -> float:
         problem = find_trainer_error(error)
         if os.environ.get(FULL_ERROR) == "1":
             raise
-        if in_sweep() and not isinstance(problem, Interrupted):  # one job's failure leaves the others to run
+        # One job's failure leaves the others to run; an interrupted sweep, or a job whose directory another
+        # process owns, stops the sweep (it writes nothing into that directory).
+        if in_sweep() and not isinstance(problem, (Interrupted, DirectoryInUse)):
             return failed_job(cfg.output_dir, error, problem)
         if problem is None:
             raise
-        print(f"trainer: {problem}", file=sys.stderr)  # one line, no traceback
-        sys.exit(problem.exit_code)
+        exit_with("trainer", problem)
     print(summarize(metrics))
     return metrics.get(cfg.sweep.metric, math.nan)  # what a sweeper optimizes
 
 
 def main() -> None:
-    """Run the Hydra app with its composition errors raised to here (HYDRA_FULL_ERROR=1, remembered as
-    the user's own choice in TRAINER_FULL_ERROR), and print each as one line."""
-    os.environ.setdefault(FULL_ERROR, os.environ.get("HYDRA_FULL_ERROR", "0"))
-    os.environ["HYDRA_FULL_ERROR"] = "1"
-    try:
-        run()
-    except Exception as error:
-        line = hydra_error_line(error)
-        if os.environ[FULL_ERROR] == "1" or line is None:
-            raise
-        print(f"trainer: {line}", file=sys.stderr)
-        sys.exit(1)
+    run_command("trainer", run)
 
 
 def failed_job(output_dir: str, error: Exception, problem) -> float:
@@ -76,7 +64,9 @@ def failed_job(output_dir: str, error: Exception, problem) -> float:
         cause = cause.__cause__
     message = " ".join(str(problem or f"{type(cause).__name__}: {cause}").splitlines())
     print(f"trainer: job {output_dir}: {message}", file=sys.stderr)
-    if "error" not in (read_metrics(output_dir) or {}):  # a diverged run recorded its own, with its step
+    recorded = read_metrics(output_dir)
+    if recorded is None or "error" in recorded and "steps" not in recorded:  # keep a finished run's results, and
+        # a diverged run's own error, with its step
         write_metrics(output_dir, {"loss": None, "error": message})
     return math.nan
 

@@ -1,6 +1,52 @@
-"""What the command lines (`python -m trainer`, `python -m trainer.gradcheck`) share before they start."""
+"""What the commands (`python -m trainer`, `python -m trainer.compare`, `python -m trainer.gradcheck`) share:
+each runs its Hydra app through `run_command`, so that every error a user can act on ends it with one line
+on stderr and a non-zero exit (Hydra's own while composing, a bad setting or file, a directory that cannot
+be written, Ctrl-C while starting), and HYDRA_FULL_ERROR=1 shows the whole traceback instead."""
 
 import functools
+import os
+import sys
+
+from trainer.errors import find_trainer_error
+from trainer.outputs.locks import ClaimRefused
+
+FULL_ERROR = "TRAINER_FULL_ERROR"  # the user's HYDRA_FULL_ERROR, which the commands set for themselves
+INTERRUPTED = 130  # the shell's status for a death by SIGINT
+
+
+def run_command(name: str, app) -> None:
+    """Run the Hydra app `app` (a `@hydra.main` function) as the command `name`, its errors raised to here
+    (HYDRA_FULL_ERROR=1, remembered as the user's own choice in TRAINER_FULL_ERROR) and each printed as one
+    line `name: ...`."""
+    os.environ.setdefault(FULL_ERROR, os.environ.get("HYDRA_FULL_ERROR", "0"))
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    full = os.environ[FULL_ERROR] == "1"
+    try:
+        app()
+    except KeyboardInterrupt:
+        if full:
+            raise
+        print(
+            f"{name}: interrupted while starting (Ctrl-C): no step was taken and nothing saved; run the same "
+            "command to start again",
+            file=sys.stderr,
+        )
+        sys.exit(INTERRUPTED)
+    except ClaimRefused as refused:
+        exit_with(name, refused.error)
+    except Exception as error:
+        problem = find_trainer_error(error)
+        line = hydra_error_line(error) if problem is None else str(problem)
+        if full or line is None:
+            raise
+        print(f"{name}: {line}", file=sys.stderr)
+        sys.exit(getattr(problem, "exit_code", 1))
+
+
+def exit_with(name: str, problem) -> None:
+    """End the command `name` with `problem`, a TrainerError, as its one line and exit status."""
+    print(f"{name}: {problem}", file=sys.stderr)
+    sys.exit(problem.exit_code)
 
 
 def hydra_error_line(error: Exception) -> str | None:
@@ -39,8 +85,8 @@ def first_line(error: Exception) -> str:
 def config_choices() -> str:
     """The config groups users choose from, each with its choices, for `--help`: what Hydra finds on its
     search path (a user's own searchpath included), less Hydra's groups and ours that start with '_'."""
-    from hydra.core.global_hydra import GlobalHydra
+    from trainer.config.compose import config_loader, group_choices
 
-    loader = GlobalHydra.instance().config_loader()
-    groups = [group for group in sorted(loader.list_groups("")) if not group.startswith(("_", "hydra"))]
-    return "\n".join(f"  {group}: {', '.join(loader.get_group_options(group))}" for group in groups)
+    with config_loader() as loader:
+        groups = [group for group in sorted(loader.list_groups("")) if not group.startswith(("_", "hydra"))]
+    return "\n".join(f"  {group}: {', '.join(group_choices(group))}" for group in groups)

@@ -1,15 +1,22 @@
 """The contract of data plugins: what one returns (`Splits` of in-memory arrays or `tf.data` streams),
-8-bit images kept as bytes until read (`Pixels`), and the helpers plugins share to scale pixels and to
-shuffle a stream. The loop cuts them into batches (trainer/loop/batching.py).
+8-bit images kept as bytes until read (`Pixels`), and the helpers plugins share to check what they read, to
+scale pixels and to shuffle a stream. The loop cuts them into batches (trainer/loop/batching.py).
 
 A data plugin may give a `tf.data.Dataset` of examples instead of arrays, for data larger than memory
 (plugins/data/tfrecord.py, image_folder.py, tfds.py), of known size (`cardinality`).
+
+Every plugin checks what it reads, in memory (`check_arrays`) or as it streams (`checked_examples`): the
+shape and type of the images, labels that are integers in [0, classes), a split that is not empty; a
+failure names the file and the problem in one line (a `DataError`). The classification task then checks
+the labels against the model's outputs (plugins/tasks/classification.py).
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
+
+from trainer.errors import DATA_CHECK, DataError
 
 
 @dataclass
@@ -19,6 +26,52 @@ class Splits:
 
     train: "tuple[np.ndarray, np.ndarray] | tf.data.Dataset | None" = None
     test: "tuple[np.ndarray, np.ndarray] | tf.data.Dataset | None" = None
+    classes: int | None = None  # the label values a stream may hold, 0..classes-1, where its plugin knows them
+
+
+def check_arrays(source, split: str, images, labels, shape: tuple, classes: int | None, expected: str) -> None:
+    """A split's (images, labels) arrays as a plugin read them from `source`: at least one example, 8-bit
+    images of `shape`, one integer label each in [0, classes); else a DataError naming `source`, the split
+    and `expected`, the format in words."""
+    if len(images) == 0:
+        raise DataError(f"{source} has no {split} examples (x_{split} is empty); {expected}")
+    if images.shape[1:] != tuple(shape) or images.dtype != np.uint8:
+        raise DataError(f"{source} x_{split} is {images.dtype} {images.shape}; {expected}")
+    if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
+        raise DataError(f"{source} y_{split} is {labels.dtype} {labels.shape} for {len(images)} images; {expected}")
+    if labels.min() < 0 or classes is not None and labels.max() >= classes:
+        raise DataError(f"{source} y_{split} has labels {labels.min()} to {labels.max()}; {expected}")
+
+
+def checked_examples(examples: tf.data.Dataset, source, shape: tuple | None, classes: int | None) -> tf.data.Dataset:
+    """A stream of (image, label) examples, each checked as it is read: an image of `shape` (any where None),
+    an integer label in [0, classes) (>= 0 where `classes` is None). A failed check stops the run with a
+    DataError naming `source` (trainer/errors.py reads it from the pipeline's error)."""
+    expected = tf.constant(shape or [], tf.int64)
+    valid = f"0 to {classes - 1}" if classes else "0 or more"
+
+    def checked(image, label):
+        fits = tf.reduce_all(tf.equal(tf.shape(image, tf.int64), expected)) if shape else tf.constant(True)
+        bounded = tf.logical_and(label >= 0, label < classes) if classes else label >= 0
+        checks = [
+            tf.debugging.Assert(
+                fits, [failed_check(f"{source} holds an image of shape (", tf.shape(image), f"), not {shape}")]
+            ),
+            tf.debugging.Assert(
+                bounded, [failed_check(f"{source} holds the label ", label, f"; labels must be {valid}")]
+            ),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.identity(image), tf.identity(label)
+
+    return examples.map(checked)
+
+
+def failed_check(before: str, value: tf.Tensor, after: str) -> tf.Tensor:
+    """The message of a failed check in a tf.data pipeline: DATA_CHECK, `before`, the offending `value`,
+    `after`."""
+    shown = tf.strings.reduce_join(tf.strings.as_string(tf.reshape(value, [-1])), separator=", ")
+    return tf.strings.join([DATA_CHECK + before, shown, after])
 
 
 def is_stream(examples) -> bool:

@@ -10,6 +10,7 @@ import sys
 import hydra
 
 import trainer.config.settings  # noqa: F401 (registers the schemas conf/ names)
+from trainer.cli import run_command
 from trainer.startup import import_tensorflow_quietly
 
 
@@ -65,7 +66,7 @@ def gradient_check(cfg) -> dict[str, float]:
 
 
 @hydra.main(version_base="1.3", config_path="pkg://trainer.conf", config_name="gradcheck")
-def main(cfg) -> None:
+def check(cfg) -> None:
     import_tensorflow_quietly()
     errors = gradient_check(cfg)
     width = max(map(len, errors))
@@ -78,6 +79,10 @@ def main(cfg) -> None:
             f"trainer.gradcheck: the tape gradient of {', '.join(failed)} differs from finite differences "
             f"by more than gradcheck.tolerance={cfg.gradcheck.tolerance:g}"
         )
+
+
+def main() -> None:
+    run_command("trainer.gradcheck", check)
 
 
 if __name__ == "__main__":

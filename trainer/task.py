@@ -21,8 +21,10 @@ class Parts:
 
 
 class Task:
-    def check(self, parts: Parts) -> None:
-        """Raise a one-line `ConfigError` or `DataError` where the parts cannot make this kind of experiment."""
+    def check(self, parts: Parts) -> Parts:
+        """The parts, with any check this kind of experiment adds to what its streams read; raise a one-line
+        `ConfigError` or `DataError` where they cannot make it."""
+        return parts
 
     def scalars(self, run) -> dict[str, float]:
         """Values logged beside the train scalars at each log point, by tag."""

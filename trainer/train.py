@@ -14,7 +14,9 @@ from omegaconf import DictConfig
 
 from trainer.config.checks import check_config
 from trainer.config.record import record_config
+from trainer.errors import reported
 from trainer.loop.build import build_training, make_runtime
+from trainer.loop.checkpoints import checkpoint_paths
 from trainer.loop.controller import run_loop
 from trainer.loop.runtime import lost_workers_reported, weights_digest
 from trainer.outputs.locks import claimed
@@ -35,8 +37,7 @@ def train(cfg: DictConfig) -> dict:
     if runtime.worker is not None:  # a worker other than the chief writes only into a folder of its own
         cfg = copy.deepcopy(cfg)  # deep: interpolations such as ${output_dir} then resolve to the new one
         cfg.output_dir = str(run_dir / f".{runtime.worker}")
-    Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
-    with claimed(Path(cfg.output_dir)):
+    with reported(), claimed(Path(cfg.output_dir)):
         log.info("run directory: %s", run_dir)
         log.info("devices: %s", ", ".join(device.name for device in tf.config.list_physical_devices()))
         run = build_training(cfg, checkpoints_to_resume(cfg, run_dir), runtime)
@@ -67,6 +68,6 @@ def checkpoints_to_resume(cfg: DictConfig, run_dir: Path) -> Path:
     """Where a run resumes from: `trainer.resume`'s checkpoints, or the run directory's. A worker other than
     the chief resumes from its own where it has them, since they hold its own place in a streamed data set."""
     own = Path(cfg.output_dir) / "checkpoints"
-    if Path(cfg.output_dir) != run_dir and tf.train.get_checkpoint_state(str(own)) is not None:
+    if Path(cfg.output_dir) != run_dir and checkpoint_paths(own):
         return own
     return Path(cfg.trainer.resume or run_dir) / "checkpoints"

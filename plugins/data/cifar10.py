@@ -14,9 +14,10 @@ import pickle
 from pathlib import Path
 
 import numpy as np
-from trainer.plugins.data.mnist import check_split, download_keras_dataset, labelled_pixels, synthetic_images
+from trainer.plugins.data.mnist import download_keras_dataset, labelled_pixels, synthetic_images
 
-from trainer.data import Splits
+from trainer.config.ranges import valid
+from trainer.data import Splits, check_arrays
 from trainer.errors import DataError
 
 BATCHES = {"train": [f"data_batch_{number}" for number in range(1, 6)], "test": ["test_batch"]}
@@ -44,6 +45,7 @@ class ArrayUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
+@valid(path="any")
 def load_cifar10(path: str | None = None) -> Splits:
     if path is None:
         return download_keras_dataset("cifar10", "CIFAR-10")
@@ -52,7 +54,7 @@ def load_cifar10(path: str | None = None) -> Splits:
     for split, names in BATCHES.items():
         images, labels = zip(*(read_batch(directory / name) for name in names))
         images, labels = np.concatenate(images), np.concatenate(labels)
-        check_split(directory, images, labels, split, SHAPE, FORMAT)
+        check_arrays(f"data.path: {directory}", split, images, labels, SHAPE, 10, FORMAT)
         splits[split] = labelled_pixels(images, labels)
     return Splits(**splits)
 

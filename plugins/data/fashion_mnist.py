@@ -17,9 +17,10 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-from trainer.plugins.data.mnist import check_split, download_keras_dataset, labelled_pixels, synthetic_images
+from trainer.plugins.data.mnist import download_keras_dataset, labelled_pixels, synthetic_images
 
-from trainer.data import Splits
+from trainer.config.ranges import valid
+from trainer.data import Splits, check_arrays
 from trainer.errors import DataError
 
 FILES = {
@@ -34,6 +35,7 @@ FORMAT = (
 IDX_UBYTE = b"\x00\x00\x08"  # an IDX file's magic number starts so for unsigned bytes; then its number of axes
 
 
+@valid(path="any")
 def load_fashion_mnist(path: str | None = None) -> Splits:
     if path is None:
         return download_keras_dataset("fashion_mnist", "Fashion-MNIST")
@@ -41,7 +43,7 @@ def load_fashion_mnist(path: str | None = None) -> Splits:
     splits = {}
     for split, (images_file, labels_file) in FILES.items():
         images, labels = read_idx(directory / images_file), read_idx(directory / labels_file)
-        check_split(directory, images, labels, split, expected=FORMAT)
+        check_arrays(f"data.path: {directory}", split, images, labels, (28, 28), 10, FORMAT)
         splits[split] = labelled_pixels(images, labels)
     return Splits(**splits)
 

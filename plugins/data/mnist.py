@@ -13,19 +13,21 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.data import Pixels, Splits
+from trainer.config.ranges import valid
+from trainer.data import Pixels, Splits, check_arrays
 from trainer.errors import DataError
 
 ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 FORMAT = "a Keras-format mnist.npz holds x_train, x_test (N, 28, 28) uint8 and y_train, y_test (N,) labels 0-9"
 
 
+@valid(path="any")
 def load_mnist(path: str | None = None) -> Splits:
     if path is None:
         return download_keras_dataset("mnist", "MNIST")
     arrays = read_arrays(Path(path))
     for split in ("train", "test"):
-        check_split(path, arrays[f"x_{split}"], arrays[f"y_{split}"], split)
+        check_arrays(f"data.path: {path}", split, arrays[f"x_{split}"], arrays[f"y_{split}"], (28, 28), 10, FORMAT)
     return Splits(
         train=labelled_pixels(arrays["x_train"], arrays["y_train"]),
         test=labelled_pixels(arrays["x_test"], arrays["y_test"]),
@@ -63,20 +65,6 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:  # not a zip, truncated, pickled
         raise DataError(f"data.path: {path} cannot be read as an .npz file ({error}); {FORMAT}") from error
-
-
-def check_split(
-    path, images: np.ndarray, labels: np.ndarray, split: str, shape: tuple = (28, 28), expected: str = FORMAT
-) -> None:
-    """Images of `shape` in uint8 and one integer label 0-9 each; else a DataError naming `path` and `expected`."""
-    if images.shape[1:] != shape or images.dtype != np.uint8:
-        raise DataError(f"data.path: {path} x_{split} is {images.dtype} {images.shape}; {expected}")
-    if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
-        raise DataError(
-            f"data.path: {path} y_{split} is {labels.dtype} {labels.shape} for {len(images)} images; {expected}"
-        )
-    if len(labels) and (labels.min() < 0 or labels.max() > 9):
-        raise DataError(f"data.path: {path} y_{split} has labels {labels.min()} to {labels.max()}; {expected}")
 
 
 def labelled_pixels(images: np.ndarray, labels: np.ndarray) -> tuple[Pixels, np.ndarray]:

@@ -4,10 +4,19 @@
 
 import tensorflow as tf
 
+from trainer.config.ranges import valid
 from trainer.data import Splits, pixel_tensor, stream_of
 from trainer.errors import DataError
 
 
+@valid(
+    name="any",
+    data_dir="any",
+    train_split="any",
+    test_split="any",
+    shuffle_buffer="int >= 1 or null",
+    seed="int >= 0",
+)
 def load_tfds(
     name: str,
     data_dir: str | None = None,
@@ -36,7 +45,15 @@ def load_tfds(
             f"({' '.join(str(error).split())[:200]})"
         ) from None
     size = builder.info.splits[train_split].num_examples
-    return Splits(train=stream_of(splits[train_split], size, shuffle_buffer, seed), test=splits.get(test_split))
+    if size == 0:
+        raise DataError(f"data: {name}'s split {train_split} has no examples")
+    label = builder.info.features["label"] if "label" in builder.info.features else None
+    classes = getattr(label, "num_classes", None)
+    return Splits(
+        train=stream_of(splits[train_split], size, shuffle_buffer, seed),
+        test=splits.get(test_split),
+        classes=classes,
+    )
 
 
 def scaled(image, label):

@@ -4,9 +4,11 @@ multi-device run is tried, and tested, on a machine without GPUs."""
 
 import tensorflow as tf
 
+from trainer.config.ranges import valid
 from trainer.errors import ConfigError
 
 
+@valid(devices="each any", logical_cpus="int >= 1")
 def mirrored(devices: list | None = None, logical_cpus: int | None = None) -> tf.distribute.MirroredStrategy:
     if logical_cpus is not None:
         if devices is not None:

@@ -6,12 +6,14 @@ through `SlurmClusterResolver`). Gradients are all-reduced by collective ops, wh
 
 import tensorflow as tf
 
+from trainer.config.ranges import valid
 from trainer.errors import ConfigError
 
 CLUSTERS = ("tf_config", "slurm")
 COMMUNICATIONS = {"auto": "AUTO", "ring": "RING", "nccl": "NCCL"}
 
 
+@valid(cluster="one of tf_config, slurm", communication="one of auto, ring, nccl", timeout_seconds="> 0")
 def multi_worker(
     cluster: str = "tf_config", communication: str = "auto", timeout_seconds: float = 60.0
 ) -> tf.distribute.MultiWorkerMirroredStrategy:

@@ -3,7 +3,10 @@
 
 import tensorflow as tf
 
+from trainer.config.ranges import valid
 
+
+@valid(address="any")
 def tpu(address: str = "") -> tf.distribute.TPUStrategy:
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=address)
     tf.config.experimental_connect_to_cluster(resolver)

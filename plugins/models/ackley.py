@@ -11,9 +11,11 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
+from trainer.config.ranges import valid
 from trainer.scalar import ScalarProblem
 
 
+@valid(initial="each (-inf, inf)")
 class Ackley(ScalarProblem):
     def __init__(self, initial: Sequence[float]):
         super().__init__(["x", "y"], initial, minimum=[0.0, 0.0])

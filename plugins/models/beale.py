@@ -7,9 +7,11 @@ one variable", Technical Report 25, Statistical Techniques Research Group, Princ
 
 from collections.abc import Sequence
 
+from trainer.config.ranges import valid
 from trainer.scalar import ScalarProblem
 
 
+@valid(initial="each (-inf, inf)")
 class Beale(ScalarProblem):
     def __init__(self, initial: Sequence[float]):
         super().__init__(["x", "y"], initial, minimum=[3.0, 0.5])

@@ -7,9 +7,11 @@ non-linear simultaneous equations", The Quarterly Journal of Mechanics and Appli
 
 from collections.abc import Sequence
 
+from trainer.config.ranges import valid
 from trainer.scalar import ScalarProblem
 
 
+@valid(initial="each (-inf, inf)")
 class Booth(ScalarProblem):
     def __init__(self, initial: Sequence[float]):
         super().__init__(["x", "y"], initial, minimum=[1.0, 3.0])

@@ -11,12 +11,14 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
+from trainer.config.ranges import valid
 from trainer.scalar import ScalarProblem
 
 A, B, C, R, S, T = 1.0, 5.1 / (4 * math.pi**2), 5 / math.pi, 6.0, 10.0, 1 / (8 * math.pi)
 MINIMA = [[math.pi, 2.275], [-math.pi, 12.275], [9.42478, 2.475]]
 
 
+@valid(initial="each (-inf, inf)")
 class Branin(ScalarProblem):
     def __init__(self, initial: Sequence[float]):
         super().__init__(["x", "y"], initial, minimum=MINIMA[0], other_minima=MINIMA[1:])

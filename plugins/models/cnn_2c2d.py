@@ -10,7 +10,10 @@ from collections.abc import Sequence
 
 import keras
 
+from trainer.config.ranges import valid
 
+
+@valid(input_shape="each int >= 1", classes="int >= 1")
 def cnn_2c2d(input_shape: Sequence[int], classes: int) -> keras.Model:
     shape = tuple(input_shape)
     layers = [keras.Input(shape=shape)]

@@ -6,11 +6,13 @@ Reference: D. M. Himmelblau, "Applied Nonlinear Programming", McGraw-Hill, 1972.
 
 from collections.abc import Sequence
 
+from trainer.config.ranges import valid
 from trainer.scalar import ScalarProblem
 
 MINIMA = [[3.0, 2.0], [-2.805118, 3.131312], [-3.779310, -3.283186], [3.584428, -1.848126]]
 
 
+@valid(initial="each (-inf, inf)")
 class Himmelblau(ScalarProblem):
     def __init__(self, initial: Sequence[float]):
         super().__init__(["x", "y"], initial, minimum=MINIMA[0], other_minima=MINIMA[1:])

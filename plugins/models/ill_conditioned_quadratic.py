@@ -5,10 +5,12 @@ from 1 to `condition_number`: the condition number of its Hessian, which is what
 Reference: J. Nocedal and S. J. Wright, "Numerical Optimization", 2nd ed., Springer 2006, section 3.3.
 """
 
+from trainer.config.ranges import valid
 from trainer.errors import ConfigError
 from trainer.scalar import ScalarProblem
 
 
+@valid(dimensions="int >= 1", condition_number=">= 1", initial="(-inf, inf)")
 class IllConditionedQuadratic(ScalarProblem):
     def __init__(self, dimensions: int, condition_number: float, initial: float):
         if dimensions < 1 or condition_number < 1:

@@ -9,7 +9,10 @@ from collections.abc import Sequence
 
 import keras
 
+from trainer.config.ranges import valid
 
+
+@valid(input_shape="each int >= 1", classes="int >= 1")
 def logistic_regression(input_shape: Sequence[int], classes: int) -> keras.Model:
     return keras.Sequential(
         [keras.Input(shape=tuple(input_shape)), keras.layers.Flatten(), keras.layers.Dense(classes)],

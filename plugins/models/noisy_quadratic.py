@@ -17,9 +17,11 @@ References: T. Schaul, S. Zhang and Y. LeCun, "No more pesky learning rates", IC
 import tensorflow as tf
 from trainer.plugins.models.ill_conditioned_quadratic import IllConditionedQuadratic
 
+from trainer.config.ranges import valid
 from trainer.errors import ConfigError
 
 
+@valid(noise_scale=">= 0", seed="int (-inf, inf)")
 class NoisyQuadratic(IllConditionedQuadratic):
     def __init__(self, dimensions: int, condition_number: float, initial: float, noise_scale: float, seed: int):
         if noise_scale < 0:

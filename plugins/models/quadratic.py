@@ -6,10 +6,18 @@ square=[1, 2], linear=[0, 0], constant=0. The minimum is at v_i = -linear_i / (2
 
 from collections.abc import Sequence
 
+from trainer.config.ranges import valid
 from trainer.errors import ConfigError
 from trainer.scalar import ScalarProblem
 
 
+@valid(
+    names="each any",
+    square="each > 0",  # for a minimum to exist
+    linear="each (-inf, inf)",
+    constant="(-inf, inf)",
+    initial="each (-inf, inf)",
+)
 class Quadratic(ScalarProblem):
     def __init__(
         self,

@@ -10,9 +10,11 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
+from trainer.config.ranges import valid
 from trainer.scalar import ScalarProblem
 
 
+@valid(names="each any", initial="each (-inf, inf)")
 class Rastrigin(ScalarProblem):
     def __init__(self, names: Sequence[str], initial: Sequence[float]):
         super().__init__(names, initial, minimum=[0.0] * len(names))

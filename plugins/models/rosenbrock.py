@@ -6,9 +6,15 @@ function", The Computer Journal 3(3), 1960.
 
 from collections.abc import Sequence
 
+from trainer.config.ranges import valid
 from trainer.scalar import ScalarProblem
 
 
+@valid(
+    a="(-inf, inf)",
+    b=">= 0",  # below 0 there is no minimum
+    initial="each (-inf, inf)",
+)
 class Rosenbrock(ScalarProblem):
     def __init__(self, a: float, b: float, initial: Sequence[float]):
         super().__init__(["x", "y"], initial, [a, a * a])

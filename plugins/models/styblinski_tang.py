@@ -7,11 +7,13 @@ approximation with function smoothing and simulated annealing", Neural Networks 
 
 from collections.abc import Sequence
 
+from trainer.config.ranges import valid
 from trainer.scalar import ScalarProblem
 
 ARGMIN = -2.903534
 
 
+@valid(names="each any", initial="each (-inf, inf)")
 class StyblinskiTang(ScalarProblem):
     def __init__(self, names: Sequence[str], initial: Sequence[float]):
         super().__init__(names, initial, minimum=[ARGMIN] * len(names))

@@ -14,8 +14,11 @@ Gradients", NeurIPS 2020, arXiv:2010.07468.
 import keras
 from keras import ops
 
+from trainer.config.ranges import valid
+
 
 @keras.saving.register_keras_serializable(package="trainer")
+@valid(beta_1="[0, 1)", beta_2="[0, 1)", epsilon="> 0")
 class AdaBelief(keras.optimizers.Optimizer):
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-16, name="adabelief", **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)

@@ -30,8 +30,11 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from trainer.config.ranges import valid
+
 
 @keras.saving.register_keras_serializable(package="trainer")
+@valid(beta_1="[0, 1)", beta_2="[0, 1)", beta_3="[0, 1)", epsilon="> 0")
 class Adan(keras.optimizers.Optimizer):
     def __init__(
         self,

@@ -30,8 +30,19 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from trainer.config.ranges import valid
+
 
 @keras.saving.register_keras_serializable(package="trainer")
+@valid(
+    beta_1="[0, 1)",
+    beta_2="[0, 1)",
+    beta_3="[0, 1)",
+    alpha=">= 0",  # 0 is Adam
+    epsilon="> 0",
+    alpha_warmup="int >= 0 or null",  # 0 or null: no warm-up
+    beta_3_warmup="int >= 0 or null",
+)
 class AdEMAMix(keras.optimizers.Optimizer):
     def __init__(
         self,

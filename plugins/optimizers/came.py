@@ -31,8 +31,18 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from trainer.config.ranges import valid
+
 
 @keras.saving.register_keras_serializable(package="trainer")
+@valid(
+    beta_1="[0, 1)",
+    beta_2="[0, 1)",
+    beta_3="[0, 1)",
+    epsilon_1="> 0",
+    epsilon_2="> 0",
+    clip_threshold="> 0",
+)
 class CAME(keras.optimizers.Optimizer):
     def __init__(
         self,

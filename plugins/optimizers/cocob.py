@@ -24,10 +24,13 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from trainer.config.ranges import valid
+
 FIRST_MAX_GRADIENT = 1e-8  # L's starting value, so that the first bet is defined when g = 0
 
 
 @keras.saving.register_keras_serializable(package="trainer")
+@valid(alpha=">= 1")
 class COCOB(keras.optimizers.Optimizer):
     def __init__(self, learning_rate=1.0, alpha=100.0, name="cocob", **kwargs):
         if alpha < 1:

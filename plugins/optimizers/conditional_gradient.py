@@ -31,12 +31,19 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from trainer.config.ranges import valid
 from trainer.optimizers import present_rows
 
 NORMS = ("fro", "nuclear")
 
 
 @keras.saving.register_keras_serializable(package="trainer")
+@valid(
+    learning_rate="(0, 1]",  # the weight kept on the current point: above 1 the step leaves the ball
+    lambda_="> 0",
+    epsilon="> 0",
+    ord="one of fro, nuclear",
+)
 class ConditionalGradient(keras.optimizers.Optimizer):
     def __init__(
         self, learning_rate=0.99949, lambda_=0.01, epsilon=1e-7, ord="fro", name="conditional_gradient", **kwargs

@@ -39,8 +39,18 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from trainer.config.ranges import valid
+
 
 @keras.saving.register_keras_serializable(package="trainer")
+@valid(
+    beta_1="[0, 1)",
+    beta_2="[0, 1)",
+    epsilon="> 0",
+    d0="> 0",
+    growth_rate=">= 1",  # a factor d may grow by: below 1, d could never grow (and Prodigy's would shrink)
+    adapted_weight_decay=">= 0",
+)
 class DAdaptAdam(keras.optimizers.Optimizer):
     def __init__(
         self,

@@ -24,6 +24,7 @@ import math
 import keras
 import tensorflow as tf
 
+from trainer.config.ranges import valid
 from trainer.errors import ConfigError
 from trainer.optimizers import ClosureOptimizer, value_and_gradients
 
@@ -31,6 +32,14 @@ LINE_SEARCHES = ("strong_wolfe", None)
 
 
 @keras.saving.register_keras_serializable(package="trainer")
+@valid(
+    max_iter="int >= 1",
+    max_eval="int >= 1 or null",
+    tolerance_grad=">= 0",
+    tolerance_change=">= 0",
+    history_size="int >= 1",
+    line_search="one of strong_wolfe, null",
+)
 class LBFGS(ClosureOptimizer):
     def __init__(
         self,

@@ -16,10 +16,12 @@ arXiv:1907.08610.
 import keras
 from keras import ops
 
+from trainer.config.ranges import valid
 from trainer.optimizers import WrappingOptimizer
 
 
 @keras.saving.register_keras_serializable(package="trainer")
+@valid(sync_period="int >= 1", slow_step_size="(0, 1]")
 class Lookahead(WrappingOptimizer):
     ema_refused = (
         "moves the weights after the inner step, so the inner optimizer's moving average would miss every "

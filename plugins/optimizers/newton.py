@@ -14,11 +14,13 @@ import math
 import keras
 import tensorflow as tf
 
+from trainer.config.ranges import valid
 from trainer.errors import ConfigError
 from trainer.optimizers import ClosureOptimizer
 
 
 @keras.saving.register_keras_serializable(package="trainer")
+@valid(damping=">= 0", max_parameters="int >= 1")
 class Newton(ClosureOptimizer):
     def __init__(self, learning_rate=1.0, damping=0.0, max_parameters=1000, name="newton", **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)

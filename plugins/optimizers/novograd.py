@@ -29,10 +29,12 @@ of Deep Networks", arXiv:1905.11286, 2019.
 import keras
 from keras import ops
 
+from trainer.config.ranges import valid
 from trainer.optimizers import present_rows
 
 
 @keras.saving.register_keras_serializable(package="trainer")
+@valid(beta_1="[0, 1)", beta_2="[0, 1)", epsilon="> 0", moment_weight_decay=">= 0")
 class NovoGrad(keras.optimizers.Optimizer):
     def __init__(
         self,

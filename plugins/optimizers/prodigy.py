@@ -39,8 +39,11 @@ import tensorflow as tf
 from keras import ops
 from trainer.plugins.optimizers.dadapt_adam import DAdaptAdam
 
+from trainer.config.ranges import valid
+
 
 @keras.saving.register_keras_serializable(package="trainer")
+@valid(beta_3="[0, 1) or null", d_coef="> 0")
 class Prodigy(DAdaptAdam):
     def __init__(
         self,

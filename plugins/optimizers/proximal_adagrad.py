@@ -22,10 +22,16 @@ and Y. Singer, "Adaptive Subgradient Methods for Online Learning and Stochastic 
 import keras
 from keras import ops
 
+from trainer.config.ranges import valid
 from trainer.optimizers import present_rows
 
 
 @keras.saving.register_keras_serializable(package="trainer")
+@valid(
+    initial_accumulator_value=">= 0",
+    l1_regularization_strength=">= 0",
+    l2_regularization_strength=">= 0",
+)
 class ProximalAdagrad(keras.optimizers.Optimizer):
     def __init__(
         self,

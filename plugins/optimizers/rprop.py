@@ -17,8 +17,16 @@ The RPROP Algorithm", IEEE International Conference on Neural Networks, 1993.
 import keras
 from keras import ops
 
+from trainer.config.ranges import valid
+
 
 @keras.saving.register_keras_serializable(package="trainer")
+@valid(
+    eta_minus="(0, 1)",  # the step shrinks after a sign change
+    eta_plus="> 1",  # and grows while the sign holds
+    step_size_min=">= 0",
+    step_size_max="> 0",
+)
 class Rprop(keras.optimizers.Optimizer):
     def __init__(
         self,

@@ -15,10 +15,12 @@ ICLR 2021, arXiv:2010.01412.
 import keras
 import tensorflow as tf
 
+from trainer.config.ranges import valid
 from trainer.optimizers import ClosureOptimizer, WrappingOptimizer, value_and_gradients
 
 
 @keras.saving.register_keras_serializable(package="trainer")
+@valid(rho="> 0")
 class SAM(WrappingOptimizer, ClosureOptimizer):
     def __init__(self, optimizer, rho=0.05, name="sam", **kwargs):
         super().__init__(optimizer, name=name, **kwargs)

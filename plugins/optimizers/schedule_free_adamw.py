@@ -14,8 +14,11 @@ Reference: A. Defazio et al., "The Road Less Scheduled", NeurIPS 2024, arXiv:240
 
 import keras
 
+from trainer.config.ranges import valid
+
 
 @keras.saving.register_keras_serializable(package="trainer")
+@valid(beta_1="(0, 1)")  # the end divides by it: x = (y - (1 - beta_1) z) / beta_1
 class ScheduleFreeAdamW(keras.optimizers.ScheduleFreeAdamW):
     def finalize_variable_values(self, var_list):
         if self.use_ema:

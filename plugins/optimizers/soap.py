@@ -47,6 +47,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from trainer.config.ranges import valid
+
 
 def merged_shape(shape, max_dim):
     """The authors' `merge_dims`: adjacent axes merged while their product stays within `max_dim`."""
@@ -76,6 +78,14 @@ def project(tensor, bases, back=False):
 
 
 @keras.saving.register_keras_serializable(package="trainer")
+@valid(
+    beta_1="[0, 1)",
+    beta_2="[0, 1)",
+    shampoo_beta="< 1",  # negative: beta_2's
+    epsilon="> 0",
+    precondition_frequency="int >= 1",
+    max_precond_dim="int >= 0",  # 0: no axis is preconditioned
+)
 class SOAP(keras.optimizers.Optimizer):
     def __init__(
         self,

@@ -33,10 +33,19 @@ Language Model Pre-training", arXiv:2305.14342, 2023 (ICLR 2024); github.com/Liu
 import keras
 import tensorflow as tf
 
+from trainer.config.ranges import valid
 from trainer.optimizers import ClosureOptimizer
 
 
 @keras.saving.register_keras_serializable(package="trainer")
+@valid(
+    beta_1="[0, 1)",
+    beta_2="[0, 1)",
+    gamma="> 0",
+    epsilon="> 0",
+    update_period="int >= 1",
+    seed="int (-inf, inf)",  # any integer keys the stateless RNG
+)
 class SophiaH(ClosureOptimizer):
     def __init__(
         self,

@@ -30,11 +30,13 @@ Optima and Better Generalization", UAI 2018, arXiv:1803.05407.
 import keras
 from keras import ops
 
+from trainer.config.ranges import valid
 from trainer.errors import ConfigError
 from trainer.optimizers import WrappingOptimizer
 
 
 @keras.saving.register_keras_serializable(package="trainer")
+@valid(start_averaging="int >= 0", average_period="int >= 1")
 class SWA(WrappingOptimizer):
     ema_refused = (
         "replaces the weights with its own average at the end, so the inner optimizer's moving average "

@@ -15,8 +15,16 @@ Reference: M. Zaheer et al., "Adaptive Methods for Nonconvex Optimization", Neur
 import keras
 from keras import ops
 
+from trainer.config.ranges import valid
+
 
 @keras.saving.register_keras_serializable(package="trainer")
+@valid(
+    beta_1="[0, 1)",
+    beta_2="[0, 1)",
+    epsilon="> 0",
+    initial_accumulator_value=">= 0",
+)
 class Yogi(keras.optimizers.Optimizer):
     def __init__(
         self,

@@ -21,9 +21,17 @@ Reference: L. N. Smith, "Cyclical Learning Rates for Training Neural Networks", 
 import keras
 from keras import ops
 
+from trainer.config.ranges import valid
+
 SCALE_MODES = ("cycle", "iterations")
 
 
+@valid(
+    initial_learning_rate=">= 0",
+    maximal_learning_rate="> 0",
+    step_size="> 0",
+    scale_mode="one of cycle, iterations",
+)
 class CyclicalLearningRate(keras.optimizers.schedules.LearningRateSchedule):
     """The triangle between `initial_learning_rate` and `maximal_learning_rate`, its height scaled by `scale`."""
 
@@ -75,6 +83,7 @@ class Triangular2CyclicalLearningRate(CyclicalLearningRate):
 
 
 @keras.saving.register_keras_serializable(package="trainer")
+@valid(gamma="(0, 1]")  # above 1 the triangles would grow without bound
 class ExponentialCyclicalLearningRate(CyclicalLearningRate):
     """Smith's "exp_range" policy: the triangle's height decays as gamma^x."""
 

@@ -2,11 +2,16 @@
 test/<metric> in TensorBoard at the step reached); the model is compiled with the run's optimizer and loss
 and saved as <run dir>/model.keras, so that `keras.models.load_model` gives it back with the optimizer's
 state; the pictures are the misclassified test examples (for images) and the confusion matrix, of the first
-PICTURED examples where the test split is streamed."""
+PICTURED examples where the test split is streamed. Before anything is built further, the labels are checked
+against the model's outputs: a label past them would train on nonsense (or NaN) rather than fail."""
+
+import dataclasses
 
 import numpy as np
 
-from trainer.data import held_in_memory
+from trainer.data import checked_examples, held_in_memory, is_stream
+from trainer.errors import DataError
+from trainer.files import replacing
 from trainer.outputs.pictures import confusion_png, misclassified_png
 from trainer.task import Task
 
@@ -14,6 +19,25 @@ PICTURED = 10000  # the test examples of a streamed split that the pictures show
 
 
 class ClassificationTask(Task):
+    def check(self, parts):
+        """Labels past the model's outputs are refused: at start where they are known (in-memory, or a stream
+        whose plugin counted them), else as a stream reads them."""
+        outputs = getattr(parts.model, "output_shape", (None,))[-1]
+        if not outputs:
+            return parts
+        for split in ("train", "test"):
+            classes = label_classes(getattr(parts.data, split), parts.data.classes)
+            if classes and classes > outputs:
+                raise DataError(
+                    f"data: the {split} labels go up to {classes - 1}, but model {parts.model.name} has {outputs} "
+                    f"outputs (classes 0 to {outputs - 1}); give the model classes={classes}, or check the labels"
+                )
+        checked = {
+            split: checked_examples(examples, f"data.{split}", None, outputs) if is_stream(examples) else examples
+            for split, examples in (("train", parts.data.train), ("test", parts.data.test))
+        }
+        return dataclasses.replace(parts, data=dataclasses.replace(parts.data, **checked))
+
     def report(self, run) -> dict:
         import tensorflow as tf
 
@@ -41,9 +65,18 @@ class ClassificationTask(Task):
         return pictures
 
     def export(self, run) -> None:
-        self.callback_model(run).save(run.output_dir / "model.keras")
+        with replacing(run.output_dir / "model.keras") as temporary:
+            self.callback_model(run).save(temporary)
 
     def callback_model(self, run):
         if getattr(run.model, "optimizer", None) is not run.optimizer:
             run.model.compile(optimizer=run.optimizer, loss=run.loss_fn)
         return run.model
+
+
+def label_classes(examples, stated: int | None) -> int | None:
+    """1 + the largest label of in-memory (x, y) examples; a stream's `stated` classes (its plugin's)."""
+    if examples is None or is_stream(examples):
+        return stated
+    labels = np.asarray(examples[1])
+    return int(labels.max()) + 1 if labels.size and labels.dtype.kind in "iu" else None

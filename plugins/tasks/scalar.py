@@ -14,11 +14,12 @@ from trainer.task import Task
 
 class ScalarTask(Task):
     def check(self, parts):
-        if not isinstance(parts.model, ScalarProblem):
-            raise ConfigError(
-                f"task=scalar needs a scalar problem (model=quadratic, rosenbrock, ...); "
-                f"{type(parts.model).__name__} is not one: use task=classification or experiment=mnist"
-            )
+        if isinstance(parts.model, ScalarProblem):
+            return parts
+        raise ConfigError(
+            f"task=scalar needs a scalar problem (model=quadratic, rosenbrock, ...); "
+            f"{type(parts.model).__name__} is not one: use task=classification or experiment=mnist"
+        )
 
     def scalars(self, run) -> dict[str, float]:
         return {f"variables/{name}": value for name, value in run.model.values().items()}

@@ -2,12 +2,13 @@
 when it stops early, and when SIGINT or SIGTERM arrives, which then ends the command with a line that says
 how to resume. `trainer.keep_checkpoints` of them are kept in <run dir>/checkpoints."""
 
+import json
 import signal
 
 import tensorflow as tf
 
 from trainer.actions.base import Action
-from trainer.errors import Interrupted
+from trainer.errors import Interrupted, OutputError
 from trainer.loop.signals import StopSignals
 
 
@@ -30,7 +31,11 @@ class Checkpoints(Action):
         return super().due(run) or run.stop is not None or self.stopping
 
     def step(self, run) -> None:
-        self.manager.save(checkpoint_number=run.done)
+        run.saved_logs.assign(json.dumps(run.logs))
+        try:
+            self.manager.save(checkpoint_number=run.done)
+        except (tf.errors.OpError, OSError) as error:  # no space, no permission: the last checkpoint is intact
+            raise OutputError(self.manager.directory, str(error).splitlines()[0]) from error
         if self.stopping:
             received = self.signals.received or signal.SIGTERM  # another worker's
             raise Interrupted(

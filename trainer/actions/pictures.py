@@ -2,6 +2,7 @@
 examples, a confusion matrix), each logged as a TensorBoard image and saved as <run dir>/<name>.png."""
 
 from trainer.actions.base import Action
+from trainer.files import write_atomically
 from trainer.outputs.pictures import log_png
 
 
@@ -10,5 +11,5 @@ class Pictures(Action):
         if not run.cfg.logging.pictures or not run.runtime.is_writer:
             return
         for name, data in run.task.pictures(run).items():
-            (run.output_dir / f"{name}.png").write_bytes(data)
+            write_atomically(run.output_dir / f"{name}.png", data)
             log_png(name, data, run.done)

@@ -12,7 +12,6 @@ class TrainScalars(Action):
     def begin(self, run) -> None:
         self.every = run.cfg.trainer.log_every
         self.progress = Progress(run.total_steps, run.done, run.cfg.logging.progress)
-        self.logged = False
         if run.done == 0:  # the first point of a path
             for tag, value in run.task.scalars(run).items():
                 tf.summary.scalar(tag, value, step=0)
@@ -21,7 +20,7 @@ class TrainScalars(Action):
         self.log(run, float(run.outputs[0]))
 
     def end(self, run) -> None:
-        if not self.logged:  # nothing ran in this process: the last window comes from the checkpoint
+        if "train/loss" not in run.logs:  # a checkpoint of trainer 0.1, which kept no logs, and no step since
             self.log(run, 0.0)
 
     def log(self, run, gradient_norm: float) -> None:
@@ -38,4 +37,3 @@ class TrainScalars(Action):
             metric.reset_state()
         run.logs.update(values)
         self.progress.update(run.done, values)
-        self.logged = True

@@ -7,16 +7,15 @@ compared on problems as a benchmark does, in the comparison directory (`hydra.ru
 3. report: report.md, PNGs and TensorBoard events (trainer/compare/report.py).
 """
 
-import sys
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
+from trainer.cli import run_command
 from trainer.compare.plan import check_settings, run_missing, seed_jobs, tuning_jobs
 from trainer.compare.report import write_report
 from trainer.compare.select import best_learning_rates
-from trainer.errors import TrainerError
 
 
 def compare(cfg: DictConfig, directory: Path) -> Path:
@@ -29,14 +28,15 @@ def compare(cfg: DictConfig, directory: Path) -> Path:
 
 
 @hydra.main(version_base="1.3", config_path="pkg://trainer.conf", config_name="compare")
-def main(cfg: DictConfig) -> None:
+def run(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
-    try:
-        report = compare(cfg, Path(HydraConfig.get().runtime.output_dir))
-    except TrainerError as error:
-        sys.exit(f"trainer.compare: {error}")
+    report = compare(cfg, Path(HydraConfig.get().runtime.output_dir))
     print(f"trainer.compare: report in {report}")
+
+
+def main() -> None:
+    run_command("trainer.compare", run)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, ListConfig
 
-from trainer.config.compose import CONF_DIR
+from trainer.config.compose import group_choices, quoted, quoted_literal
 from trainer.config.settings import did_you_mean
 from trainer.errors import ConfigError, TrainerError
+from trainer.files import write_atomically
 from trainer.outputs.metrics import read_metrics
 
 PRESETS = "compare_job"  # the config group of the jobs' presets, under <dir>/presets
@@ -38,7 +39,7 @@ class JobSpec:
 def check_settings(cfg: DictConfig) -> None:
     """One line naming the key and what is valid, for the first setting that cannot work."""
     for key, group in (("optimizers", "optimizer"), ("problems", "model")):
-        valid = sorted(path.stem for path in (CONF_DIR / group).glob("*.yaml"))
+        valid = group_choices(group)
         if not isinstance(cfg[key], ListConfig):
             raise ConfigError(f"{key} must be a list, e.g. {key}=[{valid[0]},{valid[1]}]; got {cfg[key]!r}")
         for name in cfg[key]:
@@ -91,21 +92,24 @@ def write_preset(presets: Path, spec: JobSpec, cfg: DictConfig) -> None:
         f"optimizer: {{learning_rate: {spec.learning_rate!r}}}",
     ]
     (presets / PRESETS).mkdir(parents=True, exist_ok=True)
-    (presets / PRESETS / f"{spec.name}.yaml").write_text("\n".join(lines) + "\n")
+    write_atomically(presets / PRESETS / f"{spec.name}.yaml", "\n".join(lines) + "\n")
 
 
 def multirun(cfg: DictConfig, directory: Path, phase: str, choices: list[str]) -> None:
     """`python -m trainer -m` of the presets `choices`, each job in <directory>/<phase>/<its name>."""
+    from hydra.core.hydra_config import HydraConfig
+
     subdir = "${hydra:runtime.choices." + PRESETS + "}"
+    searchpath = [f"file://{directory.resolve() / 'presets'}", *HydraConfig.get().searchpath]  # and the user's own
     command = [
         sys.executable,
         "-m",
         "trainer",
         "-m",
-        f"hydra.searchpath=['file://{directory.resolve() / 'presets'}']",
+        f"hydra.searchpath=[{','.join(map(quoted, searchpath))}]",
         f"+{PRESETS}={','.join(choices)}",
-        f"hydra.sweep.dir='{directory.resolve() / phase}'",
-        f"hydra.sweep.subdir='{subdir}'",
+        f"hydra.sweep.dir={quoted_literal(str(directory.resolve() / phase))}",
+        f"hydra.sweep.subdir={quoted(subdir)}",
         "~hydra.callbacks.summary",
         f"hydra/launcher={cfg.launcher}",
         f"trainer.steps={cfg.steps}",

@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 
 from trainer.compare.plan import seed_jobs, tuning_jobs
 from trainer.compare.select import read_spec_jobs
+from trainer.files import write_atomically
 from trainer.outputs.sweep import Job, as_markdown
 
 
@@ -136,7 +137,7 @@ def write_report(directory: Path, cfg: DictConfig, tuned: dict) -> Path:
         "at most tau times the steps of the fastest.\n\n![performance_profile](performance_profile.png)\n"
     )
     report = "\n".join(sections)
-    (directory / "report.md").write_text(report)
+    write_atomically(directory / "report.md", report)
     log_report(directory, report, pictures)
     return directory / "report.md"
 
@@ -175,5 +176,5 @@ def log_report(directory: Path, report: str, pictures: dict[str, bytes]) -> None
     with tf.summary.create_file_writer(str(directory)).as_default():
         tf.summary.text("report", report, step=0)
         for name, data in pictures.items():
-            (directory / f"{name}.png").write_bytes(data)
+            write_atomically(directory / f"{name}.png", data)
             log_png(name, data, 0)

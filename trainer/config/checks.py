@@ -11,11 +11,13 @@ prints that line alone.
 
 import inspect
 import logging
+from difflib import get_close_matches
 
 from hydra.utils import get_object
 from omegaconf import DictConfig
 
-from trainer.config.settings import check_settings
+from trainer.config.ranges import declared, is_int, is_number
+from trainer.config.settings import check_settings, typed_keys
 from trainer.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -24,10 +26,12 @@ PLUGIN_SECTIONS = ("task", "model", "loss", "optimizer", "data", "schedule", "di
 NAMED_PLUGINS = ("metrics", "callbacks", "actions")  # sections of plugins by name
 MEAN_REDUCTIONS = ("sum_over_batch_size", "mean", "mean_with_sample_weight")  # Keras divides these by R itself
 CLIPPING = ("clipnorm", "clipvalue", "global_clipnorm")  # Keras applies them before its sum over replicas
+RUN_SETTINGS = ("trainer", "logging", "sweep")  # the typed sections a run reads (trainer/config/settings.py)
 HYDRA_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
 
 
 def check_config(cfg: DictConfig) -> None:
+    check_known_sections(cfg)
     check_settings(cfg)
     monitors = ["loss", *cfg.metrics]
     if cfg.trainer.monitor not in monitors:
@@ -40,15 +44,29 @@ def check_config(cfg: DictConfig) -> None:
             check_plugin(node, f"{section}.{name}")
 
 
+def check_known_sections(cfg: DictConfig) -> None:
+    """Refuse a top-level key that nothing reads (`+no_such_key=1`), naming the closest key that is read."""
+    known = [*PLUGIN_SECTIONS, *NAMED_PLUGINS, *RUN_SETTINGS, "output_dir"]
+    for name in cfg:
+        if name not in known:
+            # a typed key by its last part too: +batch_size=64 meant trainer.batch_size
+            typed = [key for key in typed_keys() if key.split(".")[0] in RUN_SETTINGS]
+            keys = {**{key: key for key in known}, **{key.split(".")[-1]: key for key in typed}}
+            close = get_close_matches(str(name), list(keys), n=1, cutoff=0.6)
+            hint = f" (did you mean {keys[close[0]]}?)" if close else ""
+            raise ConfigError(
+                f"the config has no key {name}, and nothing reads it{hint}; its sections: {', '.join(known)}"
+            )
+
+
 def check_plugin(node: DictConfig, key: str) -> None:
-    """Every key names an argument of `node._target_`, with a value of its default's type; a nested
-    plugin (a wrapper's inner optimizer) is checked the same way. Integers for float arguments become floats."""
-    if "learning_rate" in node and not (is_number(node.learning_rate) and node.learning_rate > 0):
-        raise ConfigError(f"{key}.learning_rate must be a number > 0; got {node.learning_rate!r}")
+    """Every key names an argument of `node._target_`, with a value its declaration accepts
+    (trainer/config/ranges.py) and of its default's type; a nested plugin (a wrapper's inner optimizer) is
+    checked the same way. Integers for float arguments become floats."""
     target = get_object(node._target_)
-    parameters = arguments(target)
+    parameters, specs = arguments(target), declared(target)
     takes_any = any(p.kind == p.VAR_KEYWORD for p in parameters.values())
-    for name in set(node) - HYDRA_KEYS:
+    for name in sorted(set(node) - HYDRA_KEYS):
         value = node[name]
         if isinstance(value, DictConfig) and "_target_" in value:
             check_plugin(value, f"{key}.{name}")
@@ -58,6 +76,9 @@ def check_plugin(node: DictConfig, key: str) -> None:
                     f"{key}.{name} is not an argument of {node._target_}; valid: {', '.join(sorted(parameters))}"
                 )
         else:
+            unset = value is None and parameters[name].default is None
+            if name in specs and not unset and not specs[name].accepts(value):
+                raise ConfigError(f"{key}.{name} must be {specs[name].words}; got {value!r}")
             converted = typed(value, parameters[name], f"{key}.{name}")
             if type(converted) is not type(value):  # only then: an interpolation stays one
                 node[name] = converted
@@ -97,14 +118,6 @@ def arguments(target) -> dict[str, inspect.Parameter]:
         if not any(p.kind == p.VAR_KEYWORD for p in parameters):
             break
     return names
-
-
-def is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def check_distributable(cfg: DictConfig, replicas: int, optimizer, loss_fn, batch_size: int | None) -> None:

@@ -1,5 +1,9 @@
-"""The project's configs composed outside a Hydra app: by the notebook API, the benchmarks and the tests."""
+"""The project's configs composed outside a Hydra app (by the notebook API, the benchmarks and the tests),
+the one way plugins are found (the config groups on Hydra's search path), and values written as Hydra
+overrides for the commands that start others (trainer.compare)."""
 
+import re
+from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
 
@@ -15,3 +19,35 @@ def compose_config(*overrides: str, config_name: str = "config"):
     """conf/<config_name>.yaml composed with Hydra's override syntax, as `python -m trainer` would."""
     with initialize_config_module(config_module=CONF_MODULE, version_base="1.3"):
         return compose(config_name, overrides=list(overrides))
+
+
+@contextmanager
+def config_loader():
+    """Hydra's config loader: the running app's, whose search path holds a user's own `hydra.searchpath`, or
+    outside an app one over the project's conf/."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    if GlobalHydra.instance().is_initialized():
+        yield GlobalHydra.instance().config_loader()
+        return
+    with initialize_config_module(config_module=CONF_MODULE, version_base="1.3"):
+        yield GlobalHydra.instance().config_loader()
+
+
+def group_choices(group: str) -> list[str]:
+    """The choices of a config group (the plugins of a kind), as Hydra finds them."""
+    with config_loader() as loader:
+        return loader.get_group_options(group)
+
+
+def quoted(value: str) -> str:
+    """`value` as a quoted value of Hydra's override grammar, which reads it back as it is: a quote, and the
+    backslashes before a quote or the closing one, escaped."""
+    escaped = re.sub(r"(\\*)'", lambda match: match.group(1) * 2 + "\\'", value)
+    return "'" + re.sub(r"(\\+)$", lambda match: match.group(1) * 2, escaped) + "'"
+
+
+def quoted_literal(value: str) -> str:
+    """`quoted(value)` for a setting that OmegaConf resolves: its `${` escaped too, so that a directory named
+    `${x}` is not read as an interpolation."""
+    return quoted(re.sub(r"(\\*)\$\{", lambda match: match.group(1) * 2 + "\\${", value))

@@ -6,6 +6,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from trainer.errors import ConfigError
+from trainer.files import write_atomically
 
 # What may change between a run and its continuation: the step budget, where and how often it is saved,
 # and what is logged or ranked. Anything else would continue one run's weights under another's settings.
@@ -26,7 +27,7 @@ RESUMABLE_CHANGES = (
 def record_config(cfg: DictConfig, directory: Path) -> None:
     """Write the run's resolved configuration beside its checkpoints."""
     directory.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, directory / "config.yaml", resolve=True)
+    write_atomically(directory / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
 
 
 def check_same_config(cfg: DictConfig, directory: Path) -> None:

@@ -4,6 +4,7 @@ and the checkpoint of them all, restored where the run resumes; then the compile
 """
 
 import dataclasses
+import json
 from pathlib import Path
 
 import keras
@@ -15,7 +16,7 @@ from trainer.config.checks import check_config, check_distributable
 from trainer.config.record import check_same_config
 from trainer.errors import ConfigError
 from trainer.loop.batching import StreamBatches, global_batch_size, hold_out, make_batches
-from trainer.loop.checkpoints import make_checkpoint, restore_latest
+from trainer.loop.checkpoints import checkpoint_parts, checkpoint_paths, restore_latest
 from trainer.loop.evaluate import make_evaluate
 from trainer.loop.run import Run
 from trainer.loop.runtime import Runtime
@@ -43,8 +44,7 @@ def build_training(cfg: DictConfig, resume_from: Path | None = None, runtime: Ru
     keras.mixed_precision.set_global_policy(settings.precision)
     with runtime.strategy.scope():
         task = build(cfg.task, "task")
-        parts = build_parts(cfg)
-        task.check(parts)
+        parts = task.check(build_parts(cfg))
         train_examples, validation = parts.data.train, None
         if settings.validation_split is not None:
             train_examples, validation = hold_out(parts.data.train, settings.validation_split)
@@ -56,19 +56,22 @@ def build_training(cfg: DictConfig, resume_from: Path | None = None, runtime: Ru
         optimizer.build(parts.model.trainable_variables)  # every variable exists before the first compiled call
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         loss_mean = keras.metrics.Mean(name="loss")
+        saved_logs = tf.Variable("{}", trainable=False, name="logs")  # run.logs as JSON, as of the checkpoint
         actions = {name: build(node, f"actions.{name}") for name, node in cfg.actions.items()}
-        checkpoint = make_checkpoint(
+        checkpointed = checkpoint_parts(
             parts.model,
             optimizer,
             step,
             [loss_mean, *parts.metrics.values()],
             {name: action.state() for name, action in actions.items()},
             batches.checkpointed(),
+            saved_logs,
         )
+        checkpoint = tf.train.Checkpoint(**checkpointed)
     resumed = None
-    if resume_from is not None and tf.train.get_checkpoint_state(str(resume_from)) is not None:
+    if resume_from is not None and checkpoint_paths(resume_from):
         check_same_config(cfg, resume_from)
-        resumed = restore_latest(checkpoint, resume_from)  # before the batches: tf.data starts at the step
+        resumed = restore_latest(checkpointed, resume_from)  # before the batches: tf.data starts at the step
     if runtime.in_cluster:
         check_workers_agree(runtime, int(step.numpy()), resume_from, batches)
     jit_compile = not settings.deterministic if settings.jit_compile is None else settings.jit_compile
@@ -109,6 +112,8 @@ def build_training(cfg: DictConfig, resume_from: Path | None = None, runtime: Ru
         checkpoint,
         resumed,
         done=int(step.numpy()),
+        logs=json.loads(saved_logs.numpy()),
+        saved_logs=saved_logs,
         batch_size=batch_size,
     )
 

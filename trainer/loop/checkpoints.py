@@ -14,34 +14,70 @@ from pathlib import Path
 import tensorflow as tf
 
 from trainer.errors import TrainerError
+from trainer.files import write_atomically
 
 log = logging.getLogger(__name__)
 
 
-def make_checkpoint(model, optimizer, step, metrics, actions: dict, data: dict) -> tf.train.Checkpoint:
-    """The checkpoint of a run's parts; `metrics` are the Keras metrics whose running state it keeps,
-    `actions` each action's state by its name, and `data` a streamed data set's iterator, if any."""
-    return tf.train.Checkpoint(
+ADDED_SINCE_0_1 = ("logs",)  # parts a checkpoint of trainer 0.1 lacks: restored where it has them
+
+
+def checkpoint_parts(model, optimizer, step, metrics, actions: dict, data: dict, logs: tf.Variable) -> dict:
+    """The parts of a run's checkpoint, by name; `metrics` are the Keras metrics whose running state it keeps,
+    `actions` each action's state by its name, `data` a streamed data set's iterator, if any, and `logs` the
+    latest logged values, so that a run resumed at its last step reports what it reported."""
+    return dict(
         model=model,
         optimizer=optimizer,
         step=step,
         metric_variables=[v for m in metrics for v in m.variables],
         actions=actions,
         rng=tf.random.get_global_generator(),
+        logs=logs,
         **data,
     )
 
 
-def restore_latest(checkpoint: tf.train.Checkpoint, directory: Path) -> str | None:
+def checkpoint_paths(directory: Path) -> list[str]:
+    """The checkpoints in `directory`, oldest first, found by their files (`ckpt-<step>.index`) whether or not
+    the directory's index (`checkpoint`) still lists them."""
+    indexes = sorted(Path(directory).glob("ckpt-*.index"), key=lambda index: int(index.stem.rsplit("-", 1)[1]))
+    return [str(index.with_suffix("")) for index in indexes]
+
+
+def restore_latest(parts: dict, directory: Path) -> str | None:
     """Restore the newest checkpoint in `directory` that can be read, reporting each one that cannot by
-    name; None where the directory has none."""
-    state = tf.train.get_checkpoint_state(str(directory))
-    if state is None:
+    name; None where the directory has none. A directory whose index was lost is indexed anew."""
+    paths = checkpoint_paths(directory)
+    if not paths:
         return None
-    for path in reversed(state.all_model_checkpoint_paths):
+    for path in reversed(paths):
         try:
-            checkpoint.restore(path).assert_existing_objects_matched()
-            return path
+            names = {name.split("/")[0] for name, _ in tf.train.list_variables(path)}
+            present = {name: part for name, part in parts.items() if name in names or name not in ADDED_SINCE_0_1}
+            tf.train.Checkpoint(**present).restore(path).assert_existing_objects_matched()
         except Exception as error:  # the reader raises many kinds for a truncated or foreign file
             log.warning("checkpoint %s cannot be read (%s); trying the one before", path, str(error).splitlines()[0])
+            continue
+        if tf.train.get_checkpoint_state(str(directory)) is None:
+            log.warning(
+                "%s lost its index (%s/checkpoint): resuming from %s, the newest readable checkpoint, "
+                "and indexing the %d there anew",
+                directory,
+                directory,
+                Path(path).name,
+                len(paths),
+            )
+            write_index(Path(directory), Path(path).name, paths)
+        return path
     raise TrainerError(f"no checkpoint in {directory} can be read; move it away to start afresh")
+
+
+def write_index(directory: Path, latest: str, paths: list[str]) -> None:
+    """The index TensorFlow's CheckpointManager keeps (`checkpoint`, a CheckpointState in text format), listing
+    `paths` with their files' times so that the manager goes on to keep only the newest of them."""
+    lines = [f'model_checkpoint_path: "{latest}"']
+    lines += [f'all_model_checkpoint_paths: "{Path(path).name}"' for path in paths]
+    lines += [f"all_model_checkpoint_timestamps: {Path(path + '.index').stat().st_mtime}" for path in paths]
+    lines.append("last_preserved_timestamp: 0.0")
+    write_atomically(directory / "checkpoint", "\n".join(lines) + "\n")

@@ -37,6 +37,7 @@ class Run:
     done: int = 0  # steps taken, as of the last compiled call
     outputs: tuple = ()  # what the last compiled call returned: (gradient norm, loss)
     logs: dict = field(default_factory=dict)  # the latest value of each logged tag: train/loss, val/accuracy, ...
+    saved_logs: tf.Variable | None = None  # `logs` as JSON, written into each checkpoint
     results: dict = field(default_factory=dict)  # what metrics.json will hold
     stop: str | None = None  # why the loop should end before its last step, once an action decides it
     batch_size: int | None = None  # the global batch: trainer.batch_size, or all the examples where they are fewer

@@ -1,24 +1,90 @@
-"""One live run per directory: a run holds `<dir>/.lock` while it lives, so that a second one started in
-the same directory (two terminals, one `hydra.run.dir`) is refused rather than mixed into it."""
+"""One live run per directory: a run holds `<dir>/.lock` while it lives, so that a second one started in the
+same directory (two terminals, one `hydra.run.dir`) is refused rather than mixed into it; a sweep holds its
+sweep directory's the same way, so that a second sweep into it is refused before it writes anything there.
+
+`ClaimDirectories`, a Hydra callback (conf/config.yaml, conf/compare.yaml), claims the run or sweep directory
+before Hydra writes its record (.hydra/, multirun.yaml) into it, and creates it, or says in one line why it
+cannot; `train` claims its run directory again, which the same process may do."""
+
 import fcntl
 import os
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from trainer.errors import ConfigError
+from hydra.experimental.callback import Callback
+
+from trainer.errors import DirectoryInUse, OutputError
+
+HELD: set[Path] = set()  # the directories this process holds
 
 
 @contextmanager
-def claimed(run_dir: Path):
-    """Hold `<run_dir>/.lock` while the run lives; the operating system lets go of it when the process ends."""
-    with open(run_dir / ".lock", "a+") as lock:
+def claimed(directory: Path, kind: str = "run"):
+    """Create `directory` and hold its `.lock` while the block runs; refuse it, naming the live owner's pid,
+    where another process holds it. The operating system lets go of the lock when the process ends."""
+    directory = Path(directory).absolute()
+    if directory in HELD:
+        yield
+        return
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        lock = open(directory / ".lock", "a+b", buffering=0)  # unbuffered: closing it writes nothing
+    except OSError as error:
+        advice = f"set hydra.{kind}.dir to a folder you can write"
+        raise OutputError(directory, error.strerror or str(error), advice) from None
+    with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock.seek(0)
-            raise ConfigError(f"run directory {run_dir} is in use by a live run (pid {lock.read().strip() or '?'}); "
-                              "wait for it to end, or choose another hydra.run.dir") from None
-        lock.truncate(0)
-        lock.write(f"{os.getpid()}\n")
-        lock.flush()
-        yield
+            owner = lock.read().decode().strip() or "?"
+            raise DirectoryInUse(
+                f"{kind} directory {directory} is in use by a live {kind} (pid {owner}); "
+                f"wait for it to end, or choose another hydra.{kind}.dir"
+            ) from None
+        try:
+            lock.truncate(0)
+            lock.write(f"{os.getpid()}\n".encode())
+        except OSError as error:
+            raise OutputError(directory / ".lock", error.strerror or str(error)) from None
+        HELD.add(directory)
+        try:
+            yield
+        finally:
+            HELD.discard(directory)
+
+
+class ClaimRefused(BaseException):  # noqa: N818 (carries the refusal, `error`)
+    """A claim refused in a Hydra callback: Hydra only warns of an Exception a callback raises and goes on, so
+    the refusal travels as this BaseException to the command (trainer/cli.py), which prints its `error`."""
+
+    def __init__(self, error):
+        super().__init__(str(error))
+        self.error = error
+
+
+class ClaimDirectories(Callback):
+    """Claim the run directory of a run, or the sweep directory of a multirun, for as long as it lasts; a
+    command that keeps no record (hydra.output_subdir null: trainer.gradcheck) claims nothing."""
+
+    def __init__(self):
+        self.held = ExitStack()
+
+    def on_run_start(self, config, **kwargs) -> None:
+        if config.hydra.output_subdir is not None:
+            self.claim(Path(config.hydra.run.dir), "run")
+
+    def on_multirun_start(self, config, **kwargs) -> None:
+        self.claim(Path(config.hydra.sweep.dir), "sweep")
+
+    def claim(self, directory: Path, kind: str) -> None:
+        try:
+            self.held.enter_context(claimed(directory, kind))
+        except (DirectoryInUse, OutputError) as error:
+            raise ClaimRefused(error) from None
+
+    def on_run_end(self, config, **kwargs) -> None:
+        self.held.close()
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        self.held.close()

@@ -3,9 +3,11 @@ line, the HParams dashboard and a sweep's summary table show."""
 import json
 from pathlib import Path
 
+from trainer.files import write_atomically
+
 
 def write_metrics(output_dir: Path, metrics: dict) -> None:
-    (Path(output_dir) / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_atomically(Path(output_dir) / "metrics.json", json.dumps(metrics, indent=2) + "\n")
 
 
 def read_metrics(run_dir: Path) -> dict | None:

@@ -13,6 +13,7 @@ from hydra.experimental.callback import Callback
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from trainer.files import replacing, write_atomically
 from trainer.outputs.metrics import flat_metrics, read_metrics
 
 
@@ -94,7 +95,7 @@ def write_summary(sweep_dir: Path, jobs: list[Job], ranking: list[tuple[str, str
     """Write summary.csv and summary.md; return what to print: the table, the best jobs, the failures."""
     best = best_jobs(jobs, ranking)
     columns, rows = summary_table(jobs, [metric for metric, _ in ranking], best)
-    with open(sweep_dir / "summary.csv", "w", newline="") as file:
+    with replacing(sweep_dir / "summary.csv") as temporary, open(temporary, "w", newline="") as file:
         writer = csv.DictWriter(file, columns)
         writer.writeheader()
         writer.writerows(rows)
@@ -103,7 +104,7 @@ def write_summary(sweep_dir: Path, jobs: list[Job], ranking: list[tuple[str, str
     table = as_markdown(columns[:-1], shown)  # the directory is the job's number and overrides again
     if shared:
         table = f"Every job: `{' '.join(sorted(shared))}`\n\n{table}"
-    (sweep_dir / "summary.md").write_text(table)
+    write_atomically(sweep_dir / "summary.md", table)
     lines = [table]
     metric = ranking[0][0]
     if best:
@@ -156,7 +157,7 @@ def log_dashboards(sweep_dir: Path, jobs: list[Job], metric: str) -> None:
     with tf.summary.create_file_writer(str(sweep_dir)).as_default():
         log_experiment(sessions, metrics)
         for name, data in sweep_pictures(jobs).items():
-            (sweep_dir / f"{name}.png").write_bytes(data)
+            write_atomically(sweep_dir / f"{name}.png", data)
             log_png(name, data, 0)
 
 

@@ -1,0 +1,35 @@
+"""Results written whole or not at all: each file a run or sweep leaves as a result (metrics.json, model.keras,
+summaries, reports, the recorded config, pictures) is written to a temporary file in its own directory, then
+renamed over its name, so that a crash or a full disk leaves the old file or the new one, never half of one.
+A write that fails (no space, no permission) becomes one `OutputError` naming the path and the cause
+(trainer/errors.py turns the same failures of other writers, TensorFlow's and Hydra's, into one too)."""
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+from trainer.errors import OutputError
+
+
+@contextmanager
+def replacing(path: Path):
+    """Yield a temporary path beside `path` (with its suffix, for writers that read it) to write the new
+    content to; on success it is renamed over `path`, on any failure removed and `path` left as it was."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except OSError as error:
+        raise OutputError(path, error.strerror or str(error)) from error
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_atomically(path: Path, data: str | bytes) -> None:
+    """Write `data` (text or bytes) to `path` whole, or leave `path` as it was."""
+    with replacing(path) as temporary:
+        with open(temporary, "wb" if isinstance(data, bytes) else "w") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())  # on disk before the rename makes it the result
