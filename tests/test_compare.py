@@ -12,15 +12,16 @@ import pytest
 
 from tests.conftest import ROOT, read_tensors
 from trainer.compare.plan import check_settings
-from trainer.config.compose import compose_config
+from trainer.config.compose import compose_config, quoted_literal
 from trainer.errors import ConfigError
 
+NASTY = 'it\'s a "comparison", \\ $x [1]=2'  # quotes, a backslash, a dollar, a comma, brackets, an equals sign
 SMALL = ["optimizers=[sgd,adam,rmsprop]", "problems=[booth,noisy_quadratic]", "budget=2", "seeds=2", "steps=30"]
 
 
 def run_compare(directory, *settings: str) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        [sys.executable, "-m", "trainer.compare", *settings, f"hydra.run.dir={directory}"],
+        [sys.executable, "-m", "trainer.compare", *settings, f"hydra.run.dir={quoted_literal(str(directory))}"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -63,23 +64,24 @@ def metric(directory, name="distance_to_minimum") -> float:
 
 @pytest.mark.slow
 def test_small_comparison_reports_its_jobs_and_runs_again_only_a_deleted_job(tmp_path):
-    first = run_compare(tmp_path, *SMALL)
+    directory = tmp_path / NASTY  # a name that must reach Hydra and the jobs' multirun intact
+    first = run_compare(directory, *SMALL)
     assert "tune: 12 jobs to run" in first.stdout and "seeds: 12 jobs to run" in first.stdout
 
-    report = (tmp_path / "report.md").read_text()
+    report = (directory / "report.md").read_text()
     for problem in ("booth", "noisy_quadratic"):
         rows = report_rows(report, problem)
         means = {}
         for optimizer in ("sgd", "adam", "rmsprop"):
-            tuning = {rate: metric(tmp_path / "tune" / f"{problem}-{optimizer}-lr{rate}") for rate in ("0.0001", "1")}
+            tuning = {rate: metric(directory / "tune" / f"{problem}-{optimizer}-lr{rate}") for rate in ("0.0001", "1")}
             tuning = {rate: value for rate, value in tuning.items() if value is not None}
             assert rows[optimizer][1] == min(tuning, key=tuning.get)  # the best learning rate
-            finals = [metric(tmp_path / "seeds" / f"{problem}-{optimizer}-seed{seed}") for seed in (1, 2)]
+            finals = [metric(directory / "seeds" / f"{problem}-{optimizer}-seed{seed}") for seed in (1, 2)]
             assert rows[optimizer][2] == f"{np.mean(finals):.3g} ± {np.std(finals):.2g}"
             means[optimizer] = np.mean(finals)
         assert [name for name, cells in rows.items() if cells[-1] == "**winner**"] == [min(means, key=means.get)]
 
-    pictures = sorted(path.stem for path in tmp_path.glob("*.png"))
+    pictures = sorted(path.stem for path in directory.glob("*.png"))
     assert pictures == sorted(
         [
             "performance_profile",
@@ -90,19 +92,19 @@ def test_small_comparison_reports_its_jobs_and_runs_again_only_a_deleted_job(tmp
             ),
         ]
     )
-    logged = read_tensors(tmp_path)
+    logged = read_tensors(directory)
     assert all(logged[name][0][1][2].startswith(b"\x89PNG") for name in pictures)
     assert logged["report"][0][1].item().decode() == report
 
-    finished = {path: path.stat().st_mtime_ns for path in tmp_path.glob("*/*/metrics.json")}
-    shutil.rmtree(tmp_path / "seeds" / "booth-adam-seed2")
-    again = run_compare(tmp_path, *SMALL)
+    finished = {path: path.stat().st_mtime_ns for path in directory.glob("*/*/metrics.json")}
+    shutil.rmtree(directory / "seeds" / "booth-adam-seed2")
+    again = run_compare(directory, *SMALL)
 
     assert "tune:" not in again.stdout and "seeds: 1 jobs to run" in again.stdout
     kept = [path for path in finished if "booth-adam-seed2" not in str(path)]
     assert {path: path.stat().st_mtime_ns for path in kept} == {path: finished[path] for path in kept}
-    assert (tmp_path / "seeds" / "booth-adam-seed2" / "metrics.json").is_file()
-    rerun = (tmp_path / "report.md").read_text()
+    assert (directory / "seeds" / "booth-adam-seed2" / "metrics.json").is_file()
+    rerun = (directory / "report.md").read_text()
     for problem in ("booth", "noisy_quadratic"):  # the rerun job is seeded: the same numbers, but its seconds
         assert {name: cells[:5] for name, cells in report_rows(rerun, problem).items()} == {
             name: cells[:5] for name, cells in report_rows(report, problem).items()

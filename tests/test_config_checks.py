@@ -5,7 +5,6 @@ import pytest
 import tensorflow as tf
 
 from tests.test_configs import choices
-from trainer.errors import ConfigError
 from trainer.loop.build import build_training
 
 
@@ -24,20 +23,3 @@ def test_an_integer_initial_rate_of_a_schedule_is_a_float(make_config):
     )
 
     assert float(run.optimizer.learning_rate) == pytest.approx(1.0)  # an integer rate would decay as integers
-
-
-@pytest.mark.parametrize(
-    "override, message",
-    [
-        ("optimizer.momentum=fast", r"optimizer.momentum must be a number in \[0, 1\]; got 'fast'"),
-        ("+optimizer.betaa=0.9", "optimizer.betaa is not an argument of keras.optimizers.SGD"),
-        ("+trainer.bathc_size=64", r"trainer has no key bathc_size \(did you mean trainer.batch_size\?\)"),
-        ("logging.histogram_every=-5", "logging.histogram_every must be null or an integer >= 1; got -5"),
-        ("sweep.direction=minimise", "sweep.direction must be one of minimize, maximize; got 'minimise'"),
-    ],
-)
-def test_a_bad_value_is_one_line_naming_the_key(make_config, override, message):
-    with pytest.raises(ConfigError, match=message) as error:
-        build_training(make_config(override))
-
-    assert "\n" not in str(error.value)

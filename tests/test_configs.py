@@ -67,3 +67,41 @@ def test_every_yaml_key_with_a_value_has_a_comment():
             text_indent = len(block_scalar.match(line).group(1)) if block_scalar.match(line) else None
             if key_with_value.match(line):
                 assert "#" in line, f"{path.relative_to(CONF_DIR)}:{number} has no comment: {line.strip()}"
+
+
+DECLARING_GROUPS = ("task", "model", "loss", "optimizer", "data", "schedule", "distribute", "callbacks")
+
+
+def plugin_nodes(node, key: str):
+    """(key, node) of each plugin in a section: the section itself, a wrapper's inner optimizer, each callback."""
+    from omegaconf import DictConfig
+
+    if "_target_" in node:
+        yield key, node
+    for name in node:
+        child = node._get_node(name)
+        if isinstance(child, DictConfig) and ("_target_" in child or key == "callbacks"):
+            yield from plugin_nodes(child, f"{key}.{name}")
+
+
+@pytest.mark.parametrize("group, name", [(g, n) for g in DECLARING_GROUPS for n in choices(g)])
+def test_every_plugin_declares_what_each_of_its_settings_accepts(make_config, group, name):
+    """trainer/config/ranges.py: each setting a plugin's YAML sets (but true/false ones, checked by type) has a
+    declared range, which the YAML's own value passes."""
+    from hydra.utils import get_object
+    from omegaconf import OmegaConf
+
+    from trainer.config.checks import HYDRA_KEYS
+    from trainer.config.ranges import declared
+
+    cfg = make_config(f"{group}=[{name}]" if group == "callbacks" else f"{group}={name}")
+    for key, node in plugin_nodes(cfg[group], group):
+        specs = declared(get_object(node._target_))
+        for setting in set(node) - HYDRA_KEYS:
+            value = None if OmegaConf.is_missing(node, setting) else node[setting]
+            if isinstance(value, bool) or OmegaConf.is_dict(value):
+                continue
+            assert setting in specs, f"{node._target_} declares no range for {key}.{setting} (@valid)"
+            assert value is None or specs[setting].accepts(value), (
+                f"{key}.{setting}={value!r}: not {specs[setting].words}"
+            )

@@ -38,8 +38,8 @@ def load_image_folder(
         test_images, _, test_classes = read_folder(test, size, color_mode)
         if test_classes != classes:
             raise DataError(
-                f"data.test: {test} has the classes {', '.join(test_classes)}, and data.train: {train} "
-                f"{', '.join(classes)}; give both a subfolder for each class"
+                f"data.test: {test} has the classes {', '.join(test_classes)}, and data.train: {train} has "
+                f"{', '.join(classes)}; the two folders need the same class subfolders"
             )
     return Splits(train=stream_of(train_images, count, shuffle_buffer, seed), test=test_images, classes=len(classes))
 
