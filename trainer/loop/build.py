@@ -42,6 +42,8 @@ def build_training(cfg: DictConfig, resume_from: Path | None = None, runtime: Ru
         tf.config.experimental.enable_op_determinism()
     tf.random.set_global_generator(tf.random.Generator.from_seed(settings.seed))  # checkpointed with the run
     keras.mixed_precision.set_global_policy(settings.precision)
+    # run.logs as JSON, as of the checkpoint; outside the strategy's scope, which cannot broadcast a string
+    saved_logs = tf.Variable("{}", trainable=False, name="logs")
     with runtime.strategy.scope():
         task = build(cfg.task, "task")
         parts = task.check(build_parts(cfg))
@@ -56,7 +58,6 @@ def build_training(cfg: DictConfig, resume_from: Path | None = None, runtime: Ru
         optimizer.build(parts.model.trainable_variables)  # every variable exists before the first compiled call
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         loss_mean = keras.metrics.Mean(name="loss")
-        saved_logs = tf.Variable("{}", trainable=False, name="logs")  # run.logs as JSON, as of the checkpoint
         actions = {name: build(node, f"actions.{name}") for name, node in cfg.actions.items()}
         checkpointed = checkpoint_parts(
             parts.model,

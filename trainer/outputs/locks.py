@@ -2,9 +2,11 @@
 same directory (two terminals, one `hydra.run.dir`) is refused rather than mixed into it; a sweep holds its
 sweep directory's the same way, so that a second sweep into it is refused before it writes anything there.
 
-`ClaimDirectories`, a Hydra callback (conf/config.yaml, conf/compare.yaml), claims the run or sweep directory
-before Hydra writes its record (.hydra/, multirun.yaml) into it, and creates it, or says in one line why it
-cannot; `train` claims its run directory again, which the same process may do."""
+`ClaimDirectories`, a Hydra callback (conf/config.yaml, conf/compare.yaml), claims a multirun's sweep
+directory before Hydra writes its record (multirun.yaml) into it, and creates a run's directory, or says in
+one line why it cannot. A run's directory is claimed by `train` (trainer/train.py), since the workers of a
+multi-worker run share it, each holding a folder of its own inside it; the same process may claim a
+directory it holds again."""
 
 import fcntl
 import os
@@ -26,12 +28,11 @@ def claimed(directory: Path, kind: str = "run"):
     if directory in HELD:
         yield
         return
+    made(directory, kind)
     try:
-        directory.mkdir(parents=True, exist_ok=True)
         lock = open(directory / ".lock", "a+b", buffering=0)  # unbuffered: closing it writes nothing
     except OSError as error:
-        advice = f"set hydra.{kind}.dir to a folder you can write"
-        raise OutputError(directory, error.strerror or str(error), advice) from None
+        raise OutputError(directory / ".lock", error.strerror or str(error)) from None
     with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -54,6 +55,15 @@ def claimed(directory: Path, kind: str = "run"):
             HELD.discard(directory)
 
 
+def made(directory: Path, kind: str) -> None:
+    """Create `directory` (with its parents), or raise the OutputError that says why it cannot be."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        advice = f"set hydra.{kind}.dir to a folder you can write"
+        raise OutputError(directory, error.strerror or str(error), advice) from None
+
+
 class ClaimRefused(BaseException):  # noqa: N818 (carries the refusal, `error`)
     """A claim refused in a Hydra callback: Hydra only warns of an Exception a callback raises and goes on, so
     the refusal travels as this BaseException to the command (trainer/cli.py), which prints its `error`."""
@@ -64,22 +74,20 @@ class ClaimRefused(BaseException):  # noqa: N818 (carries the refusal, `error`)
 
 
 class ClaimDirectories(Callback):
-    """Claim the run directory of a run, or the sweep directory of a multirun, for as long as it lasts; a
-    command that keeps no record (hydra.output_subdir null: trainer.gradcheck) claims nothing."""
+    """Create a run's directory; claim a multirun's sweep directory for as long as the multirun lasts."""
 
     def __init__(self):
         self.held = ExitStack()
 
     def on_run_start(self, config, **kwargs) -> None:
-        if config.hydra.output_subdir is not None:
-            self.claim(Path(config.hydra.run.dir), "run")
+        try:
+            made(Path(config.hydra.run.dir), "run")
+        except OutputError as error:
+            raise ClaimRefused(error) from None
 
     def on_multirun_start(self, config, **kwargs) -> None:
-        self.claim(Path(config.hydra.sweep.dir), "sweep")
-
-    def claim(self, directory: Path, kind: str) -> None:
         try:
-            self.held.enter_context(claimed(directory, kind))
+            self.held.enter_context(claimed(Path(config.hydra.sweep.dir), "sweep"))
         except (DirectoryInUse, OutputError) as error:
             raise ClaimRefused(error) from None
 
