@@ -115,6 +115,10 @@ CASES = [  # (overrides, the start of the one line; {f} is the files folder)
         "optimizer=newton needs the exact 101770 x 101770 Hessian",
     ),
     ([*MNIST, "+data.size=10"], "data.size is not an argument of trainer.plugins.data.mnist.load_mnist"),
+    (  # a plugin's own refusal of a value its declaration lets through
+        [*MNIST, "data.path={f}/good.npz", "model.activation=nosuch"],
+        "model: trainer.plugins.models.mlp.mlp refused its settings: ValueError: ",
+    ),
     ([*MNIST, "data.path={f}/missing.npz"], "data.path: no file at {f}/missing.npz"),
     ([*MNIST, "data.path={f}/text.npz"], "data.path: {f}/text.npz cannot be read as an .npz file"),
     ([*MNIST, "data.path={f}/truncated.npz"], "data.path: {f}/truncated.npz cannot be read"),

@@ -79,6 +79,12 @@ class ClaimDirectories(Callback):
     def __init__(self):
         self.held = ExitStack()
 
+    def __getstate__(self) -> dict:
+        return {}  # a launcher's pickled copy, in a job's process, holds nothing
+
+    def __setstate__(self, state: dict) -> None:
+        self.held = ExitStack()
+
     def on_run_start(self, config, **kwargs) -> None:
         try:
             made(Path(config.hydra.run.dir), "run")
