@@ -1,6 +1,8 @@
-"""Each action and task on its own, on a real run built by `build_training`, without the command line or
-the controller: what it writes, logs and decides. And the controller with a user's own action."""
+"""Each action and task on its own, on a real run built by `build_training` and its loop's state, without the
+command line or the controller: what it writes, logs and decides. And the controller: the phases' order, the
+signals it owns, a user's own action."""
 
+import dataclasses
 import json
 import math
 import signal
@@ -23,6 +25,7 @@ from trainer.actions.train_scalars import TrainScalars
 from trainer.actions.validation import Validation
 from trainer.errors import ConfigError, Diverged, Interrupted
 from trainer.loop.build import build_parts, build_training
+from trainer.loop.run import Loop
 from trainer.train import train
 
 
@@ -37,64 +40,82 @@ def built(make_config, tmp_path):
         writer = tf.summary.create_file_writer(str(run.output_dir))
         writer.set_as_default()
         writers.append(writer)
-        return run
+        return run, Loop.of(run)
 
     yield build
     for writer in writers:
         writer.close()
 
 
-def take(run, steps: int) -> None:
-    run.outputs = run.train_loop(tf.constant(steps, tf.int64))
-    run.done = int(run.step.numpy())
+def take(run, loop, steps: int) -> None:
+    loop.outputs = run.train_loop(tf.constant(steps, tf.int64))
+    loop.done = int(run.global_step.numpy())
 
 
 def test_divergence_stops_naming_the_step_and_records_the_error(built):
-    run = built("optimizer.learning_rate=1e6", "trainer.steps=100")
-    take(run, 100)  # the loop breaks at the first non-finite loss
+    run, loop = built("optimizer.learning_rate=1e6", "trainer.steps=100")
+    take(run, loop, 100)  # the loop breaks at the first non-finite loss
     action = StopOnDivergence()
 
-    with pytest.raises(Diverged, match=rf"the loss became inf at step {run.done}: .*no checkpoint was written"):
-        action.step(run)
-    assert json.loads((run.output_dir / "metrics.json").read_text())["steps"] == run.done < 100
+    with pytest.raises(Diverged, match=rf"the loss became inf at step {loop.done}: .*no checkpoint was written"):
+        action.act(run, loop)
+    assert json.loads((run.output_dir / "metrics.json").read_text())["steps"] == loop.done < 100
 
 
 def test_train_scalars_log_the_window_means_and_restart_them(built):
-    run = built("trainer.steps=20", "trainer.log_every=10")
+    run, loop = built("trainer.steps=20", "trainer.log_every=10")
     action = TrainScalars()
-    action.begin(run)
-    take(run, 10)
+    action.begin(run, loop)
+    take(run, loop, 10)
     expected = float(run.loss_mean.result())
-    action.step(run)
+    action.act(run, loop)
     tf.summary.flush()
 
     scalars = read_scalars(run.output_dir)
     assert scalars["train/loss"] == [(10, pytest.approx(expected))]
     assert [step for step, _ in scalars["variables/x"]] == [0, 10]  # the path's start, then each point
-    assert run.logs["train/loss"] == pytest.approx(expected) and float(run.loss_mean.count) == 0
+    assert loop.logs["train/loss"] == pytest.approx(expected) and float(run.loss_mean.count) == 0
 
 
-def test_checkpoints_save_on_cadence_and_stop_on_a_signal(built):
-    run = built("trainer.steps=20", "trainer.checkpoint_every=5")
+def test_checkpoints_save_on_cadence_and_at_a_stop_with_the_logs(built):
+    run, loop = built("trainer.steps=20", "trainer.checkpoint_every=5")
     action = Checkpoints()
-    action.begin(run)
-    try:
-        take(run, 5)
-        assert action.due(run)
-        action.step(run)
-        assert tf.train.latest_checkpoint(str(run.output_dir / "checkpoints")).endswith("ckpt-5")
-        take(run, 2)
-        assert not action.due(run)
-        action.signals.received = signal.SIGTERM
-        assert action.due(run)
-        with pytest.raises(Interrupted, match=r"stopped by SIGTERM at step 7 of 20; checkpoint .*ckpt-7 written"):
-            action.step(run)
-    finally:
-        action.close()
+    action.begin(run, loop)
+    take(run, loop, 5)
+    loop.logs["train/loss"] = 2.5
+    assert action.due(run, loop) and action.due(run, loop)  # asking changes nothing
+    action.act(run, loop)
+    assert tf.train.latest_checkpoint(str(run.output_dir / "checkpoints")).endswith("ckpt-5")
+    take(run, loop, 2)
+    assert not action.due(run, loop)
+    loop.stop = "stopped by SIGTERM"
+    assert action.due(run, loop)
+    action.act(run, loop)
+
+    resumed, resumed_loop = built("trainer.steps=20", "trainer.checkpoint_every=5")
+    resumed.checkpoint.restore(tf.train.latest_checkpoint(str(run.output_dir / "checkpoints")))
+    assert Loop.of(resumed).done == 7 and Loop.of(resumed).logs == {"train/loss": 2.5}
+
+
+def test_the_controller_stops_at_a_signal_after_the_checkpoints_save(built):
+    from trainer.loop.controller import drive
+
+    run, loop = built("trainer.steps=20", "trainer.checkpoint_every=100", "trainer.steps_per_call=5")
+
+    class Signal(Action):  # a SIGTERM arrives after step 7, while the actions act
+        every = 7
+
+        def act(self, run, loop):
+            signal.raise_signal(signal.SIGTERM)
+
+    run = dataclasses.replace(run, actions=(*run.actions, Signal()))
+    with pytest.raises(Interrupted, match=r"stopped by SIGTERM at step 10 of 20; checkpoint .*ckpt-10 written"):
+        drive(run, loop)  # the next call, sized to the next due action, ends at 10, and the loop stops there
+    assert loop.done == 10 and not (run.output_dir / "metrics.json").exists()
 
 
 def test_validation_keeps_the_best_checkpoint_stops_early_and_restores_the_best(built, fake_mnist):
-    run = built(
+    run, loop = built(
         "experiment=mnist",
         f"data.path={fake_mnist}",
         "trainer.validation_split=0.25",
@@ -103,28 +124,28 @@ def test_validation_keeps_the_best_checkpoint_stops_early_and_restores_the_best(
         "trainer.restore_best=true",
     )
     action = Validation()
-    action.begin(run)
+    action.begin(run, loop)
     assert action.every == run.steps_per_epoch
-    take(run, 6)
-    action.step(run)
+    take(run, loop, 6)
+    assert action.act(run, loop) is None
     best_weights = [w.numpy() for w in run.model.trainable_variables]
-    take(run, 6)
-    action.step(run)  # no improvement of 100: patience is exhausted
-    assert run.stop is not None and run.logs["val/loss"] < 10
-    action.end(run)
+    take(run, loop, 6)
+    stop = action.act(run, loop)  # no improvement of 100: patience is exhausted
+    assert stop == "1 validation passes without improvement" and loop.logs["val/loss"] < 10
+    action.end(run, loop)
 
-    assert run.results["best_step"] == 6 and run.results["stopped_early_at"] == 12
-    assert run.results["tested_weights"] == "best (step 6)"
+    final = loop.results()
+    assert final["best_step"] == 6 and final["stopped_early_at"] == 12 and final["tested_weights"] == "best (step 6)"
     for restored, best in zip(run.model.trainable_variables, best_weights):
         np.testing.assert_array_equal(restored.numpy(), best)
 
 
 def test_histograms_of_weights_and_gradients(built):
-    run = built("trainer.steps=4", "logging.histogram_every=2")
+    run, loop = built("trainer.steps=4", "logging.histogram_every=2")
     action = Histograms()
-    action.begin(run)
-    take(run, 2)
-    action.step(run)
+    action.begin(run, loop)
+    take(run, loop, 2)
+    action.act(run, loop)
     tf.summary.flush()
 
     assert {"weights/x", "gradients/x"} <= set(read_tensors(run.output_dir))
@@ -142,14 +163,14 @@ def test_keras_callbacks_get_fits_logs_at_each_epoch_end(built, fake_mnist):
             self.seen.append((epoch, dict(logs), self.model.optimizer))
 
     recorder = Recorder()
-    run = built("experiment=mnist", f"data.path={fake_mnist}", "trainer.epochs=2", "trainer.log_every=3")
+    run, loop = built("experiment=mnist", f"data.path={fake_mnist}", "trainer.epochs=2", "trainer.log_every=3")
     action = KerasCallbacks({"recorder": recorder})
-    action.begin(run)
-    while run.done < run.total_steps:
-        take(run, int(min(action.steps_to_due(run.done), run.total_steps - run.done)))
-        if action.due(run):
-            action.step(run)
-        if run.done % 3 == 0:
+    action.begin(run, loop)
+    while loop.done < run.total_steps:
+        take(run, loop, int(min(action.steps_to_due(loop.done), run.total_steps - loop.done)))
+        if action.due(run, loop):
+            action.act(run, loop)
+        if loop.done % 3 == 0:
             run.loss_mean.reset_state()  # as the train scalars restart their windows
             for metric in run.metrics.values():
                 metric.reset_state()
@@ -161,23 +182,24 @@ def test_keras_callbacks_get_fits_logs_at_each_epoch_end(built, fake_mnist):
 
 
 def test_pictures_and_report_end_the_run(built):
-    run = built("trainer.steps=10")
-    take(run, 10)
-    run.logs["train/loss"] = 2.875
-    Pictures().end(run)
-    Report().end(run)
+    run, loop = built("trainer.steps=10")
+    take(run, loop, 10)
+    loop.logs.update({"train/loss": 2.875, "final/from_an_action": 7})
+    Pictures().end(run, loop)
+    Report().end(run, loop)
 
     metrics = json.loads((run.output_dir / "metrics.json").read_text())
     assert metrics["steps"] == 10 and metrics["variables"]["x"] == pytest.approx(run.model.values()["x"])
+    assert metrics["from_an_action"] == 7 and loop.results() == metrics
     assert (run.output_dir / "landscape.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_scalar_task_reports_the_variables_and_refuses_a_keras_model(built, make_config):
-    run = built("trainer.steps=10")
-    take(run, 10)
-    report = ScalarTask().report(run)
+    run, loop = built("trainer.steps=10")
+    take(run, loop, 10)
+    report = ScalarTask().report(run, loop)
     assert report["variables"] == run.model.values() and math.isclose(report["objective"], float(run.model()))
-    assert ScalarTask().scalars(run) == {"variables/x": run.model.values()["x"]}
+    assert ScalarTask().log_values(run) == {"variables/x": run.model.values()["x"]}
 
     with pytest.raises(ConfigError, match="task=scalar needs a scalar problem"):
         ScalarTask().check(build_parts(make_config("model=mlp", "loss=sparse_categorical_crossentropy")))
@@ -186,26 +208,27 @@ def test_scalar_task_reports_the_variables_and_refuses_a_keras_model(built, make
 def test_classification_task_tests_and_exports_with_the_optimizer(built, fake_mnist):
     import keras
 
-    run = built("experiment=mnist", f"data.path={fake_mnist}", "trainer.epochs=1")
-    take(run, run.total_steps)
+    run, loop = built("experiment=mnist", f"data.path={fake_mnist}", "trainer.epochs=1")
+    take(run, loop, run.total_steps)
     task = ClassificationTask()
-    report = task.report(run)
+    report = task.report(run, loop)
     task.export(run)
 
     assert set(report) == {"test_loss", "test_accuracy"} and 0 <= report["test_accuracy"] <= 1
     restored = keras.models.load_model(run.output_dir / "model.keras")
     assert int(restored.optimizer.iterations.numpy()) == run.total_steps
-    assert set(ClassificationTask().pictures(run)) == {"misclassified", "confusion_matrix"}
+    assert set(ClassificationTask().pictures(run, loop)) == {"misclassified", "confusion_matrix"}
 
 
 class CountingAction(Action):
-    """A user's own action, from the config: counts its calls every 7 steps."""
+    """A user's own action, from the config: counts its calls every 7 steps, and sees the train scalars'
+    window before they restart it (its phase, measure, comes before theirs)."""
 
     def __init__(self, every: int):
         self.every, self.calls = every, []
 
-    def step(self, run):
-        self.calls.append(run.done)
+    def act(self, run, loop):
+        self.calls.append((loop.done, float(run.loss_mean.count)))
         (run.output_dir / "counted.json").write_text(json.dumps(self.calls))
 
 
@@ -218,14 +241,16 @@ def test_a_users_action_is_called_at_its_cadence(make_config, tmp_path):
         )
     )
 
-    assert json.loads((tmp_path / "run" / "counted.json").read_text()) == [7, 14, 21, 28, 30]
+    counted = json.loads((tmp_path / "run" / "counted.json").read_text())
+    assert [step for step, _ in counted] == [7, 14, 21, 28, 30]
+    assert [count for _, count in counted] == [7, 4, 1, 8, 10]  # steps since the last log point (every 10)
 
 
 def test_record_logs_the_config_the_hparams_session_and_the_graph_once(built):
     from trainer.actions.record import Record
 
-    run = built("trainer.steps=10")
-    Record().begin(run)
+    run, loop = built("trainer.steps=10")
+    Record().begin(run, loop)
     tf.summary.flush()
 
     tensors = read_tensors(run.output_dir)
@@ -237,13 +262,13 @@ def test_record_logs_the_config_the_hparams_session_and_the_graph_once(built):
 def test_plateau_counters_are_saved_in_its_state_and_taken_back(built):
     from trainer.actions.plateau import Plateau
 
-    run = built("trainer.steps=40", "trainer.log_every=10", "schedule=reduce_on_plateau", "schedule.patience=5")
+    run, loop = built("trainer.steps=40", "trainer.log_every=10", "schedule=reduce_on_plateau", "schedule.patience=5")
     action = Plateau()
-    action.begin(run)
+    action.begin(run, loop)
     for loss in (3.0, 2.0, 2.5):  # an improvement, then a window without one
-        run.done += 10
-        run.logs["train/loss"] = loss
-        action.step(run)
+        loop.done += 10
+        loop.logs["train/loss"] = loss
+        action.act(run, loop)
     assert {name: float(v.numpy()) for name, v in action.state().items()} == {
         "wait": 1,
         "best": 2.0,
@@ -253,5 +278,5 @@ def test_plateau_counters_are_saved_in_its_state_and_taken_back(built):
     resumed = Plateau()
     for name, variable in resumed.state().items():  # as a checkpoint restores them
         variable.assign(action.state()[name])
-    resumed.begin(run)
+    resumed.begin(run, loop)
     assert (resumed.callback.wait, resumed.callback.best, resumed.callback.cooldown_counter) == (1, 2.0, 0)

@@ -14,7 +14,7 @@ def test_an_integer_learning_rate_works_for_every_optimizer(make_config, name):
 
     assert float(run.optimizer.learning_rate) == 1.0
     run.train_loop(tf.constant(2, tf.int64))
-    assert int(run.step.numpy()) == 2
+    assert int(run.global_step.numpy()) == 2
 
 
 def test_an_integer_initial_rate_of_a_schedule_is_a_float(make_config):

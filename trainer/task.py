@@ -26,15 +26,15 @@ class Task:
         `ConfigError` or `DataError` where they cannot make it."""
         return parts
 
-    def scalars(self, run) -> dict[str, float]:
+    def log_values(self, run) -> dict[str, float]:
         """Values logged beside the train scalars at each log point, by tag."""
         return {}
 
-    def report(self, run) -> dict:
+    def report(self, run, loop) -> dict:
         """The task's final numbers for metrics.json, once the final weights are in place."""
         return {}
 
-    def pictures(self, run) -> dict[str, bytes]:
+    def pictures(self, run, loop) -> dict[str, bytes]:
         """PNG pictures of the finished run, by name."""
         return {}
 

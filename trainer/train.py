@@ -1,7 +1,7 @@
 """`train(cfg) -> metrics`: the work of `python -m trainer`, as a plain function. It claims the run
-directory, builds the configured run (trainer/loop/build.py) and lets the controller
-(trainer/loop/controller.py) drive it; everything a run writes goes to `cfg.output_dir`, by the actions of
-conf/config.yaml's `actions`.
+directory, builds the configured run (trainer/loop/build.py), lets the controller (trainer/loop/controller.py)
+drive it, and leaves the process as it found it (trainer/loop/process.py). Everything a run writes goes to
+`cfg.output_dir`, by the actions of conf/config.yaml's `actions`.
 """
 
 import copy
@@ -17,7 +17,9 @@ from trainer.config.record import record_config
 from trainer.errors import reported
 from trainer.loop.build import build_training, make_runtime
 from trainer.loop.checkpoints import checkpoint_paths
-from trainer.loop.controller import run_loop
+from trainer.loop.controller import drive
+from trainer.loop.process import process_restored
+from trainer.loop.run import Loop
 from trainer.loop.runtime import lost_workers_reported, weights_digest
 from trainer.outputs.locks import claimed
 from trainer.outputs.metrics import read_metrics
@@ -37,26 +39,22 @@ def train(cfg: DictConfig) -> dict:
     if runtime.worker is not None:  # a worker other than the chief writes only into a folder of its own
         cfg = copy.deepcopy(cfg)  # deep: interpolations such as ${output_dir} then resolve to the new one
         cfg.output_dir = str(run_dir / f".{runtime.worker}")
-    with reported(), claimed(Path(cfg.output_dir)):
+    with reported(), claimed(Path(cfg.output_dir)), process_restored():
         log.info("run directory: %s", run_dir)
         log.info("devices: %s", ", ".join(device.name for device in tf.config.list_physical_devices()))
         run = build_training(cfg, checkpoints_to_resume(cfg, run_dir), runtime)
+        loop = Loop.of(run)
         finished = read_metrics(run_dir)
-        if run.resumed and run.done >= run.total_steps and finished is not None and "error" not in finished:
-            log.info(
-                "the run in %s finished at step %d of %d; its results are kept as they are",
-                run_dir,
-                run.done,
-                run.total_steps,
-            )
+        if run.resumed and loop.done >= run.total_steps and finished is not None and "error" not in finished:
+            log.info("the run in %s finished at step %d; its results are kept as they are", run_dir, loop.done)
             results = finished
         else:
             if run.resumed:
-                log.info("resumed from %s at step %d of %d", run.resumed, run.done, run.total_steps)
+                log.info("resumed from %s at step %d of %d", run.resumed, loop.done, run.total_steps)
             if runtime.is_writer:
                 record_config(cfg, run_dir / "checkpoints")
-            with lost_workers_reported(run):
-                results = run_loop(run)
+            with lost_workers_reported(runtime, loop):
+                results = drive(run, loop)
             if runtime.in_cluster:
                 log.info("final weights: sha256 %s (the same on every worker)", weights_digest(run.model.get_weights()))
     if runtime.worker is not None:

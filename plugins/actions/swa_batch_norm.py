@@ -11,7 +11,9 @@ from trainer.loop.evaluate import batches_of
 
 
 class SWABatchNorm(Action):
-    def end(self, run) -> None:
+    phase = "weights"
+
+    def end(self, run, loop) -> None:
         optimizer = run.optimizer
         if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):  # mixed_float16: the one inside
             optimizer = optimizer.inner_optimizer

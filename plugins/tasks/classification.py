@@ -38,17 +38,17 @@ class ClassificationTask(Task):
         }
         return dataclasses.replace(parts, data=dataclasses.replace(parts.data, **checked))
 
-    def report(self, run) -> dict:
+    def report(self, run, loop) -> dict:
         import tensorflow as tf
 
         if run.data.test is None:
             return {}
         test = run.evaluate(run.data.test, run.cfg.trainer.eval_batch_size)
         for name, value in test.items():
-            tf.summary.scalar(f"test/{name}", value, step=run.done)
+            tf.summary.scalar(f"test/{name}", value, step=loop.done)
         return {f"test_{name}": value for name, value in test.items()}
 
-    def pictures(self, run) -> dict[str, bytes]:
+    def pictures(self, run, loop) -> dict[str, bytes]:
         import tensorflow as tf
 
         if run.data.test is None:

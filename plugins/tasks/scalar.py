@@ -21,17 +21,17 @@ class ScalarTask(Task):
             f"{type(parts.model).__name__} is not one: use task=classification or experiment=mnist"
         )
 
-    def scalars(self, run) -> dict[str, float]:
+    def log_values(self, run) -> dict[str, float]:
         return {f"variables/{name}": value for name, value in run.model.values().items()}
 
-    def report(self, run) -> dict:
+    def report(self, run, loop) -> dict:
         return {
             "objective": float(run.model()),
             "variables": run.model.values(),
             "distance_to_minimum": run.model.distance_to_minimum(),
         }
 
-    def pictures(self, run) -> dict[str, bytes]:
+    def pictures(self, run, loop) -> dict[str, bytes]:
         if len(run.model.named_variables) > 2:
             return {}
         import tensorflow as tf

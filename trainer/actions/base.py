@@ -1,38 +1,49 @@
 """The contract of an action: one concern of a run (its train scalars, its checkpoints, its validation, ...)
-that the controller calls at the steps where it is due, without knowing what it does.
+that the controller (trainer/loop/controller.py) calls at the steps where it is due, without knowing what it
+does.
 
-The controller (trainer/controller.py) calls `begin` once before the first compiled call, sizes each call to
-end on the next step some action is due (`steps_to_due`), calls `step` on every action that is `due` after
-it, `end` once after the last step, and `close` in any case. An action reads and writes the `Run`
-(trainer/run.py): the model, the optimizer, `run.done`, the `run.logs` of the latest values, the
-`run.results` that become metrics.json. Raising stops the run at once; setting `run.stop` ends the loop at
-the next step boundary. Variables returned by `state` are checkpointed with the run.
+The controller calls `begin` once before the first compiled call, sizes each call to end on the next step
+some action is due (`steps_to_due`), calls `act` on every action that is `due` after it, `end` once after the
+last step, and `close` in any case. An action reads the `Run` (trainer/loop/run.py: what was built, never
+changed) and the `Loop` (the loop's state: the step reached, the last call's outputs) and reports through one
+channel, `loop.logs`: the latest value of each logged tag (`train/loss`, `val/accuracy`) and, at the end, its
+final numbers as `final/<name>`, which the report writes to metrics.json. `due` only asks; `act` may return a
+reason to stop the run early, at that step; raising stops the run at once. Variables returned by `state` are
+checkpointed with the run.
+
+Among the actions due at a step, and at the end, they run in the order of their `phase` (PHASES, in
+trainer/loop/controller.py), and in the order they are listed within a phase; a user's own action
+(`+actions.NAME._target_=...`) is in `measure` unless it says otherwise, so it runs before the train
+scalars restart their means and before the report.
 """
 
 import math
 
 
 class Action:
-    every: int | None = None  # steps between its calls of `step`; None: none inside the loop
+    phase: str = "measure"  # when it runs among the actions due at the same step (PHASES)
+    every: int | None = None  # steps between its calls of `act`; None: none inside the loop
 
     def state(self) -> dict:
         """Trackable state to checkpoint, by name; built before the run's checkpoint is restored."""
         return {}
 
-    def begin(self, run) -> None:
+    def begin(self, run, loop) -> None:
         """Before the first compiled call, after a resumed run's checkpoint is restored."""
 
     def steps_to_due(self, done: int) -> float:
         """How many steps after `done` it is next due: the longest the next compiled call may be."""
         return self.every - done % self.every if self.every else math.inf
 
-    def due(self, run) -> bool:
-        return bool(self.every) and (run.done % self.every == 0 or run.done == run.total_steps)
+    def due(self, run, loop) -> bool:
+        """Whether it acts after the compiled call that ended at `loop.done`; it changes nothing."""
+        return bool(self.every) and (loop.done % self.every == 0 or loop.done == run.total_steps)
 
-    def step(self, run) -> None:
-        """After a compiled call that ended on a step where it is due."""
+    def act(self, run, loop) -> str | None:
+        """After a compiled call that ended on a step where it is due; a reason to stop early, or None."""
+        return None
 
-    def end(self, run) -> None:
+    def end(self, run, loop) -> None:
         """After the last step, once the optimizer's final weights are in place."""
 
     def close(self) -> None:

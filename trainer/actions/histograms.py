@@ -8,15 +8,15 @@ from trainer.loop.step import make_gradients
 
 
 class Histograms(Action):
-    def begin(self, run) -> None:
+    def begin(self, run, loop) -> None:
         self.every = run.cfg.logging.histogram_every
         if self.every:
             self.gradients = make_gradients(run.model, run.loss_fn)
             train = run.data.train
             self.probe = (None, None) if train is None else tuple(a[: run.cfg.trainer.batch_size] for a in train)
 
-    def step(self, run) -> None:
+    def act(self, run, loop) -> None:
         for variable, gradient in zip(run.model.trainable_variables, self.gradients(*self.probe)):
             name = getattr(variable, "path", None) or variable.name.split(":")[0]  # Keras' path, tf.Variable's name
-            tf.summary.histogram(f"weights/{name}", variable, step=run.done)
-            tf.summary.histogram(f"gradients/{name}", gradient, step=run.done)
+            tf.summary.histogram(f"weights/{name}", variable, step=loop.done)
+            tf.summary.histogram(f"gradients/{name}", gradient, step=loop.done)

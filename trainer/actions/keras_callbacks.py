@@ -15,13 +15,15 @@ from trainer.errors import ConfigError
 
 
 class KerasCallbacks(Action):
+    phase = "observe"
+
     def __init__(self, callbacks: dict | None = None):
         self.callbacks = list((callbacks or {}).values())
         for callback in self.callbacks:
             if not isinstance(callback, keras.callbacks.Callback):
                 raise ConfigError(f"callbacks: {type(callback).__name__} is not a keras.callbacks.Callback")
 
-    def begin(self, run) -> None:
+    def begin(self, run, loop) -> None:
         if not self.callbacks:
             return
         self.every = run.steps_per_epoch
@@ -40,22 +42,24 @@ class KerasCallbacks(Action):
     def steps_to_due(self, done: int) -> float:
         return min(super().steps_to_due(done), self.log_every - done % self.log_every) if self.callbacks else np.inf
 
-    def due(self, run) -> bool:
-        return bool(self.callbacks) and (super().due(run) or run.done % self.log_every == 0)
+    def due(self, run, loop) -> bool:
+        return bool(self.callbacks) and (super().due(run, loop) or loop.done % self.log_every == 0)
 
-    def step(self, run) -> None:
+    def act(self, run, loop) -> str | None:
         now = {name: np.array([float(v.numpy()) for v in metric.variables]) for name, metric in self.running.items()}
         self.epoch = {name: self.epoch[name] + now[name] - self.seen[name] for name in now}
-        log_point = run.done % self.log_every == 0 or run.done == run.total_steps  # the train scalars restart
+        log_point = loop.done % self.log_every == 0 or loop.done == run.total_steps  # the train scalars restart
         self.seen = self.zeros() if log_point else now
-        if run.done % self.every == 0 or run.done == run.total_steps:
-            logs = {name: total / count for name, (total, count) in self.epoch.items()}
-            logs.update({f"val_{tag[4:]}": value for tag, value in run.logs.items() if tag.startswith("val/")})
-            self.list.on_epoch_end(run.done // self.every - 1, logs)
-            self.logs, self.epoch = logs, self.zeros()
-            if getattr(run.task.callback_model(run), "stop_training", False):  # EarlyStopping, TerminateOnNaN
-                run.stop = "a callback stopped the training"
+        if loop.done % self.every != 0 and loop.done != run.total_steps:
+            return None
+        logs = {name: total / count for name, (total, count) in self.epoch.items()}
+        logs.update({f"val_{tag[4:]}": value for tag, value in loop.logs.items() if tag.startswith("val/")})
+        self.list.on_epoch_end(loop.done // self.every - 1, logs)
+        self.logs, self.epoch = logs, self.zeros()
+        if getattr(run.task.callback_model(run), "stop_training", False):  # EarlyStopping, TerminateOnNaN
+            return "a callback stopped the training"
+        return None
 
-    def end(self, run) -> None:
+    def end(self, run, loop) -> None:
         if self.callbacks:
             self.list.on_train_end(getattr(self, "logs", {}))

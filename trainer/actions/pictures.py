@@ -7,9 +7,11 @@ from trainer.outputs.pictures import log_png
 
 
 class Pictures(Action):
-    def end(self, run) -> None:
+    phase = "draw"
+
+    def end(self, run, loop) -> None:
         if not run.cfg.logging.pictures or not run.runtime.is_writer:
             return
-        for name, data in run.task.pictures(run).items():
+        for name, data in run.task.pictures(run, loop).items():
             write_atomically(run.output_dir / f"{name}.png", data)
-            log_png(name, data, run.done)
+            log_png(name, data, loop.done)

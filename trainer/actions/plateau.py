@@ -13,13 +13,15 @@ COUNTERS = ("wait", "best", "cooldown_counter")
 
 
 class Plateau(Action):
+    phase = "react"
+
     def __init__(self):
         self.counters = {name: tf.Variable(math.nan, dtype=tf.float64, trainable=False, name=name) for name in COUNTERS}
 
     def state(self) -> dict:
         return self.counters
 
-    def begin(self, run) -> None:
+    def begin(self, run, loop) -> None:
         self.callback = run.schedule if isinstance(run.schedule, keras.callbacks.Callback) else None
         if self.callback is None:
             return
@@ -31,8 +33,8 @@ class Plateau(Action):
             self.callback.wait, self.callback.cooldown_counter = int(wait), int(cooldown)
             self.callback.best = None if math.isnan(best) else best
 
-    def step(self, run) -> None:
-        self.callback.on_epoch_end(run.done // self.every, {"loss": run.logs["train/loss"]})
+    def act(self, run, loop) -> None:
+        self.callback.on_epoch_end(loop.done // self.every, {"loss": loop.logs["train/loss"]})
         for name, variable in self.counters.items():
             value = getattr(self.callback, name)
             variable.assign(math.nan if value is None else float(value))

@@ -9,9 +9,9 @@ from trainer.outputs.hparams import log_session
 
 
 class Record(Action):
-    def begin(self, run) -> None:
+    def begin(self, run, loop) -> None:
         text = "\n".join("    " + line for line in OmegaConf.to_yaml(run.cfg, resolve=True).splitlines())
-        tf.summary.text("config", text, step=run.done)  # indented: shown verbatim by TensorBoard's markdown
+        tf.summary.text("config", text, step=loop.done)  # indented: shown verbatim by TensorBoard's markdown
         log_session(run.cfg, run.output_dir.name)
         if run.cfg.logging.graph:  # traces the loop that the first call then runs
             tf.summary.graph(run.train_loop.get_concrete_function(tf.TensorSpec([], tf.int64)).graph)

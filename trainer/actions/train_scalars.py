@@ -1,6 +1,6 @@
 """Train scalars and progress: every `trainer.log_every` steps, the means of the loss and metrics over the
 steps since the last point, the learning rate, the last step's gradient norm and the task's own values
-(a scalar problem's variables) go to TensorBoard, `run.logs` and the progress display; the means restart."""
+(a scalar problem's variables) go to TensorBoard, the loop's logs and the progress display; the means restart."""
 
 import tensorflow as tf
 
@@ -9,31 +9,33 @@ from trainer.outputs.progress import Progress
 
 
 class TrainScalars(Action):
-    def begin(self, run) -> None:
+    phase = "log"
+
+    def begin(self, run, loop) -> None:
         self.every = run.cfg.trainer.log_every
-        self.progress = Progress(run.total_steps, run.done, run.cfg.logging.progress)
-        if run.done == 0:  # the first point of a path
-            for tag, value in run.task.scalars(run).items():
+        self.progress = Progress(run.total_steps, loop.done, run.cfg.logging.progress)
+        if loop.done == 0:  # the first point of a path
+            for tag, value in run.task.log_values(run).items():
                 tf.summary.scalar(tag, value, step=0)
 
-    def step(self, run) -> None:
-        self.log(run, float(run.outputs[0]))
+    def act(self, run, loop) -> None:
+        self.log(run, loop, float(loop.outputs[0]))
 
-    def end(self, run) -> None:
-        if "train/loss" not in run.logs:  # a checkpoint of trainer 0.1, which kept no logs, and no step since
-            self.log(run, 0.0)
+    def end(self, run, loop) -> None:
+        if "train/loss" not in loop.logs:  # a checkpoint of trainer 0.1, which kept no logs, and no step since
+            self.log(run, loop, 0.0)
 
-    def log(self, run, gradient_norm: float) -> None:
+    def log(self, run, loop, gradient_norm: float) -> None:
         values = {
             "train/loss": float(run.loss_mean.result()),
             "train/learning_rate": float(run.optimizer.learning_rate.numpy()),
             "train/gradient_norm": gradient_norm,
             **{f"train/{name}": float(metric.result()) for name, metric in run.metrics.items()},
-            **run.task.scalars(run),
+            **run.task.log_values(run),
         }
         for tag, value in values.items():
-            tf.summary.scalar(tag, value, step=run.done)
+            tf.summary.scalar(tag, value, step=loop.done)
         for metric in (run.loss_mean, *run.metrics.values()):
             metric.reset_state()
-        run.logs.update(values)
-        self.progress.update(run.done, values)
+        loop.logs.update(values)
+        self.progress.update(loop.done, values)

@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from trainer.actions.base import Action
+from trainer.loop.run import FINAL
 from trainer.outputs.metrics import summarize
 
 log = logging.getLogger("trainer.train")
@@ -22,42 +23,42 @@ class Validation(Action):
     def state(self) -> dict:
         return {"monitor": self.monitor.variables()}
 
-    def begin(self, run) -> None:
+    def begin(self, run, loop) -> None:
         settings = run.cfg.trainer
-        if run.validation is None:
+        if run.held_out is None:
             return
         self.every = settings.eval_every or run.steps_per_epoch
         self.monitor.configure(settings.monitor_mode, settings.min_delta, settings.patience)
         self.best = tf.train.CheckpointManager(run.checkpoint, str(run.output_dir / "best"), max_to_keep=1)
 
-    def step(self, run) -> None:
+    def act(self, run, loop) -> str | None:
         settings = run.cfg.trainer
-        values = run.evaluate(run.validation, settings.eval_batch_size)
+        values = run.evaluate(run.held_out, settings.eval_batch_size)
         for name, value in values.items():
-            tf.summary.scalar(f"val/{name}", value, step=run.done)
-            run.logs[f"val/{name}"] = value
-        log.info("step %d validation %s", run.done, summarize(values))
-        if self.monitor.update(values[settings.monitor], run.done):
-            self.best.save(checkpoint_number=run.done)
-        if self.monitor.exhausted():
-            run.stop = f"{settings.patience} validation passes without improvement"
-            log.info("stopped early at step %d: %s", run.done, run.stop)
+            tf.summary.scalar(f"val/{name}", value, step=loop.done)
+            loop.logs[f"val/{name}"] = value
+        log.info("step %d validation %s", loop.done, summarize(values))
+        if self.monitor.update(values[settings.monitor], loop.done):
+            self.best.save(checkpoint_number=loop.done)
+        if not self.monitor.exhausted():
+            return None
+        log.info("stopped early at step %d: %d validation passes without improvement", loop.done, settings.patience)
+        return f"{settings.patience} validation passes without improvement"
 
-    def end(self, run) -> None:
-        if run.validation is None:
+    def end(self, run, loop) -> None:
+        if run.held_out is None:
             return
         settings = run.cfg.trainer
-        run.results.update(
-            {f"val_{tag.removeprefix('val/')}": value for tag, value in run.logs.items() if tag.startswith("val/")}
-        )
-        run.results[f"best_val_{settings.monitor}"] = self.monitor.best_value()
-        run.results["best_step"] = int(self.monitor.best_step.numpy())
+        final = {f"val_{tag.removeprefix('val/')}": value for tag, value in loop.logs.items() if tag.startswith("val/")}
+        final[f"best_val_{settings.monitor}"] = self.monitor.best_value()
+        final["best_step"] = int(self.monitor.best_step.numpy())
         if self.monitor.exhausted():
-            run.results["stopped_early_at"] = run.done
+            final["stopped_early_at"] = loop.done
         if settings.restore_best and self.best.latest_checkpoint:
             tf.train.Checkpoint(model=run.model).read(self.best.latest_checkpoint).expect_partial()
-            run.results["tested_weights"] = f"best (step {run.results['best_step']})"
-            log.info("restored the best weights, of step %d by val_%s", run.results["best_step"], settings.monitor)
+            final["tested_weights"] = f"best (step {final['best_step']})"
+            log.info("restored the best weights, of step %d by val_%s", final["best_step"], settings.monitor)
+        loop.logs.update({FINAL + name: value for name, value in final.items()})
 
 
 class Monitor:

@@ -4,7 +4,6 @@ and the checkpoint of them all, restored where the run resumes; then the compile
 """
 
 import dataclasses
-import json
 from pathlib import Path
 
 import keras
@@ -17,7 +16,9 @@ from trainer.config.record import check_same_config
 from trainer.errors import ConfigError
 from trainer.loop.batching import StreamBatches, global_batch_size, hold_out, make_batches
 from trainer.loop.checkpoints import checkpoint_parts, checkpoint_paths, restore_latest
+from trainer.loop.controller import in_phase_order
 from trainer.loop.evaluate import make_evaluate
+from trainer.loop.process import configure_process
 from trainer.loop.run import Run
 from trainer.loop.runtime import Runtime
 from trainer.loop.step import make_train_loop, make_train_step
@@ -31,92 +32,95 @@ def make_runtime(cfg: DictConfig) -> Runtime:
 
 
 def build_training(cfg: DictConfig, resume_from: Path | None = None, runtime: Runtime | None = None) -> Run:
-    """Seed, build the configured run under `runtime` (the config's own by default), restore the newest
-    checkpoint in `resume_from` if there is one, and compile the train loop; no step is run."""
+    """Seed the process, build the configured run under `runtime` (the config's own by default), restore the
+    newest checkpoint in `resume_from` if there is one, and compile the train loop; no step is run."""
     if runtime is None:  # called by itself, not by `train`
         check_config(cfg)
         runtime = make_runtime(cfg)
     settings = cfg.trainer
-    keras.utils.set_random_seed(settings.seed)
-    if settings.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    tf.random.set_global_generator(tf.random.Generator.from_seed(settings.seed))  # checkpointed with the run
-    keras.mixed_precision.set_global_policy(settings.precision)
-    # run.logs as JSON, as of the checkpoint; outside the strategy's scope, which cannot broadcast a string
+    configure_process(settings)
+    # Loop.logs as JSON, as of the checkpoint; outside the strategy's scope, which cannot broadcast a string
     saved_logs = tf.Variable("{}", trainable=False, name="logs")
     with runtime.strategy.scope():
-        task = build(cfg.task, "task")
-        parts = task.check(build_parts(cfg))
-        train_examples, validation = parts.data.train, None
-        if settings.validation_split is not None:
-            train_examples, validation = hold_out(parts.data.train, settings.validation_split)
-        schedule = build(cfg.schedule, "schedule") if cfg.schedule else None
-        optimizer = build_optimizer(cfg, schedule)
-        batch_size = global_batch_size(train_examples, settings.batch_size)
-        check_distributable(cfg, runtime.replicas, optimizer, parts.loss_fn, batch_size)
-        batches = make_batches(train_examples, settings.batch_size, settings.seed, runtime.strategy)
-        optimizer.build(parts.model.trainable_variables)  # every variable exists before the first compiled call
-        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        loss_mean = keras.metrics.Mean(name="loss")
-        actions = {name: build(node, f"actions.{name}") for name, node in cfg.actions.items()}
-        checkpointed = checkpoint_parts(
-            parts.model,
-            optimizer,
-            step,
-            [loss_mean, *parts.metrics.values()],
-            {name: action.state() for name, action in actions.items()},
-            batches.checkpointed(),
-            saved_logs,
-        )
-        checkpoint = tf.train.Checkpoint(**checkpointed)
-    resumed = None
-    if resume_from is not None and checkpoint_paths(resume_from):
-        check_same_config(cfg, resume_from)
-        resumed = restore_latest(checkpointed, resume_from)  # before the batches: tf.data starts at the step
+        fields, batches, checkpointed = build_in_scope(cfg, runtime, saved_logs)
+    resumed = restore(cfg, checkpointed, resume_from)  # before the batches: tf.data starts at the step
     if runtime.in_cluster:
-        check_workers_agree(runtime, int(step.numpy()), resume_from, batches)
+        check_workers_agree(runtime, int(fields["global_step"].numpy()), resume_from, batches)
+    train_step = make_train_step(
+        fields["model"], fields["loss_fn"], fields["optimizer"], fields["metrics"], runtime.replicas
+    )
     jit_compile = not settings.deterministic if settings.jit_compile is None else settings.jit_compile
-    train_step = make_train_step(parts.model, parts.loss_fn, optimizer, parts.metrics, runtime.replicas)
     train_loop = make_train_loop(
-        runtime.strategy,
-        train_step,
-        batches,
-        settings.pipeline,
-        step,
-        loss_mean,
-        optimizer,
-        jit_compile=jit_compile and runtime.replicas == 1,
-    )
-    evaluate = make_evaluate(
-        parts.model, parts.loss_fn, {name: build(metric, f"metrics.{name}") for name, metric in cfg.metrics.items()}
-    )
-    data = dataclasses.replace(parts.data, train=train_examples)  # what validation leaves for training
+        runtime.strategy, train_step, batches, settings.pipeline, fields["global_step"], fields["loss_mean"],
+        fields["optimizer"], jit_compile=jit_compile and runtime.replicas == 1,
+    )  # fmt: skip
     return Run(
-        cfg,
-        Path(cfg.output_dir),
-        runtime,
-        task,
-        parts.model,
-        parts.loss_fn,
-        optimizer,
-        schedule,
-        parts.metrics,
-        data,
-        validation,
-        step,
-        loss_mean,
-        train_loop,
-        evaluate,
-        settings.steps or settings.epochs * batches.steps_per_epoch,
-        batches.steps_per_epoch,
-        list(actions.values()),
-        checkpoint,
-        resumed,
-        done=int(step.numpy()),
-        logs=json.loads(saved_logs.numpy()),
+        cfg=cfg,
+        output_dir=Path(cfg.output_dir),
+        runtime=runtime,
+        train_loop=train_loop,
+        evaluate=make_evaluate(fields["model"], fields["loss_fn"], build_metrics(cfg)),
+        total_steps=settings.steps or settings.epochs * batches.steps_per_epoch,
+        steps_per_epoch=batches.steps_per_epoch,
+        checkpoint=tf.train.Checkpoint(**checkpointed),
         saved_logs=saved_logs,
-        batch_size=batch_size,
+        resumed=resumed,
+        **fields,
     )
+
+
+def build_in_scope(cfg: DictConfig, runtime: Runtime, saved_logs: tf.Variable) -> tuple[dict, object, dict]:
+    """What the strategy's scope must build: the run's parts (the fields of `Run` they make), its batches and
+    the parts of its checkpoint, every variable made before the first compiled call."""
+    settings = cfg.trainer
+    task = build(cfg.task, "task")
+    parts = task.check(build_parts(cfg))
+    train_examples, held_out = parts.data.train, None
+    if settings.validation_split is not None:
+        train_examples, held_out = hold_out(parts.data.train, settings.validation_split)
+    schedule = build(cfg.schedule, "schedule") if cfg.schedule else None
+    optimizer = build_optimizer(cfg, schedule)
+    batch_size = global_batch_size(train_examples, settings.batch_size)
+    check_distributable(cfg, runtime.replicas, optimizer, parts.loss_fn, batch_size)
+    batches = make_batches(train_examples, settings.batch_size, settings.seed, runtime.strategy)
+    optimizer.build(parts.model.trainable_variables)
+    global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    loss_mean = keras.metrics.Mean(name="loss")
+    actions = {name: build(node, f"actions.{name}") for name, node in cfg.actions.items()}
+    states = {name: action.state() for name, action in actions.items()}
+    checkpointed = checkpoint_parts(
+        parts.model, optimizer, global_step, [loss_mean, *parts.metrics.values()], states, batches.checkpointed(),
+        saved_logs,
+    )  # fmt: skip
+    fields = dict(
+        task=task,
+        model=parts.model,
+        loss_fn=parts.loss_fn,
+        optimizer=optimizer,
+        schedule=schedule,
+        metrics=parts.metrics,
+        data=dataclasses.replace(parts.data, train=train_examples),  # what validation leaves for training
+        held_out=held_out,
+        global_step=global_step,
+        loss_mean=loss_mean,
+        batch_size=batch_size,
+        actions=in_phase_order(list(actions.values())),
+    )
+    return fields, batches, checkpointed
+
+
+def restore(cfg: DictConfig, checkpointed: dict, resume_from: Path | None) -> str | None:
+    """Restore the newest readable checkpoint in `resume_from`, refusing one of other settings; return its
+    path, or None where there is none."""
+    if resume_from is None or not checkpoint_paths(resume_from):
+        return None
+    check_same_config(cfg, resume_from)
+    return restore_latest(checkpointed, resume_from)
+
+
+def build_metrics(cfg: DictConfig) -> dict:
+    """The config's metrics, built anew: evaluation's own, apart from the train step's running ones."""
+    return {name: build(metric, f"metrics.{name}") for name, metric in cfg.metrics.items()}
 
 
 def check_workers_agree(runtime: Runtime, step: int, resume_from: Path | None, batches) -> None:

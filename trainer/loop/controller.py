@@ -1,32 +1,81 @@
 """The controller owns time: it runs the compiled train loop for as many steps as it may before some action
-is due, hands the run to the actions that are, and ends the run. It knows no action by name."""
+is due, hands the run and the loop's state to the actions that are, and ends the run. It knows no action by
+name. It also owns the stop signals: SIGINT or SIGTERM after a call stops the loop there, the actions due at
+a stop (the checkpoints) act, and the command ends with a line that says how to resume."""
 
 import contextlib
+import signal
 
 import tensorflow as tf
 
+from trainer.errors import ConfigError, Interrupted
+from trainer.loop.checkpoints import checkpoint_paths
+from trainer.loop.run import Loop, Run
+from trainer.loop.signals import StopSignals
 
-def run_loop(run) -> dict:
-    """Train `run` from its current step to its last (or until an action stops it); return its results."""
+# The order in which the actions due at one step run, and their ends at the last; each names its phase.
+PHASES = (
+    "guard",  # checks of the call's own outputs, before anything reads them: a loss that is not finite
+    "measure",  # values computed from the model: validation, histograms, a user's action by default
+    "weights",  # changes to the final weights at the end, after the best ones are restored: SWA's batch norm
+    "observe",  # readers of the running means before they restart: Keras callbacks
+    "log",  # the train scalars, which restart the running means
+    "react",  # what follows the logged values: the reduce-on-plateau schedule
+    "save",  # checkpoints, which keep the state the phases before left
+    "draw",  # pictures of the finished run
+    "report",  # the final report and metrics.json, last
+)
+
+
+def drive(run: Run, loop: Loop) -> dict:
+    """Train `run` from `loop.done` to its last step, or until an action or a signal stops it; return its
+    final numbers."""
     with contextlib.ExitStack() as stack:
         stack.enter_context(run.runtime.summary_writer(run.output_dir).as_default())
+        signals = stack.enter_context(StopSignals())
         for action in reversed(run.actions):
             stack.callback(action.close)
         for action in run.actions:
-            action.begin(run)
-        while run.done < run.total_steps and run.stop is None:
-            count = min(
-                run.cfg.trainer.steps_per_call,
-                run.total_steps - run.done,
-                *(action.steps_to_due(run.done) for action in run.actions),
-            )
-            run.outputs = run.train_loop(tf.constant(count, tf.int64))
-            run.done = int(run.step.numpy())
+            action.begin(run, loop)
+        while loop.done < run.total_steps and loop.stop is None:
+            due_in = (action.steps_to_due(loop.done) for action in run.actions)
+            count = min(run.cfg.trainer.steps_per_call, run.total_steps - loop.done, *due_in)
+            loop.outputs = run.train_loop(tf.constant(count, tf.int64))
+            loop.done = int(run.global_step.numpy())
+            received = signal_received(run, signals)
+            loop.stop = f"stopped by {received.name}" if received else None
             for action in run.actions:
-                if action.due(run):
-                    action.step(run)
+                if action.due(run, loop):
+                    loop.stop = action.act(run, loop) or loop.stop
+            if received:
+                raise interrupted(run, loop, received)
         # What fit does at its end: EMA weights, Schedule-Free's averaged weights, ... replace the training ones.
         run.optimizer.finalize_variable_values(run.model.trainable_variables)
         for action in run.actions:
-            action.end(run)
-    return run.results
+            action.end(run, loop)
+    return loop.results()
+
+
+def signal_received(run: Run, signals: StopSignals) -> signal.Signals | None:
+    """The stop signal this process received; in a cluster, any worker's, so that every worker stops at the
+    same step (a collective: all call it after each compiled call)."""
+    if run.runtime.in_cluster and run.runtime.any_worker(signals.received is not None):
+        return signals.received or signal.SIGTERM  # another worker's
+    return signals.received
+
+
+def interrupted(run: Run, loop: Loop, received: signal.Signals) -> Interrupted:
+    saved = checkpoint_paths(run.output_dir / "checkpoints")
+    return Interrupted(
+        received,
+        f"stopped by {received.name} at step {loop.done} of {run.total_steps}; checkpoint "
+        f"{saved[-1] if saved else None} written: run the same command to resume",
+    )
+
+
+def in_phase_order(actions: list) -> tuple:
+    """`actions` sorted by their phase, in their listed order within one; an unknown phase is refused."""
+    for action in actions:
+        if action.phase not in PHASES:
+            raise ConfigError(f"actions: {type(action).__name__}.phase is {action.phase!r}; valid: {', '.join(PHASES)}")
+    return tuple(sorted(actions, key=lambda action: PHASES.index(action.phase)))

@@ -1,6 +1,9 @@
-"""A run's parts and state, built once by `build_training` and handed to every action: what the controller
-drives, what actions read and write, and what the benchmarks time."""
+"""A run as the controller and the actions see it: `Run`, what `build_training` built (never changed once
+built: the parts, the compiled loop, the actions, the checkpoint), and `Loop`, the state the controller
+advances (the step reached, the last call's outputs, the stop) and the actions report into (`logs`)."""
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,35 +12,52 @@ import tensorflow as tf
 from omegaconf import DictConfig
 
 from trainer.data import Splits
+from trainer.loop.evaluate import Evaluator
 from trainer.loop.runtime import Runtime
+from trainer.scalar import ScalarProblem
+from trainer.task import Task
+
+FINAL = "final/"  # the logs of a run's final numbers: metrics.json, and the HParams dashboard's metric columns
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class Run:
     cfg: DictConfig
     output_dir: Path
     runtime: Runtime
-    task: object  # trainer.task.Task
-    model: object
-    loss_fn: object
+    task: Task
+    model: keras.Model | ScalarProblem
+    loss_fn: Callable
     optimizer: keras.optimizers.Optimizer
-    schedule: object  # a Keras LearningRateSchedule or callback, or None
-    metrics: dict  # name -> Keras metric, updated by the train step
-    data: Splits  # its train split without the validation examples, which `validation` holds
-    validation: tuple | None  # (x, y) held out from the training examples
-    step: tf.Variable  # steps taken: also the data position
-    loss_mean: keras.metrics.Mean
-    train_loop: object  # train_loop(num_steps) -> (last gradient norm, last loss)
-    evaluate: object  # evaluate(examples, batch_size) -> {"loss": ..., metric: ...}
+    schedule: keras.optimizers.schedules.LearningRateSchedule | keras.callbacks.Callback | None
+    metrics: dict[str, keras.metrics.Metric]  # updated by the train step
+    data: Splits  # its train split without the examples `held_out` holds
+    held_out: tuple | None  # (x, y) held out from the training examples by trainer.validation_split
+    global_step: tf.Variable  # steps taken: also the data position
+    loss_mean: keras.metrics.Mean  # the train loss since the last log point
+    train_loop: Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]  # steps -> (last gradient norm, last loss)
+    evaluate: Evaluator
     total_steps: int
     steps_per_epoch: int
-    actions: list  # trainer.actions.base.Action, in the order they run
+    batch_size: int | None  # the global batch: trainer.batch_size, or all the examples where they are fewer
+    actions: tuple  # trainer.actions.base.Action, in the order of their phases
     checkpoint: tf.train.Checkpoint
+    saved_logs: tf.Variable  # Loop.logs as JSON, written into each checkpoint
     resumed: str | None  # the checkpoint restored, if any
-    done: int = 0  # steps taken, as of the last compiled call
+
+
+@dataclass(kw_only=True)
+class Loop:
+    done: int  # steps taken, as of the last compiled call
     outputs: tuple = ()  # what the last compiled call returned: (gradient norm, loss)
-    logs: dict = field(default_factory=dict)  # the latest value of each logged tag: train/loss, val/accuracy, ...
-    saved_logs: tf.Variable | None = None  # `logs` as JSON, written into each checkpoint
-    results: dict = field(default_factory=dict)  # what metrics.json will hold
-    stop: str | None = None  # why the loop should end before its last step, once an action decides it
-    batch_size: int | None = None  # the global batch: trainer.batch_size, or all the examples where they are fewer
+    logs: dict = field(default_factory=dict)  # the latest value of each logged tag, and final/<name> numbers
+    stop: str | None = None  # why the loop ends before its last step, once something decided it
+
+    @classmethod
+    def of(cls, run: Run) -> "Loop":
+        """The loop where `run` stands: at its restored step, with the logs of its checkpoint."""
+        return cls(done=int(run.global_step.numpy()), logs=json.loads(run.saved_logs.numpy()))
+
+    def results(self) -> dict:
+        """The run's final numbers, as metrics.json holds them."""
+        return {tag.removeprefix(FINAL): value for tag, value in self.logs.items() if tag.startswith(FINAL)}

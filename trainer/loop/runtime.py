@@ -34,11 +34,11 @@ class Runtime:
     def of(cls, strategy: tf.distribute.Strategy) -> "Runtime":
         runtime = cls(strategy, strategy.extended.should_checkpoint)
         if not runtime.is_writer:
-            runtime.worker = "_".join(runtime.task)
+            runtime.worker = "_".join(runtime.job_index)
         return runtime
 
     @property
-    def task(self) -> tuple[str, str] | None:
+    def job_index(self) -> tuple[str, str] | None:
         """This process's (job, index) in its cluster, as TensorFlow's device names spell them."""
         resolver = getattr(self.strategy, "cluster_resolver", None)
         return None if resolver is None or resolver.task_type is None else (resolver.task_type, str(resolver.task_id))
@@ -50,7 +50,7 @@ class Runtime:
     @property
     def in_cluster(self) -> bool:
         """Whether this process is one task of a cluster (distribute=multi_worker or tpu)."""
-        return self.task is not None
+        return self.job_index is not None
 
     def summary_writer(self, directory):
         """The run's event-file writer; a no-op one where this process does not write."""
@@ -72,19 +72,19 @@ class Runtime:
 
 
 @contextmanager
-def lost_workers_reported(run):
+def lost_workers_reported(runtime: "Runtime", loop):
     """In a multi-worker run, a collective operation that fails for want of another worker (after the
     `distribute.timeout_seconds` it may wait) becomes one `WorkerLost` line naming the workers it names."""
     try:
         yield
     except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as error:
-        if not run.runtime.in_cluster:
+        if not runtime.in_cluster:
             raise
-        tasks = sorted(set(re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", error.message)) - {run.runtime.task})
-        reason = f"{type(error).__name__} naming {', '.join(f'{job} {index}' for job, index in tasks) or 'no task'}"
+        named = sorted(set(re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", error.message)) - {runtime.job_index})
+        reason = f"{type(error).__name__} naming {', '.join(f'{job} {index}' for job, index in named) or 'no task'}"
         raise WorkerLost(
             f"a worker of this multi-worker run stopped answering ({reason}); stopped at step "
-            f"{run.done}: start every worker again to resume from the last checkpoint"
+            f"{loop.done}: start every worker again to resume from the last checkpoint"
         ) from error
 
 
