@@ -1,6 +1,9 @@
 """Shared fixtures: real Hydra composition of `conf/`, small generated MNIST files, event-file reading, runs of
 the command in the background."""
 
+import contextlib
+import copy
+import functools
 import os
 import subprocess
 import sys
@@ -22,12 +25,43 @@ ROOT = Path(__file__).resolve().parents[1]
 REAL_MNIST = Path(os.environ.get("TRAINER_MNIST", ROOT.parent / "shared" / "data" / "mnist" / "mnist.npz"))
 
 
+# What a test's run does not draw or print unless the test is about it: the graph's trace, pictures, progress.
+FAST = ("logging.graph=false", "logging.pictures=false", "logging.progress=false")
+
+
+@functools.cache
+def composed(choices: tuple[str, ...]):
+    """conf/config.yaml composed by Hydra with the group choices `choices` (`optimizer=adam`, ...), once per
+    session; `make_config` sets the other overrides' values on a copy."""
+    return compose_config(*choices)
+
+
+def config_groups() -> set[str]:
+    from trainer.config.compose import config_loader
+
+    with config_loader() as loader:
+        return set(loader.list_groups(""))
+
+
 @pytest.fixture
 def make_config(tmp_path):
-    """Compose `conf/config.yaml` with overrides, writing the run to a temporary directory."""
+    """`conf/config.yaml` with overrides, as `python -m trainer` would compose it, writing the run to a
+    temporary directory and drawing nothing the test does not ask for (FAST). Hydra composes each set of
+    group choices once per session; the values of the other overrides (`trainer.steps=5`, `+key=...`) are set
+    on a copy, as Hydra sets them after composing."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf, open_dict
 
     def make(*overrides: str):
-        return compose_config(f"output_dir={tmp_path / 'run'}", *overrides)
+        parsed = OverridesParser.create().parse_overrides([f"output_dir={tmp_path / 'run'}", *FAST, *overrides])
+        groups = config_groups()
+        choices = tuple(o.input_line for o in parsed if o.key_or_group.split("@")[0] in groups)
+        cfg = copy.deepcopy(composed(choices))
+        for override in parsed:
+            if override.key_or_group.split("@")[0] not in groups:
+                with open_dict(cfg) if override.is_add() or override.is_force_add() else contextlib.nullcontext():
+                    OmegaConf.update(cfg, override.key_or_group, override.value(), merge=False)
+        return cfg
 
     return make
 

@@ -182,7 +182,7 @@ def test_keras_callbacks_get_fits_logs_at_each_epoch_end(built, fake_mnist):
 
 
 def test_pictures_and_report_end_the_run(built):
-    run, loop = built("trainer.steps=10")
+    run, loop = built("trainer.steps=10", "logging.pictures=true")
     take(run, loop, 10)
     loop.logs.update({"train/loss": 2.875, "final/from_an_action": 7})
     Pictures().end(run, loop)
@@ -249,7 +249,7 @@ def test_a_users_action_is_called_at_its_cadence(make_config, tmp_path):
 def test_record_logs_the_config_the_hparams_session_and_the_graph_once(built):
     from trainer.actions.record import Record
 
-    run, loop = built("trainer.steps=10")
+    run, loop = built("trainer.steps=10", "logging.graph=true")
     Record().begin(run, loop)
     tf.summary.flush()
 

@@ -29,7 +29,7 @@ def test_run_logs_its_hyperparameters_as_an_hparams_session(make_config, tmp_pat
 
 
 def test_train_loop_graph_is_logged_once(make_config, tmp_path):
-    train(make_config("trainer.steps=30", "trainer.log_every=10"))
+    train(make_config("trainer.steps=30", "trainer.log_every=10", "logging.graph=true"))
 
     events = EventAccumulator(str(tmp_path / "run"))
     events.Reload()
@@ -80,7 +80,7 @@ def png_size(path) -> tuple[int, int]:
 
 @pytest.mark.parametrize("overrides", [(), ("experiment=rosenbrock", "trainer.steps=200")], ids=["1-D", "2-D"])
 def test_scalar_run_saves_and_logs_its_landscape(make_config, tmp_path, overrides):
-    train(make_config(*overrides))
+    train(make_config(*overrides, "logging.pictures=true"))
 
     width, height = png_size(tmp_path / "run" / "landscape.png")
     assert width > 400 and height > 300
@@ -103,7 +103,7 @@ def test_three_variable_problem_has_no_landscape(make_config, tmp_path):
 
 
 def test_mnist_run_saves_misclassified_digits_and_confusion_matrix(make_config, fake_mnist, tmp_path):
-    train(make_config("experiment=mnist", f"data.path={fake_mnist}", "trainer.steps=3"))
+    train(make_config("experiment=mnist", f"data.path={fake_mnist}", "trainer.steps=3", "logging.pictures=true"))
 
     tensors = read_tensors(tmp_path / "run")
     for name in ("misclassified", "confusion_matrix"):
@@ -123,7 +123,7 @@ def progress_lines(caplog) -> list[str]:
 
 def test_progress_is_a_line_per_tenth_with_loss_and_steps_per_second(make_config, caplog):
     with caplog.at_level(logging.INFO, logger="trainer.train"):
-        train(make_config("trainer.steps=200", "trainer.log_every=10"))
+        train(make_config("trainer.steps=200", "trainer.log_every=10", "logging.progress=true"))
 
     lines = progress_lines(caplog)
     assert [line.split()[1] for line in lines] == [f"{step}/200" for step in range(20, 201, 20)]
