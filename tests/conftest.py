@@ -138,29 +138,62 @@ def read_text(run_dir: Path, tag: str) -> str:
     return read_tensors(run_dir)[tag][0][1].item().decode()
 
 
-def fit_save_and_reload(optimizer, tmp_path) -> None:
-    """An MLP compiled with `optimizer` trains 4 steps in Keras' own `fit`, is saved as .keras and loaded back
-    with the same weights and the same optimizer: its class, config, iterations and every variable."""
-    import keras
+def stepped(optimizer, start, gradients, dtype=None) -> list:
+    """The variables' values after `optimizer` applied each step's gradients in turn: `start` the variables'
+    first values, `gradients` one list per step (an (values, indices, dense_shape) tuple for a sparse one)."""
     import numpy as np
+    import tensorflow as tf
 
-    keras.utils.set_random_seed(0)
-    rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(64, 8)).astype("float32"), rng.integers(0, 3, size=64)
-    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(3)])
-    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    before = [w.copy() for w in model.get_weights()]
-    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
-    model.save(tmp_path / "model.keras")
+    dtype = dtype or tf.float64
+    variables = [tf.Variable(np.asarray(value), dtype=dtype) for value in start]
+    for step in gradients:
+        optimizer.apply_gradients(zip(gradient_tensors(step, dtype), variables))
+    return [variable.numpy() for variable in variables]
 
-    loaded = keras.models.load_model(tmp_path / "model.keras")
 
-    assert int(model.optimizer.iterations.numpy()) == 4 and int(loaded.optimizer.iterations.numpy()) == 4
-    assert type(loaded.optimizer) is type(model.optimizer)
-    assert loaded.optimizer.get_config() == model.optimizer.get_config()
-    assert len(loaded.optimizer.variables) == len(model.optimizer.variables)
-    for restored, saved in zip(loaded.optimizer.variables, model.optimizer.variables):
-        np.testing.assert_array_equal(restored.numpy(), saved.numpy())
-    assert any(not np.array_equal(b, a) for b, a in zip(before, model.get_weights()))  # it trained
-    for restored, saved in zip(loaded.get_weights(), model.get_weights()):
-        np.testing.assert_array_equal(restored, saved)
+def gradient_tensors(gradients, dtype) -> list:
+    """Dense gradients as tensors, and (values, indices, dense_shape) tuples as IndexedSlices."""
+    import tensorflow as tf
+
+    return [
+        tf.IndexedSlices(tf.constant(g[0], dtype), tf.constant(g[1]), tf.constant(g[2]))
+        if isinstance(g, tuple)
+        else tf.constant(g, dtype)
+        for g in gradients
+    ]
+
+
+def choices(group: str) -> list[str]:
+    """A config group's choices, as Hydra finds them: what parametrizes the tests over every plugin of a kind."""
+    from trainer.config.compose import group_choices
+
+    return group_choices(group)
+
+
+def run_trainer(*args: str) -> subprocess.CompletedProcess:
+    """`python -m trainer *args` from the repository root, to its end."""
+    return subprocess.run(
+        [sys.executable, "-m", "trainer", *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+
+
+def run_sweep(sweep_dir, *overrides: str):
+    """`python -m trainer -m <overrides>` into `sweep_dir`, which must succeed; its output and summary.csv rows."""
+    import csv
+
+    result = run_trainer("-m", *overrides, f"hydra.sweep.dir={sweep_dir}")
+    assert result.returncode == 0, result.stderr
+    with open(sweep_dir / "summary.csv", newline="") as file:
+        return result, list(csv.DictReader(file))
+
+
+def session_hparams(run_dir) -> dict:
+    """The HParams session a run logged, parsed by TensorBoard's HParams plugin."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import metadata
+
+    events = EventAccumulator(str(run_dir), size_guidance={"tensors": 0})
+    events.Reload()
+    content = events.SummaryMetadata(metadata.SESSION_START_INFO_TAG).plugin_data.content
+    hparams = metadata.parse_session_start_info_plugin_data(content).hparams
+    return {name: getattr(value, value.WhichOneof("kind")) for name, value in hparams.items()}

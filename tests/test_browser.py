@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from tests.test_sweeps import run_sweep
+from tests.conftest import run_sweep
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 if not (CHROMIUM and CHROMEDRIVER) and os.environ.get("TRAINER_BROWSER_TESTS") != "required":

@@ -6,13 +6,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT, read_scalars
-
-
-def run_trainer(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "trainer", *args], cwd=ROOT, capture_output=True, text=True, timeout=600
-    )
+from tests.conftest import ROOT, choices, read_scalars, run_trainer
 
 
 @pytest.mark.slow
@@ -96,21 +90,27 @@ def test_help_and_cfg_do_not_import_tensorflow(flag):
         assert "_target_: keras.optimizers.SGD" in result.stdout
 
 
-@pytest.mark.slow
-def test_multirun_over_every_optimizer_on_rosenbrock(tmp_path):
-    from tests.test_configs import choices
+# Optimizers that settle farther from the default run's minimum at any learning rate, and why.
+SETTLES_AWAY = {
+    "lion": 2e-2,  # sign steps of exactly lr = 0.01: it hovers about lr away
+    "schedule_free_adamw": 0.1,  # ends on the average of all its iterates, whose start fades only as 1/steps
+    "lamb": 0.25 + 1e-3,  # steps in proportion to |x|: from x = 5 it stops at 0, 0.25 short
+}
 
-    result = run_trainer(
-        "-m",
-        "optimizer=glob(*)",
-        "model=rosenbrock",
-        "trainer.steps=200",
-        "logging.pictures=false",
-        "logging.graph=false",
-        f"hydra.sweep.dir={tmp_path}",
-    )
+
+@pytest.mark.slow
+def test_multirun_over_every_optimizer_ends_each_near_the_default_runs_minimum(tmp_path):
+    """The README's default run with each optimizer at its own scalar rate (conf/_learning_rate/scalar/), all
+    as the jobs of one multirun in one process."""
+    result = run_trainer("-m", "optimizer=glob(*)", "logging.pictures=false", "logging.graph=false",
+                         f"hydra.sweep.dir={tmp_path}")  # fmt: skip
 
     assert result.returncode == 0, result.stderr[-3000:]
-    overrides = [path.parent.name.split("_", 1)[1].split(",") for path in tmp_path.glob("*/metrics.json")]
-    written = {part for parts in overrides for part in parts if part.startswith("optimizer=")}
-    assert written == {f"optimizer={name}" for name in choices("optimizer")}
+    reached = {
+        next(part for part in path.parent.name.split(",") if part.startswith("optimizer=")).split("=")[1]:
+        json.loads(path.read_text())
+        for path in tmp_path.glob("*/metrics.json")
+    }  # fmt: skip
+    assert sorted(reached) == choices("optimizer")
+    for name, metrics in reached.items():
+        assert metrics["steps"] == 1000 and metrics["distance_to_minimum"] < SETTLES_AWAY.get(name, 1e-3), name

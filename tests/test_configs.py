@@ -6,16 +6,12 @@ from pathlib import Path
 import pytest
 from hydra.utils import instantiate
 
-from tests.conftest import fake_data
-from trainer.config.compose import CONF_DIR, group_choices
+from tests.conftest import choices, fake_data
+from trainer.config.compose import CONF_DIR
 from trainer.data import Splits
 from trainer.train import train
 
 PLUGIN_GROUPS = ("model", "loss", "optimizer", "data", "schedule")
-
-
-def choices(group: str) -> list[str]:
-    return group_choices(group)
 
 
 @pytest.mark.parametrize("group, name", [(g, n) for g in PLUGIN_GROUPS for n in choices(g)])

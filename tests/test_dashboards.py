@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tests.conftest import ROOT, read_tensors
-from tests.test_sweeps import session_hparams
+from tests.conftest import ROOT, read_tensors, session_hparams
 from trainer.train import train
 
 

@@ -7,8 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.test_configs import choices
+from tests.conftest import ROOT, choices
 from trainer.config.compose import compose_config
 from trainer.gradcheck import gradient_check
 

@@ -2,6 +2,7 @@
 
 import json
 
+import keras
 import numpy as np
 import pytest
 
@@ -49,3 +50,13 @@ def test_one_epoch_on_real_mnist_reaches_95_percent(make_config):
 
     assert metrics["steps"] == 60000 // 128
     assert metrics["test_accuracy"] >= 0.95
+
+
+def test_trained_model_is_saved_in_keras_format_and_reloads_for_inference(make_config, fake_mnist, tmp_path):
+    metrics = train(make_config("experiment=mnist", f"data.path={fake_mnist}", "trainer.epochs=2"))
+    model = keras.models.load_model(tmp_path / "run" / "model.keras")
+
+    with np.load(fake_mnist) as arrays:
+        x, y = arrays["x_test"].astype(np.float32) / 255, arrays["y_test"]
+    accuracy = np.mean(np.argmax(model.predict(x, verbose=0), axis=1) == y)
+    assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1e-6)

@@ -15,9 +15,10 @@ from omegaconf import OmegaConf
 from trainer.plugins.optimizers.lbfgs import LBFGS
 
 import trainer
-from tests.test_configs import choices
+from tests.conftest import choices
+from trainer.config.build import build
 from trainer.errors import ConfigError, find_trainer_error
-from trainer.loop.build import build_training
+from trainer.loop.build import build_optimizer, build_training
 from trainer.loop.step import make_train_step
 from trainer.optimizers import ClosureOptimizer, WrappingOptimizer
 from trainer.train import train
@@ -368,3 +369,65 @@ def test_shared_options_act_as_keras_documents(make_config, overrides, steps, ex
     metrics = train(make_config(*overrides, f"trainer.steps={steps}", "trainer.log_every=1"))
 
     assert metrics["variables"]["x"] == pytest.approx(expected, abs=1e-6)
+
+
+# Settings each optimizer is saved with where its defaults would leave something of its state or config out.
+SAVED_WITH = {
+    "novograd": ("optimizer.amsgrad=true", "optimizer.moment_weight_decay=0.01"),
+    "lazy_adam": ("schedule=triangular2", "schedule.initial_learning_rate=1e-4", "optimizer.learning_rate=0.01",
+                  "schedule.step_size=2"),  # a learning-rate schedule of TFA's, serialized with it
+    "proximal_adagrad": ("optimizer.learning_rate=0.01", "optimizer.l1_regularization_strength=0.001"),
+    "conditional_gradient": ("optimizer.lambda_=10.0", "optimizer.ord=nuclear"),
+    "cocob": ("optimizer.alpha=50.0",),
+    "soap": ("optimizer.learning_rate=0.01",),
+    "swa": ("optimizer@optimizer.optimizer=adam", "optimizer.optimizer.learning_rate=0.01",
+            "optimizer.start_averaging=1", "optimizer.average_period=2"),
+    "newton": ("optimizer.damping=1.0",),  # a ReLU network's Hessian is singular
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_saved_with_a_keras_model_it_reloads_with_its_state(make_config, tmp_path, name):
+    cfg = make_config(f"optimizer={name}", *SAVED_WITH.get(name, ()))
+    fit_save_and_reload(build_optimizer(cfg, build(cfg.schedule, "schedule") if cfg.schedule else None), tmp_path)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_an_integer_learning_rate_works(make_config, name):
+    run = build_training(make_config(f"optimizer={name}", "optimizer.learning_rate=1"))
+
+    assert float(run.optimizer.learning_rate) == 1.0
+    run.train_loop(tf.constant(2, tf.int64))
+    assert int(run.global_step.numpy()) == 2
+
+
+def fit_save_and_reload(optimizer, tmp_path) -> None:
+    """An MLP compiled with `optimizer` trains 4 steps in Keras' own `fit` (a closure optimizer, which `fit`
+    cannot step, in the trainer's train step), is saved as .keras and loaded back with the same weights and
+    the same optimizer: its class, config, iterations and every variable."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 8)).astype("float32"), rng.integers(0, 3, size=64)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(3)])
+    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    before = [w.copy() for w in model.get_weights()]
+    if isinstance(optimizer, ClosureOptimizer):
+        optimizer.build(model.trainable_variables)
+        train_step = tf.function(make_train_step(model, model.loss, optimizer, metrics={}))
+        for start in range(0, 64, 16):
+            train_step(x[start : start + 16], y[start : start + 16])
+    else:
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    model.save(tmp_path / "model.keras")
+
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+
+    assert int(model.optimizer.iterations.numpy()) == 4 and int(loaded.optimizer.iterations.numpy()) == 4
+    assert type(loaded.optimizer) is type(model.optimizer)
+    assert loaded.optimizer.get_config() == model.optimizer.get_config()
+    assert len(loaded.optimizer.variables) == len(model.optimizer.variables)
+    for restored, saved in zip(loaded.optimizer.variables, model.optimizer.variables):
+        np.testing.assert_array_equal(restored.numpy(), saved.numpy())
+    assert any(not np.array_equal(b, a) for b, a in zip(before, model.get_weights()))  # it trained
+    for restored, saved in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(restored, saved)

@@ -1,14 +1,16 @@
-"""Nothing a user starts silently resumes, overwrites or mixes with another run: each run has a directory
-of its own, a directory in use is refused, a run resumes only under its own configuration, and a finished
-run run again changes nothing."""
+"""Nothing a user starts mixes with another run: each run has a directory of its own, a directory in use by a
+live run or a live sweep is refused before anything is written into it, and a directory that cannot be made
+is one line, for every command."""
 
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
-from trainer.errors import ConfigError, DirectoryInUse
+from tests.conftest import FAST, ROOT, start_trainer
+from trainer.errors import DirectoryInUse
 from trainer.train import train
 
 
@@ -58,32 +60,65 @@ def test_a_directory_in_use_by_a_live_run_is_refused(make_config, tmp_path):
     assert train(make_config("trainer.steps=10"))["steps"] == 10  # free again once that run ended
 
 
-def test_resuming_under_other_settings_is_refused_naming_the_keys(make_config, tmp_path):
-    first = train(make_config("trainer.steps=20"))
+@pytest.mark.slow
+def test_a_second_sweep_into_a_live_sweeps_directory_is_refused_and_writes_nothing(tmp_path):
+    first = start_trainer(
+        "-m",
+        "optimizer=sgd,adam",
+        "trainer.steps=20000",
+        "trainer.checkpoint_every=null",
+        *FAST,
+        f"hydra.sweep.dir={tmp_path}",
+    )
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "multirun.yaml").exists():
+        assert first.poll() is None and time.monotonic() < deadline, first.stderr.read()
+        time.sleep(0.05)
+    before = sorted(path.relative_to(tmp_path) for path in tmp_path.rglob("*"))
 
-    with pytest.raises(
-        ConfigError,
-        match=r"cannot resume .*/checkpoints: it was trained with other settings: "
-        r"optimizer.learning_rate \(0.1, now 0.5\); only the step budget",
-    ):
-        train(make_config("trainer.steps=40", "optimizer.learning_rate=0.5"))
-    assert json.loads((tmp_path / "run" / "metrics.json").read_text()) == first  # nothing lost
+    second = subprocess.run(
+        [sys.executable, "-m", "trainer", "-m", "optimizer=rmsprop", f"hydra.sweep.dir={tmp_path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert second.returncode == 1
+    assert second.stderr == (
+        f"trainer: sweep directory {tmp_path} is in use by a live sweep (pid {first.pid}); wait for it to end, "
+        "or choose another hydra.sweep.dir\n"
+    )
+    assert not [path for path in tmp_path.rglob("*") if "rmsprop" in str(path)]
+    assert all(path in {p.relative_to(tmp_path) for p in tmp_path.rglob("*")} for path in before)
 
-    assert train(make_config("trainer.steps=40"))["steps"] == 40  # a longer budget is a continuation
+    _, stderr = first.communicate(timeout=300)
+    assert first.returncode == 0, stderr
+    summary = (tmp_path / "summary.csv").read_text()
+    assert "rmsprop" not in summary and summary.count(",ok,") == 2
 
 
-def test_a_finished_run_run_again_leaves_its_results_as_they_were(make_config, fake_mnist, tmp_path):
-    overrides = ["experiment=mnist", f"data.path={fake_mnist}", "trainer.epochs=1"]
-    first = train(make_config(*overrides))
-    run_dir = tmp_path / "run"
-    written = {
-        path: (path.read_bytes(), path.stat().st_mtime_ns)
-        for path in run_dir.rglob("*")
-        if path.is_file() and path.name != ".lock"
-    }
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "command, key",
+    [
+        (["trainer"], "hydra.run.dir"),
+        (["trainer", "-m"], "hydra.sweep.dir"),
+        (["trainer.compare"], "hydra.run.dir"),
+        (["trainer.gradcheck"], "hydra.run.dir"),
+    ],
+)
+def test_a_run_directory_that_cannot_be_made_is_one_line_for_every_command(tmp_path, command, key):
+    (tmp_path / "a_file").write_text("a file, not a folder\n")
+    name = command[0]
+    result = subprocess.run(
+        [sys.executable, "-m", *command, f"{key}={tmp_path}/a_file/run"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
-    again = train(make_config(*overrides))
-
-    assert again == first and first["loss"] > 0
-    assert {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in written} == written
-    assert sorted(path for path in run_dir.rglob("*") if path.is_file() and path.name != ".lock") == sorted(written)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{name}: cannot write {tmp_path}/a_file/run"), result.stderr
+    assert "Not a directory" in lines[0]

@@ -80,3 +80,13 @@ def test_reduce_on_plateau_resumes_bit_for_bit(make_config, tmp_path):
     assert dict(read_scalars(tmp_path / "split")["train/learning_rate"]) == dict(
         read_scalars(tmp_path / "whole")["train/learning_rate"]
     )
+
+
+def test_an_integer_initial_rate_is_taken_as_a_float(make_config):
+    from trainer.loop.build import build_training
+
+    run = build_training(
+        make_config("schedule=exponential_decay", "schedule.initial_learning_rate=1", "schedule.decay_steps=10")
+    )
+
+    assert float(run.optimizer.learning_rate) == pytest.approx(1.0)  # an integer rate would decay as integers

@@ -14,7 +14,6 @@ import pytest
 import tensorflow as tf
 from trainer.plugins.optimizers.swa import SWA, update_batch_norm
 
-from tests.conftest import fit_save_and_reload
 from trainer.train import train
 
 
@@ -80,10 +79,6 @@ def test_a_trainer_run_ends_on_the_average_of_the_sgd_path(make_config):
         path.append(path[-1] - 0.1 * (4 * path[-1] + 1))
     assert metrics["variables"]["x"] == pytest.approx(np.mean(path[5::5]), abs=1e-6)
     assert abs(np.mean(path[5::5]) - path[-1]) > 1e-3  # the average differs from where SGD ended
-
-
-def test_an_mlp_fits_saves_and_reloads_with_its_optimizer_state(tmp_path):
-    fit_save_and_reload(SWA(keras.optimizers.Adam(learning_rate=0.01), start_averaging=1, average_period=2), tmp_path)
 
 
 def test_update_batch_norm_averages_each_layers_batch_statistics():

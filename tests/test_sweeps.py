@@ -1,35 +1,13 @@
 """Multiruns through the real command line: a sweep's summary, HParams experiment and shared landscape;
 failing jobs; the joblib launcher; the Optuna preset."""
 
-import csv
 import json
 
 import pytest
 from trainer.plugins.tasks.scalar import ScalarTask
 
-from tests.conftest import read_tensors
-from tests.test_cli import run_trainer
+from tests.conftest import FAST, read_tensors, run_sweep, session_hparams
 from trainer.outputs.sweep import read_jobs
-
-
-def run_sweep(sweep_dir, *overrides: str):
-    """`python -m trainer -m <overrides>` into `sweep_dir`, which must succeed; its output and summary.csv rows."""
-    result = run_trainer("-m", *overrides, f"hydra.sweep.dir={sweep_dir}")
-    assert result.returncode == 0, result.stderr
-    with open(sweep_dir / "summary.csv", newline="") as file:
-        return result, list(csv.DictReader(file))
-
-
-def session_hparams(run_dir) -> dict:
-    """The HParams session a run logged, parsed by TensorBoard's HParams plugin."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    from tensorboard.plugins.hparams import metadata
-
-    events = EventAccumulator(str(run_dir), size_guidance={"tensors": 0})
-    events.Reload()
-    content = events.SummaryMetadata(metadata.SESSION_START_INFO_TAG).plugin_data.content
-    hparams = metadata.parse_session_start_info_plugin_data(content).hparams
-    return {name: getattr(value, value.WhichOneof("kind")) for name, value in hparams.items()}
 
 
 @pytest.mark.slow
@@ -159,3 +137,23 @@ def test_many_jobs_in_one_process_do_not_warn_of_retracing(make_config, tmp_path
             )
 
     assert not [record for record in caplog.records if "retracing" in record.getMessage()]
+
+
+@pytest.mark.slow
+def test_each_job_of_a_sweep_in_one_process_is_what_it_would_be_alone(tmp_path, fake_mnist):
+    """The basic launcher runs the jobs in one process: op determinism (which XLA's MaxPool gradient refuses),
+    the precision policy and the seeds that one job sets do not reach the next. In either order, each job
+    ends as the one that ran first, in a process of its own so far, did."""
+    results = {}
+    for index, order in enumerate(("true,false", "false,true")):
+        overrides = ["experiment=mnist", "model=cnn_2c2d", f"data.path={fake_mnist}", "trainer.steps=2", *FAST]
+        run_sweep(tmp_path / str(index), *overrides, f"trainer.deterministic={order}",
+                  "trainer.precision=float32,mixed_bfloat16")  # fmt: skip
+        for path in (tmp_path / str(index)).glob("*/metrics.json"):
+            job = path.parent.name.split(",")
+            settings = tuple(part for part in job if part.startswith(("trainer.deterministic", "trainer.precision")))
+            results.setdefault(settings, []).append(json.loads(path.read_text()))
+
+    assert len(results) == 4
+    for settings, (first, second) in results.items():
+        assert first == second, settings

@@ -29,7 +29,7 @@ def in_sweep() -> bool:
 
 
 @hydra.main(version_base="1.3", config_path="pkg://trainer.conf", config_name="config")
-def run(cfg) -> float:
+def app(cfg) -> float:
     import_tensorflow_quietly()
     from trainer.train import train
 
@@ -51,7 +51,7 @@ def run(cfg) -> float:
 
 
 def main() -> None:
-    run_command("trainer", run)
+    run_command("trainer", app)
 
 
 def failed_job(output_dir: str, error: Exception, problem) -> float:

@@ -63,11 +63,11 @@ def minimize(fn, var_list, optimizer="adam", steps: int = 100, jit_compile: bool
     model = FunctionOfVariables(fn, var_list)
     optimizer.build(model.trainable_variables)
     train_step = make_train_step(model, lambda y_true, value: value, optimizer, metrics={})
-    run = per_run_function(functools.partial(run_steps, train_step), jit_compile=jit_compile)  # its own optimizer
-    return np.asarray(run(tf.constant(steps)))
+    losses = per_run_function(functools.partial(step_losses, train_step), jit_compile=jit_compile)
+    return np.asarray(losses(tf.constant(steps)))
 
 
-def run_steps(train_step, count):
+def step_losses(train_step, count):
     """`count` train steps in a graph loop; the loss of each, taken before its update."""
     losses = tf.TensorArray(tf.float32, size=count)
     for index in tf.range(count):

@@ -66,7 +66,7 @@ def gradient_check(cfg) -> dict[str, float]:
 
 
 @hydra.main(version_base="1.3", config_path="pkg://trainer.conf", config_name="gradcheck")
-def check(cfg) -> None:
+def app(cfg) -> None:
     import_tensorflow_quietly()
     errors = gradient_check(cfg)
     width = max(map(len, errors))
@@ -82,7 +82,7 @@ def check(cfg) -> None:
 
 
 def main() -> None:
-    run_command("trainer.gradcheck", check)
+    run_command("trainer.gradcheck", app)
 
 
 if __name__ == "__main__":

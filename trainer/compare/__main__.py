@@ -28,7 +28,7 @@ def compare(cfg: DictConfig, directory: Path) -> Path:
 
 
 @hydra.main(version_base="1.3", config_path="pkg://trainer.conf", config_name="compare")
-def run(cfg: DictConfig) -> None:
+def app(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
     report = compare(cfg, Path(HydraConfig.get().runtime.output_dir))
@@ -36,7 +36,7 @@ def run(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    run_command("trainer.compare", run)
+    run_command("trainer.compare", app)
 
 
 if __name__ == "__main__":

@@ -50,23 +50,13 @@ def least_value(config: DictConfig):
 
 def loss_curve(job: Job, problem, least: float) -> np.ndarray:
     """Rows of (step, seconds since the job's first event, loss less `least`) at each logged point."""
-    import tensorflow as tf
-
-    from trainer.outputs.events import read_events
+    from trainer.outputs.events import aligned
     from trainer.outputs.pictures import objective_at
 
-    events = read_events(job.directory)
-    start = min(event.wall_time for points in events.values() for event in points)
     tags = [f"variables/{name}" for name in problem.named_variables] if problem else ["train/loss"]
-    columns = [
-        {event.step: (event.wall_time, float(tf.make_ndarray(event.tensor_proto))) for event in events.get(tag, [])}
-        for tag in tags
-    ]
-    steps = sorted(set.intersection(*(set(column) for column in columns)))
-    values = np.array([[column[step][1] for column in columns] for step in steps]).reshape(len(steps), len(tags))
+    steps, values, seconds = aligned(job.directory, tags)
     loss = objective_at(problem, values) if problem else values[:, 0]
-    seconds = [columns[0][step][0] - start for step in steps]
-    return np.column_stack([steps, seconds, loss - least]) if steps else np.zeros((0, 3))
+    return np.column_stack([steps, seconds, loss - least]) if len(steps) else np.zeros((0, 3))
 
 
 def to_target(curve: np.ndarray, target: float) -> tuple[float, float] | None:

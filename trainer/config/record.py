@@ -36,7 +36,7 @@ def check_same_config(cfg: DictConfig, directory: Path) -> None:
     saved = directory / "config.yaml"
     if not saved.is_file():
         return
-    before, now = flat(migrated(OmegaConf.load(saved))), flat(OmegaConf.to_container(cfg, resolve=True))
+    before, now = dotted(migrated(OmegaConf.load(saved))), dotted(OmegaConf.to_container(cfg, resolve=True))
     changed = [
         key
         for key in dict.fromkeys([*before, *now])
@@ -51,17 +51,18 @@ def check_same_config(cfg: DictConfig, directory: Path) -> None:
         )
 
 
-def flat(node, prefix: str = "") -> dict:
-    """A nested container as {dotted key: leaf value}."""
+def dotted(node, prefix: str = "") -> dict:
+    """A nested container as {dotted key: leaf value} (an empty dict is a leaf): what a resume compares, the
+    HParams dashboard lists and a summary line prints."""
     if not isinstance(node, dict) or not node:
         return {prefix.rstrip("."): node}
-    return {key: value for name, child in node.items() for key, value in flat(child, f"{prefix}{name}.").items()}
+    return {key: value for name, child in node.items() for key, value in dotted(child, f"{prefix}{name}.").items()}
 
 
 def migrated(config: DictConfig) -> dict:
     """A recorded config as a container, each moved plugin's `_target_` at its new path (MOVED_TARGETS)."""
     container = OmegaConf.to_container(config)
-    for key, value in flat(container).items():
+    for key, value in dotted(container).items():
         if key.endswith("_target_") and value in MOVED_TARGETS:
             node = container
             *parents, leaf = key.split(".")

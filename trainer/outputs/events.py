@@ -32,10 +32,24 @@ def read_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     }
 
 
-def read_path(run_dir: Path, names: list[str]) -> np.ndarray:
-    """A scalar problem's logged `variables/<name>` as a (points, variables) array in step order; where a
+def aligned(run_dir: Path, tags: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The scalar `tags` of `run_dir` at the steps where every one of them was logged, in step order: (the
+    steps, the values as a (points, tags) array, each point's seconds since the run's first event). Where a
     resumed run logged a step twice, its last value."""
-    scalars = read_scalars(run_dir)
-    columns = [dict(scalars.get(f"variables/{name}", [])) for name in names]
+    import tensorflow as tf
+
+    events = read_events(run_dir)
+    start = min((event.wall_time for points in events.values() for event in points), default=0.0)
+    columns = [
+        {event.step: (event.wall_time, float(tf.make_ndarray(event.tensor_proto))) for event in events.get(tag, [])}
+        for tag in tags
+    ]
     steps = sorted(set.intersection(*(set(column) for column in columns)))
-    return np.array([[column[step] for column in columns] for step in steps]).reshape(len(steps), len(names))
+    values = np.array([[column[step][1] for column in columns] for step in steps]).reshape(len(steps), len(tags))
+    seconds = np.array([columns[0][step][0] - start for step in steps])
+    return np.array(steps), values, seconds
+
+
+def read_path(run_dir: Path, names: list[str]) -> np.ndarray:
+    """A scalar problem's logged `variables/<name>` as a (points, variables) array in step order."""
+    return aligned(run_dir, [f"variables/{name}" for name in names])[1]

@@ -3,6 +3,8 @@ config listing the hyperparameters its jobs differ in and their final metrics, s
 parallel coordinates compare the jobs of a sweep."""
 from omegaconf import DictConfig, OmegaConf
 
+from trainer.config.record import dotted
+
 PLUGIN_SECTIONS = ("model", "loss", "optimizer", "schedule")  # every key of each is a hyperparameter
 TRAINER_HPARAMS = ("steps", "epochs", "batch_size", "seed", "validation_split", "precision")
 FINAL = "final/"  # the tag prefix of a run's final metrics, the HParams dashboard's metric columns
@@ -11,27 +13,21 @@ FINAL = "final/"  # the tag prefix of a run's final metrics, the HParams dashboa
 def run_hparams(cfg: DictConfig) -> dict[str, bool | int | float | str]:
     """A run's hyperparameters by dotted key: for each plugin section, the class or function its `_target_`
     names (`optimizer: Adam`) and its other values (`optimizer.learning_rate: 0.1`); a few trainer settings."""
+    sections = {section: OmegaConf.to_container(cfg[section], resolve=True) for section in PLUGIN_SECTIONS}
+    sections["trainer"] = {key: cfg.trainer[key] for key in TRAINER_HPARAMS}
     values = {}
-    for section in PLUGIN_SECTIONS:
-        flatten(OmegaConf.to_container(cfg[section], resolve=True), section, values)
-    for key in TRAINER_HPARAMS:
-        flatten(cfg.trainer[key], f"trainer.{key}", values)
-    return values
-
-
-def flatten(node, key: str, values: dict) -> None:
-    if isinstance(node, dict):
-        if not node:
+    for key, value in dotted(sections).items():
+        if key.endswith("._target_"):
+            values[key.removesuffix("._target_")] = value.rsplit(".", 1)[-1]
+        elif any(part.startswith("_") for part in key.split(".")):  # instantiate's own flags
+            continue
+        elif value == {}:
             values[key] = "none"  # an empty section: the constant learning rate's schedule
-        for name, value in node.items():
-            if name == "_target_":
-                values[key] = value.rsplit(".", 1)[-1]
-            elif not name.startswith("_"):  # instantiate's own flags
-                flatten(value, f"{key}.{name}", values)
-    elif isinstance(node, (bool, int, float, str)):
-        values[key] = node
-    elif node is not None:
-        values[key] = str(node)  # lists, such as a quadratic's coefficients
+        elif isinstance(value, (bool, int, float, str)):
+            values[key] = value
+        elif value is not None:
+            values[key] = str(value)  # lists, such as a quadratic's coefficients
+    return values
 
 
 def log_session(cfg: DictConfig, trial_id: str) -> None:

@@ -3,6 +3,8 @@ line, the HParams dashboard and a sweep's summary table show."""
 import json
 from pathlib import Path
 
+from trainer.config.ranges import is_number
+from trainer.config.record import dotted
 from trainer.files import write_atomically
 
 
@@ -17,11 +19,10 @@ def read_metrics(run_dir: Path) -> dict | None:
 
 
 def flat_metrics(metrics: dict) -> dict[str, float]:
-    """The numbers of `metrics`, those of nested groups (a scalar problem's variables) spelled out first:
-    {x, y, loss, ...}."""
-    nested = {key: value for group in metrics.values() if isinstance(group, dict) for key, value in group.items()}
-    flat = {**nested, **{key: value for key, value in metrics.items() if not isinstance(value, dict)}}
-    return {name: value for name, value in flat.items() if isinstance(value, (int, float)) and not isinstance(value, bool)}
+    """The numbers of `metrics` by their last name, those of nested groups (a scalar problem's variables)
+    spelled out first: {x, y, loss, ...}."""
+    nested_first = sorted(dotted(metrics).items(), key=lambda item: -item[0].count("."))
+    return {key.rsplit(".", 1)[-1]: value for key, value in nested_first if is_number(value)}
 
 
 def summarize(metrics: dict) -> str:

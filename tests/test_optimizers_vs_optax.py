@@ -18,7 +18,7 @@ from trainer.plugins.optimizers.adopt import ADOPT
 from trainer.plugins.optimizers.dadapt_adam import DAdaptAdam
 from trainer.plugins.optimizers.prodigy import Prodigy
 
-from tests.conftest import fit_save_and_reload
+from tests.conftest import stepped
 
 # Two variables, so that D-Adaptation's and Prodigy's one estimate of d spans both.
 START = ([1.0, -2.0], [0.5, 3.0])
@@ -33,14 +33,6 @@ GRADIENTS = [
     ([0.3, -0.25], [0.2, 0.1]),
 ]
 LR = 2.0**-6  # exact in float32, where Keras keeps the learning rate
-
-
-def apply(optimizer, steps):
-    """The two float64 variables after `steps` of GRADIENTS."""
-    variables = [tf.Variable(value, dtype=tf.float64) for value in START]
-    for gradients in GRADIENTS[:steps]:
-        optimizer.apply_gradients(zip([tf.constant(g, tf.float64) for g in gradients], variables))
-    return [variable.numpy() for variable in variables]
 
 
 @pytest.mark.parametrize(
@@ -92,7 +84,7 @@ def apply(optimizer, steps):
     ],
 )
 def test_matches_optax(make, steps, expected):
-    np.testing.assert_allclose(apply(make(), steps), expected, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(stepped(make(), START, GRADIENTS[:steps]), expected, rtol=1e-12, atol=1e-14)
 
 
 # optax's D-Adaptation and Prodigy always correct for bias, multiplying the step by the rate times
@@ -137,7 +129,7 @@ def test_matches_optax(make, steps, expected):
 def test_d_adaptation_matches_optax(make, expected, expected_d):
     """Eight steps, each variable's and the one estimate d spanning both."""
     optimizer = make()
-    result = apply(optimizer, 8)
+    result = stepped(optimizer, START, GRADIENTS[:8])
 
     np.testing.assert_allclose(result, expected, rtol=1e-10, atol=1e-12)
     assert float(optimizer._d.numpy()) == pytest.approx(expected_d, rel=1e-10)
@@ -147,7 +139,7 @@ def test_d_adaptation_never_grows_d_past_its_growth_rate():
     """Not in optax, which has no growth_rate. By the authors' rule d <- max(d, min(d_hat, d growth_rate)): at
     a growth rate of 1, d stays d0, and the step is Adam's (without bias correction) at the rate d0."""
     optimizer = DAdaptAdam(d0=1e-2, growth_rate=1.0)
-    result = apply(optimizer, 3)
+    result = stepped(optimizer, START, GRADIENTS[:3])
     expected, m, v = [np.array(value) for value in START], [0.0, 0.0], [0.0, 0.0]
     for gradients in GRADIENTS[:3]:
         for i, g in enumerate(np.array(gradients)):
@@ -175,19 +167,3 @@ def test_an_embeddings_sparse_gradient_steps_as_its_dense_one(make):
         return table.numpy()
 
     np.testing.assert_array_equal(train(dense=False), train(dense=True))
-
-
-# --- Keras' own compile, fit, save and load ---
-
-OPTIMIZERS = {
-    "adan": lambda: Adan(learning_rate=0.01),
-    "adopt": lambda: ADOPT(learning_rate=0.01, weight_decay=0.01),
-    "ademamix": lambda: AdEMAMix(learning_rate=0.01, alpha_warmup=10, beta_3_warmup=10),
-    "dadapt_adam": lambda: DAdaptAdam(use_bias_correction=True, adapted_weight_decay=0.01),
-    "prodigy": lambda: Prodigy(d_coef=2.0, safeguard_warmup=True),
-}
-
-
-@pytest.mark.parametrize("name", OPTIMIZERS)
-def test_an_mlp_fits_saves_and_reloads_with_its_optimizer_state(tmp_path, name):
-    fit_save_and_reload(OPTIMIZERS[name](), tmp_path)

@@ -1,5 +1,7 @@
-"""Training you can trust: checkpoints, exact resume after SIGTERM or SIGKILL, a clear stop on a non-finite
-loss that keeps the last good checkpoint, and the trained model saved in the Keras format."""
+"""Checkpoints and resuming: a run stopped by SIGTERM, SIGKILL or a lost index, or after its last step, resumes
+to what it would have been left alone, at its data position; an unreadable checkpoint is named and the one
+before it used; Ctrl-C while starting leaves nothing; a run resumes only under its own settings, a finished
+one run again changes nothing, and a run written by trainer 0.1 resumes after the reshaping."""
 
 import json
 import logging
@@ -14,7 +16,8 @@ import pytest
 import tensorflow as tf
 from trainer.plugins.data.mnist import write_synthetic_mnist
 
-from tests.conftest import ROOT, final_weights, start_trainer, wait_for_checkpoint
+from tests.conftest import FAST, ROOT, final_weights, start_trainer, wait_for_checkpoint
+from trainer.errors import ConfigError
 from trainer.train import train
 
 
@@ -111,58 +114,6 @@ def test_unreadable_checkpoint_is_named_and_the_one_before_used(make_config, tmp
     assert metrics["steps"] == 40
 
 
-def test_a_finished_run_run_again_changes_nothing(make_config, tmp_path):
-    first = train(make_config("trainer.steps=50"))
-    again = train(make_config("trainer.steps=50"))
-
-    assert again["variables"] == first["variables"]
-
-
-@pytest.mark.slow
-def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "trainer",
-            "optimizer.learning_rate=1e6",
-            "trainer.checkpoint_every=1",
-            f"hydra.run.dir={tmp_path}",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-    x, step = np.float32(5.0), 0  # SGD at 1e6 on 2x^2 + x + 3 in float32, by hand: the first overflow
-    with np.errstate(over="ignore"):
-        while np.isfinite(np.float32(2) * x * x + x + np.float32(3)):
-            x, step = np.float32(x - np.float32(1e6) * (4 * x + 1)), step + 1
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1] == (
-        f"trainer: the loss became inf at step {step + 1}: the learning rate (1e+06) is likely too large for "
-        f"this problem, or the loss overflows; the last good checkpoint is {tmp_path}/checkpoints/ckpt-{step}"
-    )
-    assert json.loads((tmp_path / "metrics.json").read_text())["loss"] is None
-
-    x_saved = tf.Variable(0.0, name="x")
-    model = tf.Module()
-    model.named_variables = {"x": x_saved}
-    tf.train.Checkpoint(model=model).restore(f"{tmp_path}/checkpoints/ckpt-{step}").expect_partial()
-    assert np.isfinite(x_saved.numpy()) and x_saved.numpy() == pytest.approx(x, rel=1e-6)
-
-
-def test_trained_model_is_saved_in_keras_format_and_reloads_for_inference(make_config, fake_mnist, tmp_path):
-    metrics = train(make_config("experiment=mnist", f"data.path={fake_mnist}", "trainer.epochs=2"))
-    model = keras.models.load_model(tmp_path / "run" / "model.keras")
-
-    with np.load(fake_mnist) as arrays:
-        x, y = arrays["x_test"].astype(np.float32) / 255, arrays["y_test"]
-    accuracy = np.mean(np.argmax(model.predict(x, verbose=0), axis=1) == y)
-    assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1e-6)
-
-
 @pytest.mark.parametrize("pipeline", ["graph", "tf.data"])
 def test_resumed_run_continues_at_its_data_position(make_config, fake_mnist, tmp_path, pipeline):
     common = [
@@ -220,3 +171,93 @@ def test_a_run_written_by_version_0_1_resumes_as_if_never_stopped(tmp_path, monk
     fresh = train(compose_config(f"output_dir={tmp_path / 'fresh'}", *common))
 
     assert resumed == fresh and resumed["steps"] == 2 * steps
+
+
+def test_a_run_resumed_at_its_last_step_reports_what_it_reported(make_config, fake_mnist, tmp_path):
+    """Its metrics.json lost, or killed after its last checkpoint during the test evaluation or the export,
+    a run run again reports exactly what it reported, and exports the same model."""
+    scalar = ["model=rosenbrock", "optimizer=adam", "trainer.steps=300", *FAST]
+    first = train(make_config(*scalar))
+    (tmp_path / "run" / "metrics.json").unlink()
+    assert train(make_config(*scalar)) == first
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text()) == first
+
+    mnist = ["experiment=mnist", f"data.path={fake_mnist}", "trainer.epochs=1", "trainer.validation_split=0.25", *FAST]
+    run_dir = tmp_path / "mnist"
+    first = train(make_config(*mnist, f"output_dir={run_dir}"))
+    weights = keras.models.load_model(run_dir / "model.keras").get_weights()
+    (run_dir / "metrics.json").unlink()
+    (run_dir / "model.keras").unlink()
+
+    again = train(make_config(*mnist, f"output_dir={run_dir}"))
+
+    assert again == first and first["accuracy"] > 0 and first["loss"] > 0
+    for got, want in zip(keras.models.load_model(run_dir / "model.keras").get_weights(), weights, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_a_lost_checkpoint_index_resumes_from_the_newest_checkpoint_and_says_so(make_config, tmp_path, caplog):
+    settings = ["trainer.checkpoint_every=100", "trainer.deterministic=true", *FAST]
+    whole = train(make_config("trainer.steps=900", *settings, f"output_dir={tmp_path / 'whole'}"))
+    train(make_config("trainer.steps=800", *settings))
+    (tmp_path / "run" / "checkpoints" / "checkpoint").unlink()
+
+    with caplog.at_level(logging.INFO):
+        resumed = train(make_config("trainer.steps=900", *settings))
+
+    lost = [r.getMessage() for r in caplog.records if "lost its index" in r.getMessage()]
+    assert lost and "resuming from ckpt-800, the newest readable checkpoint" in lost[0]
+    assert resumed == whole
+    indexed = (tmp_path / "run" / "checkpoints" / "checkpoint").read_text()
+    assert sorted(path.name for path in (tmp_path / "run" / "checkpoints").glob("*.index")) == [
+        "ckpt-700.index",
+        "ckpt-800.index",
+        "ckpt-900.index",
+    ]  # indexed anew, the manager went on keeping the newest 3
+    assert 'model_checkpoint_path: "ckpt-900"' in indexed
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_starting_is_one_line_and_leaves_no_results(tmp_path):
+    child = start_trainer("trainer.steps=100000", f"hydra.run.dir={tmp_path}")
+    time.sleep(1.0)  # importing TensorFlow
+    child.send_signal(signal.SIGINT)
+    _, stderr = child.communicate(timeout=120)
+
+    assert child.returncode == 130
+    assert stderr == (
+        "trainer: interrupted while starting (Ctrl-C): no step was taken and nothing saved; run the same command "
+        "to start again\n"
+    )
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_resuming_under_other_settings_is_refused_naming_the_keys(make_config, tmp_path):
+    first = train(make_config("trainer.steps=20"))
+
+    with pytest.raises(
+        ConfigError,
+        match=r"cannot resume .*/checkpoints: it was trained with other settings: "
+        r"optimizer.learning_rate \(0.1, now 0.5\); only the step budget",
+    ):
+        train(make_config("trainer.steps=40", "optimizer.learning_rate=0.5"))
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text()) == first  # nothing lost
+
+    assert train(make_config("trainer.steps=40"))["steps"] == 40  # a longer budget is a continuation
+
+
+def test_a_finished_run_run_again_leaves_its_results_as_they_were(make_config, fake_mnist, tmp_path):
+    overrides = ["experiment=mnist", f"data.path={fake_mnist}", "trainer.epochs=1"]
+    first = train(make_config(*overrides))
+    run_dir = tmp_path / "run"
+    written = {
+        path: (path.read_bytes(), path.stat().st_mtime_ns)
+        for path in run_dir.rglob("*")
+        if path.is_file() and path.name != ".lock"
+    }
+
+    again = train(make_config(*overrides))
+
+    assert again == first and first["loss"] > 0
+    assert {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in written} == written
+    assert sorted(path for path in run_dir.rglob("*") if path.is_file() and path.name != ".lock") == sorted(written)

@@ -22,31 +22,17 @@ from trainer.plugins.schedules.cyclical import (
     TriangularCyclicalLearningRate,
 )
 
-from tests.conftest import fit_save_and_reload
+from tests.conftest import gradient_tensors, stepped
 from trainer.loop.build import build_training
 
 # TFA's test_utils.assert_allclose_according_to_type, which most of its tests assert with (float32 and float64).
 ACCORDING_TO_TYPE = {"rtol": 1e-6, "atol": 1e-6}
 
 
-def as_tensors(gradients, dtype):
-    """Dense gradients as tensors, and (values, indices, dense_shape) tuples as IndexedSlices."""
-    return [
-        tf.IndexedSlices(tf.constant(g[0], dtype), tf.constant(g[1]), tf.constant(g[2]))
-        if isinstance(g, tuple)
-        else tf.constant(g, dtype)
-        for g in gradients
-    ]
-
-
 def apply(optimizer, steps, gradients, values, dtype=tf.float32):
     """`steps` times the same gradients applied to variables starting at `values`, as TFA's `run_sample`
     helpers do; the variables' final values."""
-    variables = [tf.Variable(value, dtype=dtype) for value in values]
-    tensors = as_tensors(gradients, dtype)
-    for _ in range(steps):
-        optimizer.apply_gradients(zip(tensors, variables))
-    return [variable.numpy() for variable in variables]
+    return stepped(optimizer, values, [gradients] * steps, dtype)
 
 
 # --- NovoGrad: novograd_test.py, its literal numbers (TFA asserted atol 2e-4 dense, rtol 1e-7 sparse) ---
@@ -107,7 +93,7 @@ def test_lazy_adam_matches_tfa(sparse, dtype):
     optimizer, variables = LazyAdam(), [tf.Variable(var0, dtype=dtype), tf.Variable(var1, dtype=dtype)]
     m0 = v0 = m1 = v1 = 0.0
     for t in range(3):
-        optimizer.apply_gradients(zip(as_tensors(gradients, dtype), variables))
+        optimizer.apply_gradients(zip(gradient_tensors(gradients, dtype), variables))
         var0, m0, v0 = adam_update_numpy(var0, grads0, t, m0, v0)
         var1, m1, v1 = adam_update_numpy(var1, grads1, t, m1, v1)
 
@@ -715,19 +701,3 @@ def test_a_cyclical_schedule_choice_peaks_at_the_optimizers_rate(make_config, ch
     decay = 0.999 if choice == "exp_range" else 1.0  # exp_range.yaml's gamma, per step
     rates = [float(schedule(step)) for step in (0, 5, 10, 20)]
     assert rates == pytest.approx([0, 0.025 * decay**5, 0.05 * decay**10, 0], rel=1e-6)
-
-
-# --- Keras' own compile, fit, save and load ---
-
-OPTIMIZERS = {
-    "novograd": lambda: NovoGrad(amsgrad=True, moment_weight_decay=0.01),
-    "lazy_adam": lambda: LazyAdam(learning_rate=Triangular2CyclicalLearningRate(1e-4, 1e-2, step_size=2)),
-    "proximal_adagrad": lambda: ProximalAdagrad(learning_rate=0.01, l1_regularization_strength=0.001),
-    "conditional_gradient": lambda: ConditionalGradient(lambda_=10.0, ord="nuclear"),
-    "cocob": lambda: COCOB(alpha=50.0),
-}
-
-
-@pytest.mark.parametrize("name", OPTIMIZERS)
-def test_an_mlp_fits_saves_and_reloads_with_its_optimizer_state(tmp_path, name):
-    fit_save_and_reload(OPTIMIZERS[name](), tmp_path)
