@@ -194,4 +194,5 @@ def test_the_command_line_prints_that_line_alone_and_exits_non_zero(files, tmp_p
 
     assert result.returncode == 1
     assert result.stderr == f"trainer: {refusal(overrides, tmp_path / 'in-process')}\n"
+    assert "Traceback" not in result.stdout
     assert not (tmp_path / "metrics.json").exists()
