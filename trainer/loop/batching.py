@@ -29,7 +29,7 @@ class InMemoryBatches:
         self.size = len(x)
         self.batch_size = min(batch_size, self.size)
         self.steps_per_epoch = self.size // self.batch_size
-        self.seed = seed
+        self.seed = tf.Variable(seed, dtype=tf.int64, trainable=False, name="seed")  # a variable: runs reuse the loop
         self.x = tf.convert_to_tensor(x.raw if isinstance(x, Pixels) else x)
         self.y = tf.convert_to_tensor(y)
         # Pixels are divided by a variable: Grappler and XLA turn a division by a constant into a multiplication
@@ -40,7 +40,7 @@ class InMemoryBatches:
 
     def shuffle(self, epoch):
         """The epoch's order of examples, a function of (seed, epoch) only."""
-        seed = tf.stack([tf.constant(self.seed, tf.int64), epoch])
+        seed = tf.stack([self.seed, epoch])
         # argsort of seeded uniforms rather than stateless_shuffle, which XLA cannot compile
         return tf.argsort(tf.random.stateless_uniform([self.size], seed=seed))
 
@@ -73,6 +73,11 @@ class InMemoryBatches:
 
     def checkpointed(self) -> dict:
         return {}  # the step counter is the data position
+
+    def restart(self, seed: int) -> None:
+        """Start over as if new, from `seed`: the next step shuffles the first epoch anew."""
+        self.seed.assign(seed)
+        self.order_epoch.assign(-1)
 
 
 def replica_slice(batch):
@@ -121,6 +126,9 @@ class NoBatches:
 
     def checkpointed(self) -> dict:
         return {}
+
+    def restart(self, seed: int) -> None:
+        """Nothing to start over."""
 
 
 def global_batch_size(examples, batch_size: int) -> int | None:

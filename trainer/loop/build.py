@@ -14,11 +14,12 @@ from trainer.config.build import build
 from trainer.config.checks import check_config, check_distributable
 from trainer.config.record import check_same_config
 from trainer.errors import ConfigError
-from trainer.loop.batching import StreamBatches, global_batch_size, hold_out, make_batches
+from trainer.loop.batching import NoBatches, StreamBatches, global_batch_size, hold_out, make_batches
 from trainer.loop.checkpoints import checkpoint_parts, checkpoint_paths, restore_latest
 from trainer.loop.controller import in_phase_order
 from trainer.loop.evaluate import make_evaluate
 from trainer.loop.process import configure_process
+from trainer.loop.reuse import REUSABLE, structure
 from trainer.loop.run import Run
 from trainer.loop.runtime import Runtime
 from trainer.loop.step import make_train_loop, make_train_step
@@ -41,8 +42,13 @@ def build_training(cfg: DictConfig, resume_from: Path | None = None, runtime: Ru
     configure_process(settings)
     # Loop.logs as JSON, as of the checkpoint; outside the strategy's scope, which cannot broadcast a string
     saved_logs = tf.Variable("{}", trainable=False, name="logs")
+    key = structure(cfg) if runtime.replicas == 1 and not runtime.in_cluster else None
+    cached = REUSABLE.get(key)
+    if cached is not None:
+        return reused(cached, cfg, resume_from, saved_logs)
     with runtime.strategy.scope():
-        fields, batches, checkpointed = build_in_scope(cfg, runtime, saved_logs)
+        fields, checkpointed = build_in_scope(cfg, runtime, saved_logs)
+    batches = fields["batches"]
     resumed = restore(cfg, checkpointed, resume_from)  # before the batches: tf.data starts at the step
     if runtime.in_cluster:
         check_workers_agree(runtime, int(fields["global_step"].numpy()), resume_from, batches)
@@ -54,7 +60,7 @@ def build_training(cfg: DictConfig, resume_from: Path | None = None, runtime: Ru
         runtime.strategy, train_step, batches, settings.pipeline, fields["global_step"], fields["loss_mean"],
         fields["optimizer"], jit_compile=jit_compile and runtime.replicas == 1,
     )  # fmt: skip
-    return Run(
+    run = Run(
         cfg=cfg,
         output_dir=Path(cfg.output_dir),
         runtime=runtime,
@@ -67,11 +73,59 @@ def build_training(cfg: DictConfig, resume_from: Path | None = None, runtime: Ru
         resumed=resumed,
         **fields,
     )
+    # A stream's iterator, and the tf.data pipeline's counter, start at the step they were built at.
+    ahead = isinstance(batches, StreamBatches) or (
+        settings.pipeline == "tf.data" and not isinstance(batches, NoBatches)
+    )
+    REUSABLE.keep(None if ahead else key, run)
+    return run
 
 
-def build_in_scope(cfg: DictConfig, runtime: Runtime, saved_logs: tf.Variable) -> tuple[dict, object, dict]:
-    """What the strategy's scope must build: the run's parts (the fields of `Run` they make), its batches and
-    the parts of its checkpoint, every variable made before the first compiled call."""
+def reused(cached: Run, cfg: DictConfig, resume_from: Path | None, saved_logs: tf.Variable) -> Run:
+    """`cached`, a run of the same structure, with the state a fresh build of `cfg` would have (or its
+    checkpoint's), in place: its compiled program is kept (trainer/loop/reuse.py)."""
+    with cached.runtime.strategy.scope():
+        task = build(cfg.task, "task")
+        fresh_model = build(cfg.model, "model")  # drawn from the seeds as a fresh build draws it
+        assign_all(cached.model.variables, fresh_model.variables)
+        schedule = build(cfg.schedule, "schedule") if cfg.schedule else None
+        fresh_optimizer = build_optimizer(cfg, schedule)
+        fresh_optimizer.build(cached.model.trainable_variables)  # some slots start as the weights (Lookahead)
+        assign_all(cached.optimizer.variables, fresh_optimizer.variables)
+        actions = {name: build(node, f"actions.{name}") for name, node in cfg.actions.items()}
+    for metric in (cached.loss_mean, *cached.metrics.values()):
+        metric.reset_state()
+    cached.global_step.assign(0)
+    cached.batches.restart(cfg.trainer.seed)
+    checkpointed = checkpoint_parts(
+        cached.model, cached.optimizer, cached.global_step, [cached.loss_mean, *cached.metrics.values()],
+        {name: action.state() for name, action in actions.items()}, cached.batches.checkpointed(), saved_logs,
+    )  # fmt: skip
+    return dataclasses.replace(
+        cached,
+        cfg=cfg,
+        output_dir=Path(cfg.output_dir),
+        task=task,
+        schedule=schedule if isinstance(schedule, keras.callbacks.Callback) else cached.schedule,
+        total_steps=cfg.trainer.steps or cfg.trainer.epochs * cached.steps_per_epoch,
+        actions=in_phase_order(list(actions.values())),
+        checkpoint=tf.train.Checkpoint(**checkpointed),
+        saved_logs=saved_logs,
+        resumed=restore(cfg, checkpointed, resume_from),
+    )
+
+
+def assign_all(targets: list, sources: list) -> None:
+    """Each variable of `targets` takes the value of its counterpart in `sources`, a build of the same parts."""
+    if [tuple(t.shape) for t in targets] != [tuple(s.shape) for s in sources]:
+        raise RuntimeError("a reused run's parts differ from a fresh build's: its structure key misses a setting")
+    for target, source in zip(targets, sources):
+        target.assign(source)
+
+
+def build_in_scope(cfg: DictConfig, runtime: Runtime, saved_logs: tf.Variable) -> tuple[dict, dict]:
+    """What the strategy's scope must build: the run's parts (the fields of `Run` they make, its batches among
+    them) and the parts of its checkpoint, every variable made before the first compiled call."""
     settings = cfg.trainer
     task = build(cfg.task, "task")
     parts = task.check(build_parts(cfg))
@@ -105,8 +159,9 @@ def build_in_scope(cfg: DictConfig, runtime: Runtime, saved_logs: tf.Variable) -
         loss_mean=loss_mean,
         batch_size=batch_size,
         actions=in_phase_order(list(actions.values())),
+        batches=batches,
     )
-    return fields, batches, checkpointed
+    return fields, checkpointed
 
 
 def restore(cfg: DictConfig, checkpointed: dict, resume_from: Path | None) -> str | None:

@@ -40,6 +40,7 @@ class Run:
     total_steps: int
     steps_per_epoch: int
     batch_size: int | None  # the global batch: trainer.batch_size, or all the examples where they are fewer
+    batches: object  # trainer.loop.batching's: where each step's batch comes from
     actions: tuple  # trainer.actions.base.Action, in the order of their phases
     checkpoint: tf.train.Checkpoint
     saved_logs: tf.Variable  # Loop.logs as JSON, written into each checkpoint

@@ -1,0 +1,78 @@
+"""Runs that differ only in values share one built and compiled program. In one process (a sweep's jobs
+under the basic launcher, the comparison's, Optuna's trials, a notebook's loop), a run whose structure (the
+problem, model, optimizer class and its other hyperparameters, data, shapes and step settings) matches an
+earlier one takes that run's parts and compiled train loop, with its own state put in place: the model's
+variables as a fresh build from its seed and values makes them, the optimizer's slots, counters and
+learning rate as a fresh optimizer's, the running metrics, step and data order restarted. Its numbers are
+those of the same run built afresh (bit for bit under `trainer.deterministic=true`).
+
+The values that may differ (`VALUES`) are what the compiled program reads from variables or does not read at
+all: the seed, the step budget and cadences, where it writes, the learning rate (when no schedule holds it)
+and a scalar problem's starting point.
+"""
+
+from collections import OrderedDict
+
+from omegaconf import DictConfig, OmegaConf
+
+from trainer.config.record import dotted
+
+VALUES = (
+    "output_dir",
+    "trainer.seed",
+    "trainer.steps",
+    "trainer.epochs",
+    "trainer.resume",
+    "trainer.checkpoint_every",
+    "trainer.keep_checkpoints",
+    "trainer.log_every",
+    "trainer.steps_per_call",
+    "trainer.eval_every",
+    "trainer.monitor",
+    "trainer.monitor_mode",
+    "trainer.patience",
+    "trainer.min_delta",
+    "trainer.restore_best",
+    "model.initial",
+    "logging.",
+    "sweep.",
+    "callbacks.",
+    "actions.",
+)
+LEARNING_RATES = ("optimizer.learning_rate", "optimizer.optimizer.learning_rate")  # read from a variable
+KEEP = 4  # the most recent structures whose programs are kept
+
+
+class Reusable:
+    """The runs built in this process, by structure: the most recent KEEP of them."""
+
+    def __init__(self):
+        self.runs: OrderedDict[str, object] = OrderedDict()
+
+    def get(self, key: str | None):
+        if key is None or key not in self.runs:
+            return None
+        self.runs.move_to_end(key)
+        return self.runs[key]
+
+    def keep(self, key: str | None, run) -> None:
+        if key is None:
+            return
+        self.runs[key] = run
+        self.runs.move_to_end(key)
+        while len(self.runs) > KEEP:
+            self.runs.popitem(last=False)
+
+    def clear(self) -> None:
+        self.runs.clear()
+
+
+REUSABLE = Reusable()
+
+
+def structure(cfg: DictConfig) -> str:
+    """What a run's compiled program depends on: its resolved config without the VALUES (nor its learning rate,
+    where no schedule holds it)."""
+    values = VALUES if cfg.schedule else (*VALUES, *LEARNING_RATES)
+    flat = dotted(OmegaConf.to_container(cfg, resolve=True))
+    return repr(sorted((key, repr(value)) for key, value in flat.items() if not key.startswith(values)))
