@@ -12,10 +12,9 @@ from omegaconf import DictConfig
 
 from trainer.config.build import build
 from trainer.config.checks import check_config, check_distributable
-from trainer.config.record import check_same_config
 from trainer.errors import ConfigError
 from trainer.loop.batching import NoBatches, StreamBatches, global_batch_size, hold_out, make_batches
-from trainer.loop.checkpoints import checkpoint_parts, checkpoint_paths, restore_latest
+from trainer.loop.checkpoints import check_workers_agree, checkpoint_parts, restore
 from trainer.loop.controller import in_phase_order
 from trainer.loop.evaluate import make_evaluate
 from trainer.loop.process import configure_process
@@ -164,34 +163,9 @@ def build_in_scope(cfg: DictConfig, runtime: Runtime, saved_logs: tf.Variable) -
     return fields, checkpointed
 
 
-def restore(cfg: DictConfig, checkpointed: dict, resume_from: Path | None) -> str | None:
-    """Restore the newest readable checkpoint in `resume_from`, refusing one of other settings; return its
-    path, or None where there is none."""
-    if resume_from is None or not checkpoint_paths(resume_from):
-        return None
-    check_same_config(cfg, resume_from)
-    return restore_latest(checkpointed, resume_from)
-
-
 def build_metrics(cfg: DictConfig) -> dict:
     """The config's metrics, built anew: evaluation's own, apart from the train step's running ones."""
     return {name: build(metric, f"metrics.{name}") for name, metric in cfg.metrics.items()}
-
-
-def check_workers_agree(runtime: Runtime, step: int, resume_from: Path | None, batches) -> None:
-    """Refuse, on every worker alike, to go on from different steps, or with a stream restored from another
-    worker's checkpoints (its place in the data is that worker's shard's)."""
-    if not runtime.same_on_every_worker(step):
-        raise ConfigError(
-            f"the workers restored different steps (this one {step}, from {resume_from}): every worker "
-            "needs the run directory's checkpoints; start them all in the same hydra.run.dir"
-        )
-    foreign = runtime.worker is not None and step > 0 and resume_from.parent.name != f".{runtime.worker}"
-    if runtime.any_worker(foreign and isinstance(batches, StreamBatches)):
-        raise ConfigError(
-            "a streamed data set resumes on each worker from its own checkpoints (<run dir>/.worker_<i>), "
-            "and a worker has none: start the run afresh in a new hydra.run.dir"
-        )
 
 
 def build_parts(cfg: DictConfig) -> Parts:

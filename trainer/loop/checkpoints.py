@@ -12,9 +12,13 @@ import logging
 from pathlib import Path
 
 import tensorflow as tf
+from omegaconf import DictConfig
 
-from trainer.errors import TrainerError
+from trainer.config.record import check_same_config
+from trainer.errors import ConfigError, TrainerError
 from trainer.files import write_atomically
+from trainer.loop.batching import StreamBatches
+from trainer.loop.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -81,3 +85,28 @@ def write_index(directory: Path, latest: str, paths: list[str]) -> None:
     lines += [f"all_model_checkpoint_timestamps: {Path(path + '.index').stat().st_mtime}" for path in paths]
     lines.append("last_preserved_timestamp: 0.0")
     write_atomically(directory / "checkpoint", "\n".join(lines) + "\n")
+
+
+def restore(cfg: DictConfig, checkpointed: dict, resume_from: Path | None) -> str | None:
+    """Restore the newest readable checkpoint in `resume_from`, refusing one of other settings; return its
+    path, or None where there is none."""
+    if resume_from is None or not checkpoint_paths(resume_from):
+        return None
+    check_same_config(cfg, resume_from)
+    return restore_latest(checkpointed, resume_from)
+
+
+def check_workers_agree(runtime: Runtime, step: int, resume_from: Path | None, batches) -> None:
+    """Refuse, on every worker alike, to go on from different steps, or with a stream restored from another
+    worker's checkpoints (its place in the data is that worker's shard's)."""
+    if not runtime.same_on_every_worker(step):
+        raise ConfigError(
+            f"the workers restored different steps (this one {step}, from {resume_from}): every worker "
+            "needs the run directory's checkpoints; start them all in the same hydra.run.dir"
+        )
+    foreign = runtime.worker is not None and step > 0 and resume_from.parent.name != f".{runtime.worker}"
+    if runtime.any_worker(foreign and isinstance(batches, StreamBatches)):
+        raise ConfigError(
+            "a streamed data set resumes on each worker from its own checkpoints (<run dir>/.worker_<i>), "
+            "and a worker has none: start the run afresh in a new hydra.run.dir"
+        )
