@@ -2,7 +2,8 @@
 
 python -m bench                                   # real MNIST from ../shared/data/mnist/mnist.npz if there
 python -m bench --data PATH/mnist.npz --out docs/benchmarks.md
-python -m bench --quick --out /tmp/bench.md       # one repeat, no time-to-accuracy run or comparison: a smoke test
+python -m bench --quick --out /tmp/bench.md       # a smoke test: one repeat, 4 Optuna trials, no time-to-accuracy
+                                                  # run or comparison
 """
 
 import argparse
@@ -26,7 +27,9 @@ def parse_args():
         help="Keras-format mnist.npz; without it, generated data of the same shape",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md", help="markdown file to write")
-    parser.add_argument("--quick", action="store_true", help="one repeat each, no time-to-accuracy run or comparison")
+    parser.add_argument(
+        "--quick", action="store_true", help="one repeat each, 4 Optuna trials, no time-to-accuracy run or comparison"
+    )
     return parser.parse_args()
 
 
@@ -94,13 +97,14 @@ def main():
     else:
         data_path = args.data
         data_name = "the real MNIST" if data_path.resolve() == REAL_MNIST.resolve() else f"`{data_path}`"
-    sections = [scalar_section(repeats), throughput_section(str(data_path), data_name, repeats + 2)]
+    more = 1 if args.quick else repeats + 2  # for the shortest figures, where noise weighs most
+    sections = [scalar_section(repeats), throughput_section(str(data_path), data_name, more)]
     if args.data is not None and not args.quick:
         sections.append(time_to_accuracy_section(str(data_path), data_name, max_epochs=10, repeats=repeats))
     sections += [
-        startup_section(repeats + 2),
+        startup_section(more),
         mnist_process_section(str(data_path), data_name, repeats),
-        sweep_section(repeats),
+        sweep_section(repeats, optuna_trials=4 if args.quick else 20),
         memory_section(str(data_path), data_name),
         mirrored_section(str(data_path), data_name, repeats, steps=50 if args.quick else 200),
     ]

@@ -1,10 +1,17 @@
 """Whole commands in child processes: start-up time and peak memory (RSS), against importing TensorFlow."""
 
+import functools
 import tempfile
 
 from bench.common import Section, median_seconds_until, peak_rss_mb
 
 IMPORT_TENSORFLOW = ("-c", "import tensorflow; print('imported', flush=True)")
+
+
+@functools.cache  # the reference of several sections, measured once per bench run
+def import_seconds(repeats: int) -> float:
+    """Median wall seconds of `python -c "import tensorflow"` until its import is done."""
+    return median_seconds_until(repeats, "imported", *IMPORT_TENSORFLOW)
 
 
 def fresh_run_dir() -> str:
@@ -13,7 +20,7 @@ def fresh_run_dir() -> str:
 
 
 def startup_section(repeats: int) -> Section:
-    reference = median_seconds_until(repeats, "imported", *IMPORT_TENSORFLOW)
+    reference = import_seconds(repeats)
     seconds = {
         "python -m trainer --help": median_seconds_until(repeats, None, "-m", "trainer", "--help"),
         "python -m trainer --cfg job": median_seconds_until(repeats, None, "-m", "trainer", "--cfg", "job"),
