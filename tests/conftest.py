@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
+from trainer.startup import import_tensorflow_quietly
+
+import_tensorflow_quietly()  # as the commands do: each test worker's output without TensorFlow's native notices
 
 from trainer.plugins.data.cifar10 import write_synthetic_cifar10  # noqa: E402
 from trainer.plugins.data.fashion_mnist import write_synthetic_fashion_mnist  # noqa: E402
