@@ -1,5 +1,7 @@
 """TensorBoard: each run's event files hold the documented tags, read back by TensorBoard itself."""
 
+import time
+
 import pytest
 
 from tests.conftest import read_scalars, read_text
@@ -11,7 +13,8 @@ def test_scalar_run_logs_loss_learning_rate_gradient_norm_and_variables(make_con
     scalars = read_scalars(tmp_path / "run")
 
     final = {f"final/{name}" for name in ("x", "loss", "steps", "objective", "distance_to_minimum")}
-    assert set(scalars) == {"train/loss", "train/learning_rate", "train/gradient_norm", "variables/x", *final}
+    timing = {"time/step_seconds", "time/compile_seconds"}
+    assert set(scalars) == {"train/loss", "train/learning_rate", "train/gradient_norm", "variables/x", *final, *timing}
     assert [step for step, _ in scalars["train/loss"]] == list(range(10, 101, 10))
     assert [step for step, _ in scalars["variables/x"]] == list(range(0, 101, 10))  # the path from its start
     assert scalars["variables/x"][0][1] == 5.0
@@ -19,6 +22,22 @@ def test_scalar_run_logs_loss_learning_rate_gradient_norm_and_variables(make_con
     assert scalars["variables/x"][-1][1] == pytest.approx(metrics["variables"]["x"])
     assert scalars["final/objective"] == [(100, pytest.approx(metrics["objective"]))]
     assert scalars["train/loss"][-1][1] < scalars["train/loss"][0][1]
+
+
+def test_seconds_of_steps_leave_tracing_and_compiling_out_and_add_up_over_a_resume(make_config, tmp_path):
+    started = time.perf_counter()
+    train(make_config("trainer.steps=50", "trainer.log_every=10", "trainer.checkpoint_every=10"))
+    wall = time.perf_counter() - started
+    train(make_config("trainer.steps=100", "trainer.log_every=10"))  # resumes at step 50
+    scalars = read_scalars(tmp_path / "run")
+
+    step_seconds = scalars["time/step_seconds"]
+    assert [step for step, _ in step_seconds] == list(range(0, 101, 10)) and step_seconds[0][1] == 0.0
+    seconds = [value for _, value in step_seconds]
+    assert all(later > earlier for earlier, later in zip(seconds, seconds[1:]))  # across the resume too
+    compiled = scalars["time/compile_seconds"]
+    assert [step for step, _ in compiled] == [0, 50]  # once per process's build, where it started
+    assert seconds[5] + compiled[0][1] < wall  # the first run's steps and its compilation, apart
 
 
 def test_gradient_norm_is_that_of_the_last_step_before_each_point(make_config, tmp_path):

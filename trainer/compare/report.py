@@ -28,7 +28,7 @@ class Outcome:
     optimizer: str
     tuning: list[Job]
     seeds: list[Job]
-    curves: list[np.ndarray]  # per seed job: rows of (step, seconds since its start, loss less the least value)
+    curves: list[np.ndarray]  # per seed job: rows of (step, seconds spent in steps, loss less the least value)
 
     @property
     def learning_rate(self) -> float | None:
@@ -49,12 +49,19 @@ def least_value(config: DictConfig):
 
 
 def loss_curve(job: Job, problem, least: float) -> np.ndarray:
-    """Rows of (step, seconds since the job's first event, loss less `least`) at each logged point."""
+    """Rows of (step, seconds spent in steps, loss less `least`) at each logged point: the seconds the job
+    logged as `time/step_seconds`, which leave its tracing and compilation out (for a job written before
+    runs logged them, the seconds since its first event)."""
+    from trainer.loop.run import STEP_SECONDS
     from trainer.outputs.events import aligned
     from trainer.outputs.pictures import objective_at
 
     tags = [f"variables/{name}" for name in problem.named_variables] if problem else ["train/loss"]
-    steps, values, seconds = aligned(job.directory, tags)
+    steps, values, seconds = aligned(job.directory, [*tags, STEP_SECONDS])
+    if len(steps):
+        values, seconds = values[:, :-1], values[:, -1]
+    else:
+        steps, values, seconds = aligned(job.directory, tags)
     loss = objective_at(problem, values) if problem else values[:, 0]
     return np.column_stack([steps, seconds, loss - least]) if len(steps) else np.zeros((0, 3))
 

@@ -5,6 +5,7 @@ a stop (the checkpoints) act, and the command ends with a line that says how to 
 
 import contextlib
 import signal
+import time
 
 import tensorflow as tf
 
@@ -35,12 +36,16 @@ def drive(run: Run, loop: Loop) -> dict:
         signals = stack.enter_context(StopSignals())
         for action in reversed(run.actions):
             stack.callback(action.close)
+        if loop.done < run.total_steps:  # a call of no steps traces and compiles the loop: the calls after it
+            # time steps alone (the step count is a tensor argument, so every call shares its program)
+            loop.compile_seconds, _ = timed_call(run, 0)
         for action in run.actions:
             action.begin(run, loop)
         while loop.done < run.total_steps and loop.stop is None:
             due_in = (action.steps_to_due(loop.done) for action in run.actions)
             count = min(run.cfg.trainer.steps_per_call, run.total_steps - loop.done, *due_in)
-            loop.outputs = run.train_loop(tf.constant(count, tf.int64))
+            seconds, loop.outputs = timed_call(run, count)
+            loop.step_seconds += seconds
             loop.done = int(run.global_step.numpy())
             received = signal_received(run, signals)
             loop.stop = f"stopped by {received.name}" if received else None
@@ -54,6 +59,14 @@ def drive(run: Run, loop: Loop) -> dict:
         for action in run.actions:
             action.end(run, loop)
     return loop.results()
+
+
+def timed_call(run: Run, count: int) -> tuple[float, tuple]:
+    """The compiled loop's call of `count` steps: its wall seconds, to its outputs' arrival, and its outputs."""
+    started = time.perf_counter()
+    outputs = run.train_loop(tf.constant(count, tf.int64))
+    outputs[1].numpy()  # waits for the call to end, where the device runs it asynchronously
+    return time.perf_counter() - started, outputs
 
 
 def signal_received(run: Run, signals: StopSignals) -> signal.Signals | None:

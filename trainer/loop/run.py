@@ -18,6 +18,7 @@ from trainer.scalar import ScalarProblem
 from trainer.task import Task
 
 FINAL = "final/"  # the logs of a run's final numbers: metrics.json, and the HParams dashboard's metric columns
+STEP_SECONDS = "time/step_seconds"  # the logged seconds of steps alone: what a comparison's seconds to target count
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,11 +54,14 @@ class Loop:
     outputs: tuple = ()  # what the last compiled call returned: (gradient norm, loss)
     logs: dict = field(default_factory=dict)  # the latest value of each logged tag, and final/<name> numbers
     stop: str | None = None  # why the loop ends before its last step, once something decided it
+    step_seconds: float = 0.0  # wall seconds inside the compiled calls that took steps, over every resume
+    compile_seconds: float = 0.0  # this process's tracing and compilation of the loop (0 where reused)
 
     @classmethod
     def of(cls, run: Run) -> "Loop":
         """The loop where `run` stands: at its restored step, with the logs of its checkpoint."""
-        return cls(done=int(run.global_step.numpy()), logs=json.loads(run.saved_logs.numpy()))
+        logs = json.loads(run.saved_logs.numpy())
+        return cls(done=int(run.global_step.numpy()), logs=logs, step_seconds=logs.get(STEP_SECONDS, 0.0))
 
     def results(self) -> dict:
         """The run's final numbers, as metrics.json holds them."""
