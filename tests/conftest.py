@@ -7,12 +7,19 @@ import functools
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from trainer.startup import import_tensorflow_quietly
+# XLA's cache of compiled programs (trainer.compilation_cache) for the commands the tests start: not the user's;
+# matplotlib keeps its font list where it was (a new one costs seconds in every process)
+user_cache = os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))
+os.environ.setdefault("MPLCONFIGDIR", os.path.join(user_cache, "matplotlib"))
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="trainer-tests-cache-")
+
+from trainer.startup import import_tensorflow_quietly  # noqa: E402
 
 import_tensorflow_quietly()  # as the commands do: each test worker's output without TensorFlow's native notices
 

@@ -18,7 +18,7 @@ import trainer.config.settings  # noqa: F401 (registers the schemas conf/ names)
 from trainer.cli import FULL_ERROR, config_choices, exit_with, run_command
 from trainer.errors import DirectoryInUse, Interrupted, find_trainer_error
 from trainer.outputs.metrics import read_metrics, summarize, write_metrics
-from trainer.startup import import_tensorflow_quietly
+from trainer.startup import import_tensorflow_quietly, use_compilation_cache
 
 log = logging.getLogger(__name__)
 OmegaConf.register_new_resolver("trainer_choices", config_choices, replace=True)  # for conf/hydra/help/
@@ -30,10 +30,11 @@ def in_sweep() -> bool:
 
 @hydra.main(version_base="1.3", config_path="pkg://trainer.conf", config_name="config")
 def app(cfg) -> float:
-    import_tensorflow_quietly()
-    from trainer.train import train
-
     try:
+        use_compilation_cache(cfg.trainer.compilation_cache)
+        import_tensorflow_quietly()
+        from trainer.train import train
+
         metrics = train(cfg)
     except Exception as error:
         problem = find_trainer_error(error)

@@ -1,11 +1,16 @@
 """What every process of the project does before it uses TensorFlow: import it with its native start-up
-notices hidden, and set its import's millions of objects aside from the garbage collector."""
+notices hidden, and set its import's millions of objects aside from the garbage collector; a training
+command also points XLA at its persistent cache of compiled programs first."""
 
 import contextlib
 import gc
+import hashlib
 import logging
 import os
+import platform
 import sys
+
+from trainer.errors import ConfigError
 
 
 @contextlib.contextmanager
@@ -25,6 +30,61 @@ def tensorflow_notices_hidden():
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def use_compilation_cache(directory: str | None) -> None:
+    """Have XLA keep the programs it compiles under `directory` and load them there in later processes
+    (a sweep's joblib workers, a rerun, a comparison's phases), unless the user's TF_XLA_FLAGS names a cache
+    already. Programs compiled for one CPU can crash another (SIGILL), so each machine type and TensorFlow
+    version gets a folder of its own. TensorFlow reads its flags once, at its start: in a process that
+    imported it already, only the directory is checked."""
+    if directory is None:
+        return
+    directory = os.path.join(os.path.expanduser(directory), machine_key())
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"trainer.compilation_cache: cannot make {directory} ({error.strerror}); name a "
+                          "directory this user can write, or null for no cache") from error  # fmt: skip
+    if not os.access(directory, os.W_OK | os.X_OK):  # XLA would fail the first compiled call
+        raise ConfigError(f"trainer.compilation_cache: {directory} is not writable; name a directory this user "
+                          "can write, or null for no cache")  # fmt: skip
+    flags = os.environ.get("TF_XLA_FLAGS", "")
+    if "tensorflow" not in sys.modules and "--tf_xla_persistent_cache_directory" not in flags:
+        os.environ["TF_XLA_FLAGS"] = f"{flags} --tf_xla_persistent_cache_directory={directory}".strip()
+
+
+@contextlib.contextmanager
+def unreadable_cache_reported():
+    """A cached program XLA cannot read (a damaged file) as one line naming the cache and the way out."""
+    import tensorflow as tf
+
+    try:
+        yield
+    except (tf.errors.OutOfRangeError, tf.errors.DataLossError) as error:
+        flags = os.environ.get("TF_XLA_FLAGS", "")
+        if "--tf_xla_persistent_cache_directory=" not in flags:
+            raise
+        directory = flags.split("--tf_xla_persistent_cache_directory=")[1].split()[0]
+        raise ConfigError(
+            f"XLA's cache of compiled programs in {directory} has an entry it cannot read ({error.message}): "
+            "delete that directory, or set trainer.compilation_cache=null"
+        ) from error
+
+
+def machine_key() -> str:
+    """A short name for this machine's CPU (its model and instruction sets) and the installed TensorFlow."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    cpu = platform.processor()
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as info:
+            cpu = "".join(line for line in info if line.startswith(("model name", "flags")))
+    try:
+        tensorflow = version("tensorflow")
+    except PackageNotFoundError:
+        tensorflow = "tensorflow"
+    return f"{platform.machine()}-tf{tensorflow}-{hashlib.sha256(cpu.encode()).hexdigest()[:12]}"
 
 
 def import_tensorflow_quietly() -> None:

@@ -19,6 +19,7 @@ RESUMABLE_CHANGES = (
     "trainer.epochs",
     "trainer.checkpoint_every",
     "trainer.keep_checkpoints",
+    "trainer.compilation_cache",
     "logging.",
     "sweep.",
 )

@@ -56,6 +56,7 @@ class TrainerSettings:
         "null or a run directory with checkpoints", optional(lambda value: Path(value, "checkpoints").is_dir())
     )
     deterministic: bool = setting("true or false")
+    compilation_cache: str | None = setting("null or a directory")
     validation_split: float | None = setting("null or a number in (0, 1)", optional(lambda value: 0 < value < 1))
     eval_every: int | None = setting("null or an integer >= 1", optional(at_least(1)))
     monitor: str = setting("loss or a name in metrics")

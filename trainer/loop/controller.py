@@ -13,6 +13,7 @@ from trainer.errors import ConfigError, Interrupted
 from trainer.loop.checkpoints import checkpoint_paths
 from trainer.loop.run import Loop, Run
 from trainer.loop.signals import StopSignals
+from trainer.startup import tensorflow_notices_hidden, unreadable_cache_reported
 
 # The order in which the actions due at one step run, and their ends at the last; each names its phase.
 PHASES = (
@@ -38,13 +39,13 @@ def drive(run: Run, loop: Loop) -> dict:
             stack.callback(action.close)
         if loop.done < run.total_steps:  # a call of no steps traces and compiles the loop: the calls after it
             # time steps alone (the step count is a tensor argument, so every call shares its program)
-            loop.compile_seconds, _ = timed_call(run, 0)
+            loop.compile_seconds, _ = timed_call(run, 0, compiles=True)
         for action in run.actions:
             action.begin(run, loop)
         while loop.done < run.total_steps and loop.stop is None:
             due_in = (action.steps_to_due(loop.done) for action in run.actions)
             count = min(run.cfg.trainer.steps_per_call, run.total_steps - loop.done, *due_in)
-            seconds, loop.outputs = timed_call(run, count)
+            seconds, loop.outputs = timed_call(run, count, compiles=loop.step_seconds == 0)
             loop.step_seconds += seconds
             loop.done = int(run.global_step.numpy())
             received = signal_received(run, signals)
@@ -61,11 +62,15 @@ def drive(run: Run, loop: Loop) -> dict:
     return loop.results()
 
 
-def timed_call(run: Run, count: int) -> tuple[float, tuple]:
-    """The compiled loop's call of `count` steps: its wall seconds, to its outputs' arrival, and its outputs."""
+def timed_call(run: Run, count: int, compiles: bool = False) -> tuple[float, tuple]:
+    """The compiled loop's call of `count` steps: its wall seconds, to its outputs' arrival, and its outputs.
+    A call that `compiles` (the first: a data run's XLA step compiles at its first step) hides TensorFlow's
+    native notices, among them those of XLA's loader of cached programs (trainer.compilation_cache), which
+    takes the tuning flags it was compiled with for CPU features the host lacks."""
     started = time.perf_counter()
-    outputs = run.train_loop(tf.constant(count, tf.int64))
-    outputs[1].numpy()  # waits for the call to end, where the device runs it asynchronously
+    with tensorflow_notices_hidden() if compiles else contextlib.nullcontext(), unreadable_cache_reported():
+        outputs = run.train_loop(tf.constant(count, tf.int64))
+        outputs[1].numpy()  # waits for the call to end, where the device runs it asynchronously
     return time.perf_counter() - started, outputs
 
 

@@ -25,6 +25,7 @@ VALUES = (
     "trainer.resume",
     "trainer.checkpoint_every",
     "trainer.keep_checkpoints",
+    "trainer.compilation_cache",
     "trainer.log_every",
     "trainer.steps_per_call",
     "trainer.eval_every",
