@@ -179,38 +179,22 @@ def choices(group: str) -> list[str]:
     return group_choices(group)
 
 
-COMMANDS = {"trainer": "trainer.__main__", "trainer.compare": "trainer.compare.__main__"}
-
-
 def run_trainer(*args: str, command: str = "trainer") -> subprocess.CompletedProcess:
-    """`python -m <command> *args` run to its end in this process, through the command's own entry (its Hydra
-    app, its one-line errors, its exit status), as a finished process reports it: what the command prints, its
-    log lines among them, and its status. A test of what a separate process does (a signal, the interpreter's
-    own output, imports at start) starts one instead."""
-    import importlib
+    """`python -m <command> *args` run to its end in this process (trainer.cli.run_in_process), as a finished
+    process reports it: what the command prints, its log lines among them, and its status. A test of what a
+    separate process does (a signal, the interpreter's own output, imports at start) starts one instead."""
     import io
 
     from absl import logging as absl_logging
-    from hydra.core.global_hydra import GlobalHydra
 
-    entry = importlib.import_module(COMMANDS[command]).main
+    from trainer.cli import run_in_process
+
     # Hydra's logging setup closes every logging handler made so far; absl's, made when TensorFlow was
     # imported, holds the stderr that pytest captures, which it would close unless it is the process's own.
     absl_logging.get_absl_handler().python_handler.stream = sys.__stderr__
     stdout, stderr = io.StringIO(), io.StringIO()
-    saved_argv, saved_environ = sys.argv, dict(os.environ)
-    sys.argv = [command, *args]
-    status = 0
-    try:
-        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-            entry()
-    except SystemExit as exit:
-        status = exit.code if isinstance(exit.code, int) else 1
-    finally:
-        sys.argv = saved_argv
-        os.environ.clear()
-        os.environ.update(saved_environ)
-        GlobalHydra.instance().clear()  # as a new process finds it, for the next composition
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        status = run_in_process(command, *args)
     return subprocess.CompletedProcess([command, *args], status, stdout.getvalue(), stderr.getvalue())
 
 

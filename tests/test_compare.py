@@ -5,12 +5,11 @@ and which, run again after one job's directory is deleted, runs that job alone."
 import json
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, read_tensors
+from tests.conftest import read_tensors, run_trainer
 from trainer.compare.plan import check_settings
 from trainer.config.compose import compose_config, quoted_literal
 from trainer.errors import ConfigError
@@ -20,13 +19,7 @@ SMALL = ["optimizers=[sgd,adam,rmsprop]", "problems=[booth,noisy_quadratic]", "b
 
 
 def run_compare(directory, *settings: str) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", "trainer.compare", *settings, f"hydra.run.dir={quoted_literal(str(directory))}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = run_trainer(*settings, f"hydra.run.dir={quoted_literal(str(directory))}", command="trainer.compare")
     assert result.returncode == 0, result.stderr
     return result
 

@@ -4,6 +4,8 @@ on stderr and a non-zero exit (Hydra's own while composing, a bad setting or fil
 be written, Ctrl-C while starting), and HYDRA_FULL_ERROR=1 shows the whole traceback instead."""
 
 import functools
+import importlib
+import logging
 import os
 import sys
 
@@ -90,3 +92,34 @@ def config_choices() -> str:
     with config_loader() as loader:
         groups = [group for group in sorted(loader.list_groups("")) if not group.startswith(("_", "hydra"))]
     return "\n".join(f"  {group}: {', '.join(group_choices(group))}" for group in groups)
+
+
+def run_in_process(module: str, *args: str) -> int:
+    """`python -m <module> *args` run to its end in this process, through the command's own entry (its Hydra
+    app, its one-line errors), as a child process would run it, but sharing this one's imports and built
+    programs (trainer/loop/reuse.py); return its exit status. This process's Hydra state, logging, environment
+    and arguments are as they were after it."""
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+
+    entry = importlib.import_module(f"{module}.__main__").main
+    hydra, hydra_config = GlobalHydra.instance().hydra, HydraConfig.instance().cfg
+    handlers, level = logging.root.handlers[:], logging.root.level
+    saved_argv, saved_environ = sys.argv, dict(os.environ)
+    sys.argv = [module, *args]
+    GlobalHydra.instance().clear()  # as a new process finds it
+    try:
+        entry()
+    except SystemExit as exit:
+        return exit.code if isinstance(exit.code, int) else 1
+    finally:
+        sys.argv = saved_argv
+        os.environ.clear()
+        os.environ.update(saved_environ)
+        GlobalHydra.instance().clear()
+        if hydra is not None:
+            GlobalHydra.instance().initialize(hydra)
+        HydraConfig.instance().cfg = hydra_config
+        logging.root.handlers[:] = handlers
+        logging.root.setLevel(level)
+    return 0

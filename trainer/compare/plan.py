@@ -4,8 +4,6 @@ is <dir>/<phase>/<that name>. A phase starts one multirun of the jobs it lacks (
 under `launcher`: a finished comparison run again starts none, and a killed one starts what was left, the
 killed jobs resuming their checkpoints."""
 
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,15 +94,16 @@ def write_preset(presets: Path, spec: JobSpec, cfg: DictConfig) -> None:
 
 
 def multirun(cfg: DictConfig, directory: Path, phase: str, choices: list[str]) -> None:
-    """`python -m trainer -m` of the presets `choices`, each job in <directory>/<phase>/<its name>."""
+    """`python -m trainer -m` of the presets `choices`, each job in <directory>/<phase>/<its name>, run in this
+    process: the jobs of one problem and optimizer share one built program (trainer/loop/reuse.py), across
+    both phases."""
     from hydra.core.hydra_config import HydraConfig
+
+    from trainer.cli import run_in_process
 
     subdir = "${hydra:runtime.choices." + PRESETS + "}"
     searchpath = [f"file://{directory.resolve() / 'presets'}", *HydraConfig.get().searchpath]  # and the user's own
     command = [
-        sys.executable,
-        "-m",
-        "trainer",
         "-m",
         f"hydra.searchpath=[{','.join(map(quoted, searchpath))}]",
         f"+{PRESETS}={','.join(choices)}",
@@ -119,7 +118,7 @@ def multirun(cfg: DictConfig, directory: Path, phase: str, choices: list[str]) -
         *cfg.overrides,
     ]
     print(f"trainer.compare: {phase}: {len(choices)} jobs to run", flush=True)
-    if subprocess.run(command).returncode != 0:
+    if run_in_process("trainer", *command) != 0:
         raise TrainerError(
             f"the {phase} multirun of {directory} stopped (its output is above); run the comparison again to resume it"
         )
