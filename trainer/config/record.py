@@ -8,10 +8,11 @@ from omegaconf import DictConfig, OmegaConf
 from trainer.errors import ConfigError
 from trainer.files import write_atomically
 
-# What may change between a run and its continuation: the step budget, where and how often it is saved,
-# and what is logged or ranked. Anything else would continue one run's weights under another's settings.
 # Plugins whose `_target_` moved, by their old path: a config recorded before the move still resolves.
 MOVED_TARGETS = {"trainer.actions.swa_batch_norm.SWABatchNorm": "trainer.plugins.actions.swa_batch_norm.SWABatchNorm"}
+# What may change between a run and its continuation: the step budget, where and how often it is saved,
+# what is logged or ranked, and the diagnostics, which change no number. Anything else would continue one
+# run's weights under another's settings.
 RESUMABLE_CHANGES = (
     "output_dir",
     "trainer.resume",
@@ -20,6 +21,7 @@ RESUMABLE_CHANGES = (
     "trainer.checkpoint_every",
     "trainer.keep_checkpoints",
     "trainer.compilation_cache",
+    "actions.curvature.",
     "logging.",
     "sweep.",
 )
