@@ -82,6 +82,7 @@ def main():
     from trainer.plugins.data.mnist import write_synthetic_mnist
 
     from bench.compare import compare_section
+    from bench.diagnostics import diagnostics_section
     from bench.fixed_costs import mnist_process_section, sweep_section
     from bench.mirrored import mirrored_section
     from bench.mnist import throughput_section, time_to_accuracy_section
@@ -107,6 +108,7 @@ def main():
         sweep_section(repeats, optuna_trials=4 if args.quick else 20),
         memory_section(str(data_path), data_name),
         mirrored_section(str(data_path), data_name, repeats, steps=50 if args.quick else 200),
+        diagnostics_section(str(data_path), data_name, repeats),
     ]
     if not args.quick:
         sections.append(compare_section())
