@@ -115,6 +115,14 @@ def write_image_folders(directory: Path, train: int = 128, test: int = 32) -> di
     return folders
 
 
+def trainer_process(*args: str, **options) -> subprocess.CompletedProcess:
+    """`python -m trainer *args` in a process of its own, from the repository root, to its end (for a test of
+    what a separate process does; run_trainer runs the command in this one)."""
+    return subprocess.run(
+        [sys.executable, "-m", "trainer", *args], cwd=ROOT, capture_output=True, text=True, timeout=600, **options
+    )
+
+
 def start_trainer(*args, **options):
     """`python -m trainer *args` started in the background, its output piped."""
     return subprocess.Popen(

@@ -3,15 +3,12 @@ names the key or file and what is valid, and leaves nothing that looks like a fi
 process (the line is the one `python -m trainer` prints after `trainer: `); a few cases run the real command
 line for its exit status and its single line on stderr."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from trainer.plugins.data.mnist import synthetic_images, write_synthetic_mnist
 from trainer.plugins.data.tfrecord import write_tfrecords
 
-from tests.conftest import ROOT, write_image_folders
+from tests.conftest import trainer_process, write_image_folders
 from trainer.cli import hydra_error_line
 from trainer.config.compose import compose_config
 from trainer.errors import find_trainer_error
@@ -184,13 +181,7 @@ COMMAND_LINE = [  # one of each kind of failure: Hydra's composition, a setting,
 @pytest.mark.parametrize("overrides", COMMAND_LINE, ids=[" ".join(case) for case in COMMAND_LINE])
 def test_the_command_line_prints_that_line_alone_and_exits_non_zero(files, tmp_path, overrides):
     overrides = [o.format(f=files) for o in overrides]
-    result = subprocess.run(
-        [sys.executable, "-m", "trainer", *overrides, f"hydra.run.dir={tmp_path}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = trainer_process(*overrides, f"hydra.run.dir={tmp_path}")
 
     assert result.returncode == 1
     assert result.stderr == f"trainer: {refusal(overrides, tmp_path / 'in-process')}\n"

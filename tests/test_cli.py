@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT, choices, read_scalars, run_trainer
+from tests.conftest import ROOT, choices, read_scalars, run_trainer, trainer_process
 
 
 @pytest.mark.slow
@@ -38,12 +38,8 @@ def test_multirun_over_four_optimizers_writes_one_run_per_job(tmp_path):
 def test_hydra_full_error_still_shows_hydras_whole_message(tmp_path):
     import os
 
-    result = subprocess.run(
-        [sys.executable, "-m", "trainer", "optimizer=adamm", f"hydra.run.dir={tmp_path}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "HYDRA_FULL_ERROR": "1"},
+    result = trainer_process(
+        "optimizer=adamm", f"hydra.run.dir={tmp_path}", env={**os.environ, "HYDRA_FULL_ERROR": "1"}
     )
 
     assert result.returncode != 0

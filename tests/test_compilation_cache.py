@@ -4,35 +4,28 @@ machine's own; a damaged entry and a directory that cannot be made each end the 
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import ROOT, run_trainer
+from tests.conftest import run_trainer, trainer_process
 from trainer.startup import machine_key
 
 
-def trainer_process(*args: str, xdg=None) -> subprocess.CompletedProcess:
-    environ = {**os.environ, "XDG_CACHE_HOME": str(xdg)} if xdg else None
-    return subprocess.run(
-        [sys.executable, "-m", "trainer", "trainer.steps=30", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=environ,
-    )
+def cached_run(*args: str, xdg=None) -> subprocess.CompletedProcess:
+    """A 30-step default run in a process of its own, with XDG_CACHE_HOME at `xdg` where it is given."""
+    return trainer_process("trainer.steps=30", *args, env={**os.environ, "XDG_CACHE_HOME": str(xdg)} if xdg else None)
 
 
 @pytest.mark.slow
 def test_a_later_process_loads_the_compiled_program_and_a_damaged_one_is_one_line(tmp_path):
     cache = tmp_path / "cache"
-    first = trainer_process(f"trainer.compilation_cache={cache}", f"hydra.run.dir={tmp_path / 'first'}")
+    first = cached_run(f"trainer.compilation_cache={cache}", f"hydra.run.dir={tmp_path / 'first'}")
     assert first.returncode == 0, first.stderr
     (entry,) = (cache / machine_key()).iterdir()
     assert entry.name.startswith("xla_compile_cache__")
     written = entry.stat()
 
-    second = trainer_process(f"trainer.compilation_cache={cache}", f"hydra.run.dir={tmp_path / 'second'}")
+    second = cached_run(f"trainer.compilation_cache={cache}", f"hydra.run.dir={tmp_path / 'second'}")
     assert second.returncode == 0, second.stderr
     assert "cpu_aot_loader" not in second.stderr  # the loader's notices about tuning flags, hidden
     assert (entry.stat().st_ino, entry.stat().st_mtime_ns) == (written.st_ino, written.st_mtime_ns)  # loaded
@@ -40,7 +33,7 @@ def test_a_later_process_loads_the_compiled_program_and_a_damaged_one_is_one_lin
     assert metrics[0] == metrics[1]
 
     entry.write_bytes(b"damaged")
-    damaged = trainer_process(f"trainer.compilation_cache={cache}", f"hydra.run.dir={tmp_path / 'third'}")
+    damaged = cached_run(f"trainer.compilation_cache={cache}", f"hydra.run.dir={tmp_path / 'third'}")
     assert damaged.returncode == 1
     assert (
         damaged.stderr.strip()
@@ -51,7 +44,7 @@ def test_a_later_process_loads_the_compiled_program_and_a_damaged_one_is_one_lin
     )
     assert "Traceback" not in damaged.stderr
 
-    off = trainer_process("trainer.compilation_cache=null", f"hydra.run.dir={tmp_path / 'off'}", xdg=tmp_path / "xdg")
+    off = cached_run("trainer.compilation_cache=null", f"hydra.run.dir={tmp_path / 'off'}", xdg=tmp_path / "xdg")
     assert off.returncode == 0 and not (tmp_path / "xdg" / "trainer").exists()  # (matplotlib keeps its own there)
 
 

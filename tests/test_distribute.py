@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from trainer.plugins.data.mnist import write_synthetic_mnist
 
-from tests.conftest import ROOT, final_weights, read_scalars, start_trainer, wait_for_checkpoint
+from tests.conftest import ROOT, final_weights, read_scalars, start_trainer, trainer_process, wait_for_checkpoint
 from trainer.loop.runtime import weights_digest
 
 MIRRORED = ["distribute=mirrored", "distribute.logical_cpus=2"]
@@ -95,13 +95,7 @@ def test_mirrored_run_stopped_by_sigterm_resumes_to_the_uninterrupted_weights(mn
         "logging.pictures=false",
         *MIRRORED,
     ]
-    reference = subprocess.run(
-        [sys.executable, "-m", "trainer", *args, f"hydra.run.dir={tmp_path / 'whole'}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    reference = trainer_process(*args, f"hydra.run.dir={tmp_path / 'whole'}")
     assert reference.returncode == 0, reference.stderr
 
     child = start_trainer(*args, f"hydra.run.dir={tmp_path / 'stopped'}")
@@ -111,13 +105,7 @@ def test_mirrored_run_stopped_by_sigterm_resumes_to_the_uninterrupted_weights(mn
     assert child.returncode == 128 + signal.SIGTERM, stderr
     stopped_at = int(re.search(r"stopped by SIGTERM at step (\d+) of 96", stderr).group(1))
     assert stopped_at < 96
-    resumed = subprocess.run(
-        [sys.executable, "-m", "trainer", *args, f"hydra.run.dir={tmp_path / 'stopped'}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    resumed = trainer_process(*args, f"hydra.run.dir={tmp_path / 'stopped'}")
     assert resumed.returncode == 0, resumed.stderr
     assert f"at step {stopped_at} of 96" in resumed.stdout
     for got, want in zip(final_weights(tmp_path / "stopped"), final_weights(tmp_path / "whole"), strict=True):
@@ -197,13 +185,7 @@ def test_a_lost_worker_fails_the_other_within_the_timeout(mnist_file, tmp_path):
 )
 def test_launcher_presets_compose_for_a_sweep(launcher, keys):
     overrides = ["hydra.launcher.partition=gpu", "hydra.launcher.gpus_per_node=4"] if launcher == "slurm" else []
-    result = subprocess.run(
-        [sys.executable, "-m", "trainer", f"hydra/launcher={launcher}", *overrides, "--cfg", "hydra"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = trainer_process(f"hydra/launcher={launcher}", *overrides, "--cfg", "hydra")
     assert result.returncode == 0, result.stderr
 
     launcher_lines = result.stdout.split("\n  launcher:\n", 1)[1].split("\n  sweeper:\n", 1)[0]

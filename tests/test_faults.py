@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 from trainer.plugins.data.mnist import write_synthetic_mnist
 
-from tests.conftest import FAST, ROOT
+from tests.conftest import FAST, ROOT, trainer_process
 
 
 @contextmanager
@@ -38,14 +38,7 @@ def command(run_dir, data, limit: int | None = None) -> subprocess.CompletedProc
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
     args = ["experiment=mnist", "model=logistic_regression", f"data.path={data}", "trainer.epochs=1", *FAST]
-    return subprocess.run(
-        [sys.executable, "-m", "trainer", *args, f"hydra.run.dir={run_dir}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        preexec_fn=limited if limit else None,
-    )
+    return trainer_process(*args, f"hydra.run.dir={run_dir}", preexec_fn=limited if limit else None)
 
 
 @pytest.mark.slow

@@ -6,8 +6,6 @@ one run again changes nothing, and a run written by trainer 0.1 resumes after th
 import json
 import logging
 import signal
-import subprocess
-import sys
 import time
 
 import keras
@@ -16,7 +14,7 @@ import pytest
 import tensorflow as tf
 from trainer.plugins.data.mnist import write_synthetic_mnist
 
-from tests.conftest import FAST, ROOT, final_weights, start_trainer, wait_for_checkpoint
+from tests.conftest import FAST, ROOT, final_weights, start_trainer, trainer_process, wait_for_checkpoint
 from trainer.errors import ConfigError
 from trainer.train import train
 
@@ -37,13 +35,7 @@ def deterministic_mnist(tmp_path_factory):
         "trainer.jit_compile=false",
     ]
     reference = folder / "uninterrupted"
-    result = subprocess.run(
-        [sys.executable, "-m", "trainer", *args, f"hydra.run.dir={reference}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = trainer_process(*args, f"hydra.run.dir={reference}")
     assert result.returncode == 0, result.stderr
     return args, final_weights(reference)
 
@@ -61,13 +53,7 @@ def test_sigterm_then_resume_ends_bit_for_bit_as_the_uninterrupted_run(determini
     assert "run the same command to resume" in stderr
     assert not (tmp_path / "metrics.json").exists()
 
-    resumed = subprocess.run(
-        [sys.executable, "-m", "trainer", *args, f"hydra.run.dir={tmp_path}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    resumed = trainer_process(*args, f"hydra.run.dir={tmp_path}")
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed from" in resumed.stdout + resumed.stderr
     for got, want in zip(final_weights(tmp_path), expected, strict=True):
@@ -86,13 +72,7 @@ def test_sigkill_resumes_from_the_last_checkpoint(deterministic_mnist, tmp_path)
     saved_step = int(latest.rsplit("-", 1)[1])
     assert 0 < saved_step < 1280 and saved_step % 32 == 0  # killed mid-run; at most checkpoint_every steps lost
 
-    resumed = subprocess.run(
-        [sys.executable, "-m", "trainer", *args, f"hydra.run.dir={tmp_path}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    resumed = trainer_process(*args, f"hydra.run.dir={tmp_path}")
     assert resumed.returncode == 0, resumed.stderr
     assert f"at step {saved_step} of 1280" in resumed.stdout + resumed.stderr
     for got, want in zip(final_weights(tmp_path), expected, strict=True):
@@ -151,7 +131,6 @@ FIXTURE_RUNS = {  # runs written by trainer 0.1 (tests/fixtures/runs_v0.1/), sto
 def test_a_run_written_by_version_0_1_resumes_as_if_never_stopped(tmp_path, monkeypatch, name):
     import shutil
 
-    from tests.conftest import ROOT
     from trainer.config.compose import compose_config
 
     overrides, steps = FIXTURE_RUNS[name]

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.conftest import FAST, ROOT, start_trainer
+from tests.conftest import FAST, ROOT, start_trainer, trainer_process
 from trainer.errors import DirectoryInUse
 from trainer.train import train
 
@@ -76,13 +76,7 @@ def test_a_second_sweep_into_a_live_sweeps_directory_is_refused_and_writes_nothi
         time.sleep(0.05)
     before = sorted(path.relative_to(tmp_path) for path in tmp_path.rglob("*"))
 
-    second = subprocess.run(
-        [sys.executable, "-m", "trainer", "-m", "optimizer=rmsprop", f"hydra.sweep.dir={tmp_path}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    second = trainer_process("-m", "optimizer=rmsprop", f"hydra.sweep.dir={tmp_path}")
     assert second.returncode == 1
     assert second.stderr == (
         f"trainer: sweep directory {tmp_path} is in use by a live sweep (pid {first.pid}); wait for it to end, "

@@ -3,6 +3,7 @@ notices hidden, and set its import's millions of objects aside from the garbage 
 command also points XLA at its persistent cache of compiled programs first."""
 
 import contextlib
+import functools
 import gc
 import hashlib
 import logging
@@ -72,6 +73,7 @@ def unreadable_cache_reported():
         ) from error
 
 
+@functools.cache  # read once per process, not at each job of a sweep
 def machine_key() -> str:
     """A short name for this machine's CPU (its model and instruction sets) and the installed TensorFlow."""
     from importlib.metadata import PackageNotFoundError, version

@@ -24,10 +24,8 @@ class Curvature(Action):
 
     def begin(self, run, loop) -> None:
         if self.every:
-            train = run.data.train
-            probe = (None, None) if train is None else tuple(a[: run.cfg.trainer.batch_size] for a in train)
             self.variables = run.model.trainable_variables
-            self.product = make_hessian_vector_product(run.model, run.loss_fn, *probe)
+            self.product = make_hessian_vector_product(run.model, run.loss_fn, *run.first_batch())
 
     def act(self, run, loop) -> None:
         seed = tf.constant([run.cfg.trainer.seed, loop.done], tf.int64)

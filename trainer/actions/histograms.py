@@ -12,8 +12,7 @@ class Histograms(Action):
         self.every = run.cfg.logging.histogram_every
         if self.every:
             self.gradients = make_gradients(run.model, run.loss_fn)
-            train = run.data.train
-            self.probe = (None, None) if train is None else tuple(a[: run.cfg.trainer.batch_size] for a in train)
+            self.probe = run.first_batch()
 
     def act(self, run, loop) -> None:
         for variable, gradient in zip(run.model.trainable_variables, self.gradients(*self.probe)):

@@ -49,9 +49,10 @@ class TrainScalars(Action):
             **{f"train/{name}": float(metric.result()) for name, metric in run.metrics.items()},
             **run.task.log_values(run),
         }
-        for tag, value in {**values, STEP_SECONDS: loop.step_seconds}.items():
+        logged = {**values, STEP_SECONDS: loop.step_seconds}
+        for tag, value in logged.items():
             tf.summary.scalar(tag, value, step=loop.done)
         for metric in (run.loss_mean, *run.metrics.values()):
             metric.reset_state()
-        loop.logs.update({**values, STEP_SECONDS: loop.step_seconds})
+        loop.logs.update(logged)
         self.progress.update(loop.done, loop.step_seconds, values)

@@ -42,10 +42,12 @@ def drive(run: Run, loop: Loop) -> dict:
             loop.compile_seconds, _ = timed_call(run, 0, compiles=True)
         for action in run.actions:
             action.begin(run, loop)
+        first_call = True  # a data run's XLA step compiles at its first step in this process
         while loop.done < run.total_steps and loop.stop is None:
             due_in = (action.steps_to_due(loop.done) for action in run.actions)
             count = min(run.cfg.trainer.steps_per_call, run.total_steps - loop.done, *due_in)
-            seconds, loop.outputs = timed_call(run, count, compiles=loop.step_seconds == 0)
+            seconds, loop.outputs = timed_call(run, count, compiles=first_call)
+            first_call = False
             loop.step_seconds += seconds
             loop.done = int(run.global_step.numpy())
             received = signal_received(run, signals)

@@ -47,6 +47,12 @@ class Run:
     saved_logs: tf.Variable  # Loop.logs as JSON, written into each checkpoint
     resumed: str | None  # the checkpoint restored, if any
 
+    def first_batch(self) -> tuple:
+        """The first trainer.batch_size training examples as (x, y), what the diagnostics probe; (None, None)
+        for a scalar problem, which has no data."""
+        train = self.data.train
+        return (None, None) if train is None else tuple(a[: self.cfg.trainer.batch_size] for a in train)
+
 
 @dataclass(kw_only=True)
 class Loop:
