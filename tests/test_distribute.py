@@ -19,6 +19,7 @@ from tests.conftest import ROOT, final_weights, read_scalars, start_trainer, tra
 from trainer.loop.runtime import weights_digest
 
 MIRRORED = ["distribute=mirrored", "distribute.logical_cpus=2"]
+DIAGNOSTICS = ["actions.curvature.every=12", "actions.gradient_noise.every=12", "actions.updates.every=12"]
 
 # Trains each (optimizer, distribute) pair in one process whose CPU is split in two, and prints each
 # refusal; the parent compares the runs' event files and exported models.
@@ -37,10 +38,10 @@ runs.append(("clipped-mirrored", ["optimizer=adam", "optimizer.global_clipnorm=1
 for name, overrides in runs:
     try:
         train(compose_config(f"output_dir={run_root}/{name}", "experiment=mnist", f"data.path={data}", *overrides,
-                             "trainer.steps=24", "trainer.log_every=4", "logging.pictures=false"))
+                             "trainer.steps=24", "trainer.log_every=4", "logging.pictures=false", *DIAGNOSTICS))
     except ConfigError as error:
         print(json.dumps({name: str(error)}))
-""".replace("MIRRORED", repr(MIRRORED))
+""".replace("MIRRORED", repr(MIRRORED)).replace("DIAGNOSTICS", repr(DIAGNOSTICS))
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +67,7 @@ def test_mirrored_over_two_devices_follows_the_single_device_run(mnist_file, tmp
         np.testing.assert_allclose([v for _, v in mirrored_loss], [v for _, v in single_loss], rtol=1e-5)
         for got, want in zip(final_weights(mirrored), final_weights(single), strict=True):
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)  # summed in halves: float rounding
+        assert_same_diagnostics(read_scalars(mirrored), read_scalars(single))
         metrics = json.loads((mirrored / "metrics.json").read_text())
         assert (metrics["replicas"], metrics["per_replica_batch_size"]) == (2, 64)
         assert "replicas" not in json.loads((single / "metrics.json").read_text())
@@ -81,6 +83,17 @@ def test_mirrored_over_two_devices_follows_the_single_device_run(mnist_file, tmp
     assert refusal.startswith("optimizer: trainer.plugins.optimizers.lbfgs.LBFGS evaluates the loss more than once")
     assert "choose a gradient optimizer such as optimizer=adam, or distribute=none" in refusal
     assert (tmp_path / "lbfgs-none" / "metrics.json").is_file()
+
+
+def assert_same_diagnostics(mirrored: dict, single: dict) -> None:
+    """The diagnostics of the two runs at the same steps, within float rounding. A process names its second
+    model's layers anew (dense_2, ...): the per-variable tags are matched in order."""
+    tags = {run: sorted(tag for tag in scalars if tag.startswith("diagnostics/")) for run, scalars in
+            (("mirrored", mirrored), ("single", single))}  # fmt: skip
+    assert len(tags["mirrored"]) == len(tags["single"]) == 7 + 5 * 4  # 4 variables
+    for got, want in zip(tags["mirrored"], tags["single"]):
+        assert [step for step, _ in mirrored[got]] == [step for step, _ in single[want]] == [12, 24]
+        np.testing.assert_allclose([v for _, v in mirrored[got]], [v for _, v in single[want]], rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.slow

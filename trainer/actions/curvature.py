@@ -3,7 +3,8 @@ training examples; a scalar problem has none): the Hessian's largest eigenvalue 
 Hessian-vector products, logged beside 2 / learning rate, where gradient descent stops being stable (the
 edge of stability, Cohen et al. 2021), and the Hessian's trace by Hutchinson's estimator with its standard
 error, as diagnostics/sharpness, diagnostics/two_over_learning_rate, diagnostics/hessian_trace and
-diagnostics/hessian_trace_stderr. Its random vectors come from stateless seeds of their own, so that the
+diagnostics/hessian_trace_stderr; at the end (`logging.pictures`), the first two over the run as the picture
+edge_of_stability. Its random vectors come from stateless seeds of their own, so that the
 run's numbers are those of a run without it. Each time it is due it costs `iterations + probes`
 Hessian-vector products, each about two gradients.
 
@@ -14,7 +15,10 @@ import tensorflow as tf
 
 from trainer.actions.base import Action
 from trainer.config.ranges import valid
+from trainer.files import write_atomically
 from trainer.loop.step import per_run_function
+from trainer.outputs.events import aligned
+from trainer.outputs.pictures import edge_of_stability_png, log_png
 
 
 @valid(every="int >= 1", iterations="int >= 1", probes="int >= 2")
@@ -39,6 +43,16 @@ class Curvature(Action):
         for tag, value in values.items():
             tf.summary.scalar(tag, value, step=loop.done)
         loop.logs.update(values)
+
+    def end(self, run, loop) -> None:
+        if not self.every or not run.cfg.logging.pictures or not run.runtime.is_writer:
+            return
+        tf.summary.flush()  # the points are read back from the run's event files, resumed parts included
+        steps, values, _ = aligned(run.output_dir, ["diagnostics/sharpness", "diagnostics/two_over_learning_rate"])
+        if len(steps):
+            data = edge_of_stability_png(steps, values[:, 0], values[:, 1])
+            write_atomically(run.output_dir / "edge_of_stability.png", data)
+            log_png("edge_of_stability", data, loop.done)
 
 
 def make_hessian_vector_product(model, loss_fn, x, y):

@@ -21,7 +21,9 @@ RESUMABLE_CHANGES = (
     "trainer.checkpoint_every",
     "trainer.keep_checkpoints",
     "trainer.compilation_cache",
-    "actions.curvature.",
+    "actions.curvature.",  # the diagnostics change no number of the run
+    "actions.gradient_noise.",
+    "actions.updates.",
     "logging.",
     "sweep.",
 )

@@ -134,14 +134,14 @@ def summed_gradient_norm(strategy, gradients, optimizer) -> tf.Tensor:
     return tf.cast(tf.linalg.global_norm(summed), tf.float32) / optimizer.scale_loss(1.0)
 
 
-def make_gradients(model, loss_fn):
+def make_gradients(model, loss_fn, training: bool = False):
     """A compiled `gradients(x, y)`: the loss's gradient for each trainable variable on one batch, no step
-    taken. What the gradient histograms show."""
+    taken. What the gradient histograms show, and, `training` as a step computes it, the gradient noise."""
 
     @per_run_function
     def gradients(x, y):
         with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=False))
+            loss = loss_fn(y, model(x, training=training))
         return tape.gradient(loss, model.trainable_variables)
 
     return gradients

@@ -128,3 +128,17 @@ def confusion_png(matrix: np.ndarray) -> bytes:
     axes.set_ylabel("true")
     axes.set_title(f"confusion matrix: {np.trace(matrix)} of {matrix.sum()} right")
     return png(figure)
+
+
+def edge_of_stability_png(steps: np.ndarray, sharpness: np.ndarray, two_over_rate: np.ndarray) -> bytes:
+    """The Hessian's largest eigenvalue over a run beside 2 / learning rate, above which gradient descent on
+    a quadratic of that curvature diverges (Cohen et al. 2021: full-batch training rises to it and hovers)."""
+    figure = Figure(figsize=(7, 4))
+    axes = figure.add_subplot()
+    axes.plot(steps, sharpness, marker="o", label="sharpness (largest Hessian eigenvalue)")
+    axes.plot(steps, two_over_rate, linestyle="--", color="black", label="2 / learning rate")
+    axes.set_yscale("log" if np.all(sharpness > 0) else "symlog")
+    axes.set_xlabel("step")
+    axes.set_title("Edge of stability")
+    axes.legend()
+    return png(figure)
