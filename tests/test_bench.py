@@ -32,7 +32,7 @@ def test_quick_benchmark_writes_every_table_with_its_targets(tmp_path):
         "Sweeps",
         "Memory",
         "Mirrored over two logical CPU devices vs one device",
-        "Diagnostics: what one curvature measurement costs",
+        "Diagnostics: what one measurement of each costs",
     ):
         assert f"## {title}" in text
     assert text.count("| target | measured | met |") == 8
