@@ -38,12 +38,15 @@ def test_sharpness_and_trace_are_those_of_the_exact_hessian(make_config, tmp_pat
 
 def test_booths_trace_estimate_varies_by_probe_and_its_error_says_so(make_config, tmp_path):
     overrides = ("model=booth", "trainer.steps=10", "actions.curvature.every=5", "actions.curvature.probes=4")
-    train(make_config(*overrides, "logging.pictures=true"))
+    others = ("actions.gradient_noise.every=5", "actions.updates.every=5")
+    train(make_config(*overrides, *others, "logging.pictures=true"))
     (_, stderr) = read_scalars(tmp_path / "run")["diagnostics/hessian_trace_stderr"][-1]
     assert stderr > 0  # z'Hz = 20 + 16 z1 z2 for Rademacher z: not every probe gives the trace
 
-    picture = (tmp_path / "run" / "edge_of_stability.png").read_bytes()
-    assert picture.startswith(b"\x89PNG") and read_tensors(tmp_path / "run")["edge_of_stability"][0][0] == 10
+    images = read_tensors(tmp_path / "run")
+    for picture in ("edge_of_stability", "gradient_noise", "update_ratios"):
+        assert (tmp_path / "run" / f"{picture}.png").read_bytes().startswith(b"\x89PNG")
+        assert images[picture][0][0] == 10
 
 
 def test_a_run_with_diagnostics_ends_with_the_weights_of_one_without(make_config, fake_mnist, tmp_path):
@@ -113,9 +116,9 @@ def test_mlp_sharpness_is_the_largest_eigenvalue_of_its_dense_hessian():
     Hessian on 128 real examples, against the power iteration the curvature action runs."""
     import keras
     import tensorflow as tf
+    from trainer.plugins.models.mlp import mlp
 
     from trainer.actions.curvature import largest_eigenvalue, make_hessian_vector_product
-    from trainer.plugins.models.mlp import mlp
 
     with np.load(REAL_MNIST) as arrays:
         images, labels = arrays["x_train"][:128] / 255.0, arrays["y_train"][:128]

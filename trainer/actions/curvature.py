@@ -14,11 +14,9 @@ smoothing splines", Communications in Statistics - Simulation and Computation 19
 import tensorflow as tf
 
 from trainer.actions.base import Action
+from trainer.actions.pictures import draw_logged
 from trainer.config.ranges import valid
-from trainer.files import write_atomically
 from trainer.loop.step import per_run_function
-from trainer.outputs.events import aligned
-from trainer.outputs.pictures import edge_of_stability_png, log_png
 
 
 @valid(every="int >= 1", iterations="int >= 1", probes="int >= 2")
@@ -45,14 +43,10 @@ class Curvature(Action):
         loop.logs.update(values)
 
     def end(self, run, loop) -> None:
-        if not self.every or not run.cfg.logging.pictures or not run.runtime.is_writer:
-            return
-        tf.summary.flush()  # the points are read back from the run's event files, resumed parts included
-        steps, values, _ = aligned(run.output_dir, ["diagnostics/sharpness", "diagnostics/two_over_learning_rate"])
-        if len(steps):
-            data = edge_of_stability_png(steps, values[:, 0], values[:, 1])
-            write_atomically(run.output_dir / "edge_of_stability.png", data)
-            log_png("edge_of_stability", data, loop.done)
+        if self.every:
+            curves = {"sharpness (largest Hessian eigenvalue)": "diagnostics/sharpness"}
+            reference = ("2 / learning rate", "diagnostics/two_over_learning_rate")
+            draw_logged(run, loop, "edge_of_stability", "Edge of stability", curves, reference)
 
 
 def make_hessian_vector_product(model, loss_fn, x, y):

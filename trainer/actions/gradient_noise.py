@@ -1,7 +1,8 @@
 """Gradient noise every `every` steps (none by default): the gradient noise scale and the gradient's
 signal-to-noise ratio, from `samples` gradients taken at the current weights, logged as
 diagnostics/gradient_noise_scale (with its jackknife standard error, diagnostics/gradient_noise_scale_stderr)
-and diagnostics/gradient_snr.
+and diagnostics/gradient_snr; at the end (`logging.pictures`), the noise scale over the run beside the batch
+size as the picture gradient_noise.
 
 A classifier's samples are the gradients of `samples` equal micro-batches of the probe batch (the first
 `trainer.batch_size` training examples); a scalar problem's are `samples` evaluations of its objective, each
@@ -21,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from trainer.actions.base import Action
+from trainer.actions.pictures import draw_logged
 from trainer.config.ranges import valid
 from trainer.errors import ConfigError
 from trainer.loop.step import make_gradients
@@ -53,6 +55,13 @@ class GradientNoise(Action):
         for tag, value in values.items():
             tf.summary.scalar(tag, value, step=loop.done)
         loop.logs.update(values)
+
+    def end(self, run, loop) -> None:
+        if self.every:
+            curves = {"B_simple": "diagnostics/gradient_noise_scale"}
+            bands = {"B_simple": "diagnostics/gradient_noise_scale_stderr"}
+            reference = (f"the batch ({self.batch})", self.batch)
+            draw_logged(run, loop, "gradient_noise", "Gradient noise scale", curves, reference, bands)
 
     def gram(self, model) -> np.ndarray:
         """The (samples, samples) inner products of the sample gradients, the model's untrained state as it

@@ -3,7 +3,8 @@ gradient (on the probe batch, at the weights the step started from), of the upda
 step, the update-to-weight ratio (about 1e-3 is the rule of thumb of a healthy rate), and the cosine between
 that update and the one before (near -1: the steps oscillate across a valley; near 1: they keep going one way),
 under diagnostics/<quantity>/<variable>. The calls are split to stop on the two steps before each logged one,
-where the weights are read; the numbers are those of the run without it.
+where the weights are read; the numbers are those of the run without it. At the end (`logging.pictures`), the
+ratios over the run as the picture update_ratios.
 
 A run resumed between those steps logs from its next full window."""
 
@@ -11,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from trainer.actions.base import Action
+from trainer.actions.pictures import draw_logged
 from trainer.config.ranges import valid
 from trainer.loop.step import make_gradients
 
@@ -57,6 +59,11 @@ class Updates(Action):
         self.weights[done] = [np.asarray(v, np.float64) for v in self.variables]
         if (done + 1) % self.every == 0:
             self.gradient = [np.asarray(g, np.float64) for g in self.gradients(*self.probe)]
+
+    def end(self, run, loop) -> None:
+        if self.every:
+            curves = {name: f"diagnostics/update_ratio/{name}" for name in self.names}
+            draw_logged(run, loop, "update_ratios", "Update-to-weight ratio", curves, ("1e-3", 1e-3))
 
     def log(self, loop, weights: list, before: list, earlier: list | None) -> None:
         values = {}

@@ -130,15 +130,22 @@ def confusion_png(matrix: np.ndarray) -> bytes:
     return png(figure)
 
 
-def edge_of_stability_png(steps: np.ndarray, sharpness: np.ndarray, two_over_rate: np.ndarray) -> bytes:
-    """The Hessian's largest eigenvalue over a run beside 2 / learning rate, above which gradient descent on
-    a quadratic of that curvature diverges (Cohen et al. 2021: full-batch training rises to it and hovers)."""
+
+def curves_png(title: str, steps: np.ndarray, curves: dict, reference: tuple | None = None, bands: dict = {}) -> bytes:  # noqa: B006 (read only)
+    """Logged values over a run: each labelled curve of `curves`, with a band of plus or minus its standard
+    error where `bands` has one, and a `reference` (label, values) dashed in black, such as 2 / learning rate
+    beside the sharpness. A log scale where every value is positive."""
     figure = Figure(figsize=(7, 4))
     axes = figure.add_subplot()
-    axes.plot(steps, sharpness, marker="o", label="sharpness (largest Hessian eigenvalue)")
-    axes.plot(steps, two_over_rate, linestyle="--", color="black", label="2 / learning rate")
-    axes.set_yscale("log" if np.all(sharpness > 0) else "symlog")
+    for label, values in curves.items():
+        axes.plot(steps, values, marker="o", markersize=3, label=label)
+        if label in bands:
+            axes.fill_between(steps, values - bands[label], values + bands[label], alpha=0.2)
+    if reference is not None:
+        axes.plot(steps, reference[1], linestyle="--", color="black", label=reference[0])
+    everything = np.concatenate([*curves.values(), *([reference[1]] if reference else [])])
+    axes.set_yscale("log" if np.all(everything > 0) else "symlog")
     axes.set_xlabel("step")
-    axes.set_title("Edge of stability")
-    axes.legend()
+    axes.set_title(title)
+    axes.legend(fontsize="small")
     return png(figure)
