@@ -74,14 +74,24 @@ def test_help_says_what_the_command_does_and_lists_the_groups_users_choose_from(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("flag", ["--help", "--cfg=job"])
-def test_help_and_cfg_do_not_import_tensorflow(flag):
+@pytest.mark.parametrize(
+    "command, flag, printed",
+    [
+        ("trainer", "--help", "trainer: config-driven TensorFlow training"),
+        ("trainer", "--cfg=job", None),
+        ("trainer.gradcheck", "--help", "python -m trainer.gradcheck: the configured model and loss"),
+        ("trainer.lr_find", "--help", "python -m trainer.lr_find: the learning-rate range test"),
+    ],
+)
+def test_help_and_cfg_do_not_import_tensorflow(command, flag, printed):
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "trainer", flag], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-X", "importtime", "-m", command, flag], cwd=ROOT, capture_output=True, text=True
     )
 
     assert result.returncode == 0, result.stderr
     assert "tensorflow" not in result.stderr and "keras" not in result.stderr
+    if printed:  # the command's own help, with the groups to choose from
+        assert result.stdout.startswith(printed) and "  optimizer: adabelief, adadelta" in result.stdout
     if flag == "--cfg=job":
         assert "_target_: keras.optimizers.SGD" in result.stdout
 

@@ -12,16 +12,14 @@ import sys
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import OmegaConf
 
 import trainer.config.settings  # noqa: F401 (registers the schemas conf/ names)
-from trainer.cli import FULL_ERROR, config_choices, exit_with, run_command
+from trainer.cli import FULL_ERROR, exit_with, run_command
 from trainer.errors import DirectoryInUse, Interrupted, find_trainer_error
 from trainer.outputs.metrics import read_metrics, summarize, write_metrics
 from trainer.startup import import_tensorflow_quietly, use_compilation_cache
 
 log = logging.getLogger(__name__)
-OmegaConf.register_new_resolver("trainer_choices", config_choices, replace=True)  # for conf/hydra/help/
 
 
 def in_sweep() -> bool:

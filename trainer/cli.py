@@ -5,9 +5,12 @@ be written, Ctrl-C while starting), and HYDRA_FULL_ERROR=1 shows the whole trace
 
 import functools
 import importlib
+import importlib.util
 import logging
 import os
 import sys
+
+from omegaconf import OmegaConf
 
 from trainer.errors import find_trainer_error
 from trainer.outputs.locks import ClaimRefused
@@ -94,6 +97,10 @@ def config_choices() -> str:
     return "\n".join(f"  {group}: {', '.join(group_choices(group))}" for group in groups)
 
 
+# ${trainer_choices:} in the commands' --help templates (conf/hydra/help/, conf/lr_find.yaml, conf/gradcheck.yaml)
+OmegaConf.register_new_resolver("trainer_choices", config_choices, replace=True)
+
+
 def run_in_process(module: str, *args: str) -> int:
     """`python -m <module> *args` run to its end in this process, through the command's own entry (its Hydra
     app, its one-line errors), as a child process would run it, but sharing this one's imports and built
@@ -102,7 +109,8 @@ def run_in_process(module: str, *args: str) -> int:
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
 
-    entry = importlib.import_module(f"{module}.__main__").main
+    package = importlib.util.find_spec(module).submodule_search_locations is not None
+    entry = importlib.import_module(f"{module}.__main__" if package else module).main
     hydra, hydra_config = GlobalHydra.instance().hydra, HydraConfig.instance().cfg
     handlers, level = logging.root.handlers[:], logging.root.level
     saved_argv, saved_environ = sys.argv, dict(os.environ)

@@ -2,7 +2,8 @@
 compared on problems as a benchmark does, in the comparison directory (`hydra.run.dir`, conf/compare.yaml).
 
 1. tune: each (problem, optimizer) gets `budget` runs, at learning rates log-spaced over `learning_rates`
-   (a grid, as DeepOBS: every optimizer sees the same rates, which the sensitivity curves need);
+   (a grid, as DeepOBS: every optimizer sees the same rates, which the sensitivity curves need), or with
+   `centre=lr_find` over the same ratio centred on the pair's learning-rate range test (centres.py);
 2. seeds: the best of them by the problem's `sweep.metric` runs again with seeds 1..`seeds`;
 3. report: report.md, PNGs and TensorBoard events (trainer/compare/report.py).
 """
@@ -13,6 +14,7 @@ import hydra
 from omegaconf import DictConfig
 
 from trainer.cli import run_command
+from trainer.compare.centres import find_centres
 from trainer.compare.plan import check_settings, run_missing, seed_jobs, tuning_jobs
 from trainer.compare.report import write_report
 from trainer.compare.select import best_learning_rates
@@ -21,7 +23,8 @@ from trainer.compare.select import best_learning_rates
 def compare(cfg: DictConfig, directory: Path) -> Path:
     """Tune, rerun the best with seeds, report; return report.md's path."""
     check_settings(cfg)
-    run_missing(cfg, directory, tuning_jobs(cfg))
+    find_centres(cfg, directory)
+    run_missing(cfg, directory, tuning_jobs(cfg, directory))
     tuned = best_learning_rates(directory, cfg)
     run_missing(cfg, directory, seed_jobs(cfg, tuned))
     return write_report(directory, cfg, tuned)

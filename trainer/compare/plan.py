@@ -2,8 +2,11 @@
 are a preset written into <dir>/presets, named after the job (`rosenbrock-adam-lr0.01`), and whose directory
 is <dir>/<phase>/<that name>. A phase starts one multirun of the jobs it lacks (those without metrics.json),
 under `launcher`: a finished comparison run again starts none, and a killed one starts what was left, the
-killed jobs resuming their checkpoints."""
+killed jobs resuming their checkpoints. With `centre: lr_find`, each (problem, optimizer)'s grid is centred on
+its learning-rate range test's suggestion (trainer/compare/centres.py), kept in <dir>/lr_find/centres.json."""
 
+import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from trainer.files import write_atomically
 from trainer.outputs.metrics import read_metrics
 
 PRESETS = "compare_job"  # the config group of the jobs' presets, under <dir>/presets
+CENTRES = Path("lr_find", "centres.json")  # centre=lr_find: each pair's suggestion, by "<problem>-<optimizer>"
 
 
 @dataclass(frozen=True)
@@ -58,23 +62,35 @@ def check_settings(cfg: DictConfig) -> None:
         and 0 < rates[0] <= rates[1]
     ):
         raise ConfigError(f"learning_rates must be [low, high] with 0 < low <= high; got {rates!r}")
+    if cfg.centre not in (None, "lr_find"):
+        raise ConfigError(f"centre must be null or lr_find; got {cfg.centre!r}")
     for key in ("target", "tau_max"):
         if not isinstance(cfg[key], (int, float)) or cfg[key] < (0 if key == "target" else 1):
             raise ConfigError(f"{key} must be a number >= {0 if key == 'target' else 1}; got {cfg[key]!r}")
 
 
-def learning_rate_grid(cfg: DictConfig) -> list[float]:
-    """`budget` learning rates log-spaced from the low to the high end, to 3 significant digits."""
-    return [float(f"{rate:.3g}") for rate in np.geomspace(*cfg.learning_rates, cfg.budget)]
+def learning_rate_grid(cfg: DictConfig, centre: float | None = None) -> list[float]:
+    """`budget` learning rates log-spaced from the low to the high end, to 3 significant digits; about a
+    `centre`, rates of the same ratio whose geometric mean it is, unrounded (rounding would move the centre)."""
+    low, high = cfg.learning_rates
+    if centre is None:
+        return [float(f"{rate:.3g}") for rate in np.geomspace(low, high, cfg.budget)]
+    half = math.sqrt(high / low)
+    return np.geomspace(centre / half, centre * half, cfg.budget).tolist()
 
 
 def experiment(cfg: DictConfig, problem: str) -> str:
     return cfg.data_problems.get(problem, "scalar")
 
 
-def tuning_jobs(cfg: DictConfig) -> list[JobSpec]:
+def tuning_jobs(cfg: DictConfig, directory: Path) -> list[JobSpec]:
+    """Each pair's jobs at the rates of its grid: centred as <directory>'s centres.json says, where `centre` is set."""
+    centres = json.loads((directory / CENTRES).read_text()) if cfg.centre else {}
     return [
-        JobSpec("tune", p, o, rate, 0) for p in cfg.problems for o in cfg.optimizers for rate in learning_rate_grid(cfg)
+        JobSpec("tune", p, o, rate, 0)
+        for p in cfg.problems
+        for o in cfg.optimizers
+        for rate in learning_rate_grid(cfg, centres.get(f"{p}-{o}"))
     ]
 
 

@@ -110,9 +110,11 @@ def write_report(directory: Path, cfg: DictConfig, tuned: dict) -> Path:
     from trainer.startup import import_tensorflow_quietly
 
     import_tensorflow_quietly()
+    span = list(cfg.learning_rates)
+    grid = f"the ratio of {span} centred on each pair's lr_find suggestion (lr_find/)" if cfg.centre else span
     sections = [
-        f"# Optimizer comparison\n\n{cfg.budget} tuning runs (learning rates log-spaced over "
-        f"{list(cfg.learning_rates)}) per optimizer and problem, "
+        f"# Optimizer comparison\n\n{cfg.budget} tuning runs (learning rates log-spaced over {grid}) per "
+        "optimizer and problem, "
         f"{cfg.seeds} seeds of the best, {cfg.steps} steps each; the target: a loss within {cfg.target:g} "
         "of the problem's least value (0 for classifiers).\n"
     ]
@@ -150,7 +152,7 @@ def read_outcomes(cfg: DictConfig, directory: Path, problem: str, tuned: dict) -
             optimizer,
             [
                 job
-                for spec in tuning_jobs(cfg)
+                for spec in tuning_jobs(cfg, directory)
                 if (spec.problem, spec.optimizer) == (problem, optimizer)
                 for job in read_spec_jobs(directory, spec)
             ],

@@ -19,7 +19,7 @@ def best_learning_rates(directory: Path, cfg: DictConfig) -> dict[tuple[str, str
     """(problem, optimizer) -> the learning rate of its best tuning job by the problem's sweep ranking;
     pairs whose every tuning job failed are left out."""
     pairs = {}
-    for spec in tuning_jobs(cfg):
+    for spec in tuning_jobs(cfg, directory):
         pairs.setdefault((spec.problem, spec.optimizer), []).extend(read_spec_jobs(directory, spec))
     best = {}
     for pair, jobs in pairs.items():

@@ -1,5 +1,6 @@
-"""Typed schemas of the fixed config sections (`trainer`, `logging`, `sweep`, `gradcheck`), registered in
-Hydra's ConfigStore and named first in the defaults lists of conf/config.yaml and conf/gradcheck.yaml.
+"""Typed schemas of the fixed config sections (`trainer`, `logging`, `sweep`, `gradcheck`, `lr_find`),
+registered in Hydra's ConfigStore and named first in the defaults lists of conf/config.yaml,
+conf/gradcheck.yaml and conf/lr_find.yaml.
 
 OmegaConf enforces each field's type while the config is composed, so `trainer.batch_size=abc` or an
 unknown `+trainer.bathc_size=64` fails before anything runs; `check_settings` then tests each value's
@@ -19,6 +20,7 @@ from trainer.errors import ConfigError
 PIPELINES = ("graph", "tf.data")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 DIRECTIONS = ("minimize", "maximize")
+LR_FIND_RULES = ("steepest", "minimum")  # how trainer.lr_find reads its curve
 
 
 def setting(valid: str, test=lambda value: True):
@@ -90,11 +92,22 @@ class GradcheckSettings:
     tolerance: float = setting("a number > 0", lambda value: value > 0)
 
 
+@dataclass
+class LrFindSettings:
+    start: float = setting("a number > 0", lambda value: value > 0)
+    stop: float = setting("a number > lr_find.start", lambda value: value > 0)  # trainer.lr_find compares them
+    steps: int = setting("an integer >= 2", at_least(2))
+    smoothing: float = setting("a number in [0, 1)", lambda value: 0 <= value < 1)
+    diverge: float = setting("a number > 1", lambda value: value > 1)
+    rule: str = one_of(LR_FIND_RULES)
+
+
 SCHEMAS = {
     "trainer": TrainerSettings,
     "logging": LoggingSettings,
     "sweep": SweepSettings,
     "gradcheck": GradcheckSettings,
+    "lr_find": LrFindSettings,
 }
 for _section, _schema in SCHEMAS.items():
     ConfigStore.instance().store(name=f"{_section}_schema", node=_schema, package=_section)
