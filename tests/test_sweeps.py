@@ -157,3 +157,28 @@ def test_each_job_of_a_sweep_in_one_process_is_what_it_would_be_alone(tmp_path, 
     assert len(results) == 4
     for settings, (first, second) in results.items():
         assert first == second, settings
+
+
+def test_a_jobs_config_composed_once_per_set_of_group_choices_is_hydras_own():
+    """The trainer launcher's SweepConfigLoader against Hydra's config loader, on the jobs of one sweep: group
+    choices, values, an added key, a value in a chosen config, and a key the job's directory name leaves out."""
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+
+    from trainer.config.compose import config_loader
+    from trainer.config.sweeps import SweepConfigLoader
+
+    jobs = [
+        ["optimizer=adam", "optimizer.learning_rate=0.1", "trainer.steps=7", "data=mnist", "data.path=a/b"],
+        ["optimizer=adam", "optimizer.learning_rate=0.3", "trainer.steps=7", "data=mnist", "data.path=a/b"],
+        ["optimizer=sgd", "optimizer.momentum=0.5", "+trainer.extra=1", "model=booth", "data=mnist", "data.path=c"],
+        ["optimizer=sgd", "optimizer.momentum=0.9", "+trainer.extra=2", "model=booth", "data=mnist", "data.path=c"],
+    ]
+    with config_loader() as hydras:
+        master = hydras.load_configuration("config", ["hydra.sweep.dir=s"], run_mode=RunMode.MULTIRUN)
+        ours = SweepConfigLoader(hydras)
+        for overrides in jobs:
+            want = OmegaConf.to_container(hydras.load_sweep_config(master, overrides))
+            got = OmegaConf.to_container(ours.load_sweep_config(master, overrides))
+            assert got == want
+    assert len(ours.compositions) == 2  # one per set of group choices

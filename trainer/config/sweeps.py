@@ -1,0 +1,71 @@
+"""A multirun's job configs composed once per set of group choices. Hydra composes every job from the YAML
+files, and twice (the sweeper checks the batch, then the launcher runs it): 0.1-0.2 s a job, the larger part of
+a short run's cost. Jobs of a sweep mostly differ in values alone (a learning rate, a seed), which Hydra applies
+after composing, to the composed config. `SweepConfigLoader` stands in for Hydra's config loader in a multirun
+(the `trainer` launcher puts it in place, hydra_plugins/trainer): a job's config is a copy of the composition
+of its group choices, its values set by Hydra's own override rules, and its `hydra.overrides.task` and
+`hydra.job.override_dirname` what Hydra writes. `tests/test_sweeps.py` checks it against Hydra's own."""
+
+import copy
+
+from hydra._internal.config_loader_impl import ConfigLoaderImpl, get_overrides_dirname
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+
+class SweepConfigLoader:
+    """Hydra's config loader `loader`, with sweep jobs' configs composed once per set of group choices; every
+    other call goes to `loader`."""
+
+    def __init__(self, loader):
+        self.loader = loader
+        self.compositions: dict[tuple, DictConfig] = {}
+        self.repositories: dict[int, object] = {}  # by the master config's id
+
+    def __getattr__(self, name: str):
+        return getattr(self.loader, name)
+
+    def load_sweep_config(self, master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:
+        parsed = OverridesParser.create().parse_overrides(list(sweep_overrides))
+        groups = self.repository(master_config)
+        values = [override for override in parsed if is_value(override, groups)]
+        choices = [override.input_line for override in parsed if override not in values]
+        key = (id(master_config), tuple(choices))
+        if key not in self.compositions:
+            self.compositions[key] = self.loader.load_sweep_config(master_config, choices)
+        cfg = copy.deepcopy(self.compositions[key])
+        ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
+        OmegaConf.copy_cache(from_config=master_config, to_config=cfg)
+        task = [override for override in parsed if not override.is_hydra_override()]
+        naming = cfg.hydra.job.config.override_dirname
+        with open_dict(cfg.hydra):
+            cfg.hydra.overrides.task = [override.input_line for override in task]
+            cfg.hydra.job.override_dirname = get_overrides_dirname(
+                overrides=task,
+                kv_sep=naming.kv_sep,
+                item_sep=naming.item_sep,
+                exclude_keys=naming.exclude_keys,
+            )
+        return cfg
+
+    def repository(self, master_config: DictConfig):
+        """Hydra's config repository of the sweep, on its search path (a `hydra.searchpath` of the primary
+        config or the command line adds groups: the comparison's presets)."""
+        if id(master_config) not in self.repositories:
+            hydra_overrides = list(master_config.hydra.overrides.hydra)
+            config_name = master_config.hydra.job.config_name
+            _, repository = self.loader._parse_overrides_and_create_caching_repo(config_name, hydra_overrides)
+            self.repositories[id(master_config)] = repository
+        return self.repositories[id(master_config)]
+
+
+def is_value(override: Override, repository) -> bool:
+    """Whether `override` sets a value rather than choosing a config of a group: Hydra applies it to the
+    composed config."""
+    return (
+        override.package is None
+        and not override.is_hydra_override()
+        and not override.is_sweep_override()
+        and not repository.group_exists(override.key_or_group)
+    )
