@@ -62,6 +62,18 @@ def test_a_run_with_diagnostics_ends_with_the_weights_of_one_without(make_config
         np.testing.assert_array_equal(plain, diagnosed)
 
 
+def test_the_noisy_quadratic_draws_the_same_noise_with_diagnostics_on(make_config, tmp_path):
+    """Its evaluation count, a variable it does not train, keys its noise: the diagnostics' evaluations put it
+    back, so that the steps after them draw what they would have drawn."""
+    common = ("model=noisy_quadratic", "trainer.deterministic=true", "trainer.steps=12")
+    diagnostics = ("actions.curvature.every=4", "actions.gradient_noise.every=4", "actions.updates.every=4")
+    plain = train(make_config(*common, f"output_dir={tmp_path / 'without'}"))
+    diagnosed = train(make_config(*common, *diagnostics, f"output_dir={tmp_path / 'with'}"))
+
+    assert diagnosed["variables"] == plain["variables"] and diagnosed["loss"] == plain["loss"]
+    assert "diagnostics/gradient_noise_scale" in read_scalars(tmp_path / "with")
+
+
 def test_noise_scale_is_the_noisy_quadratics_closed_form(make_config, tmp_path):
     """Its gradients are H v + sigma xi with xi ~ N(0, I) in d dimensions: tr(Sigma) = d sigma^2, and
     B_simple = d sigma^2 / |H v|^2 at the point v reached."""
@@ -90,15 +102,18 @@ def test_exact_gradients_have_no_noise(make_config, tmp_path):
     assert scalars["diagnostics/gradient_noise_scale"][0][1] == pytest.approx(0, abs=1e-6)
 
 
-def test_update_diagnostics_are_sgds_steps_on_the_tutorial_quadratic(make_config, tmp_path):
+@pytest.mark.parametrize("every", [1, 2, 3, 10])
+def test_update_diagnostics_are_sgds_steps_on_the_tutorial_quadratic(make_config, tmp_path, every):
     """SGD at 0.1 on 2x^2 + x + 3 from 5: x <- x - 0.1 (4x + 1), so every update is known in closed form."""
-    train(make_config("trainer.steps=20", "actions.updates.every=10"))
+    train(make_config("trainer.steps=20", f"actions.updates.every={every}"))
     scalars = read_scalars(tmp_path / "run")
     path = [5.0]
     for _ in range(20):
         path.append(path[-1] - 0.1 * (4 * path[-1] + 1))
 
-    assert [step for step, _ in scalars["diagnostics/update_norm/x"]] == [10, 20]
+    logged = list(range(every, 21, every))
+    assert [step for step, _ in scalars["diagnostics/update_norm/x"]] == logged
+    assert [step for step, _ in scalars["diagnostics/update_cosine/x"]] == logged[every == 1 :]  # none at step 1
     for step, weight in scalars["diagnostics/weight_norm/x"]:  # float32's rounding of x near -0.25: abs=1e-6
         update = abs(path[step] - path[step - 1])
         assert weight == pytest.approx(abs(path[step]), rel=1e-5)
@@ -106,8 +121,9 @@ def test_update_diagnostics_are_sgds_steps_on_the_tutorial_quadratic(make_config
             abs(4 * path[step - 1] + 1), abs=1e-6
         )
         assert dict(scalars["diagnostics/update_norm/x"])[step] == pytest.approx(update, abs=1e-6)
-        assert dict(scalars["diagnostics/update_ratio/x"])[step] == pytest.approx(update / abs(path[step]), abs=1e-5)
-        assert dict(scalars["diagnostics/update_cosine/x"])[step] == 1.0  # it never overshoots: lr L = 0.4 < 1
+        ratio = dict(scalars["diagnostics/update_ratio/x"])[step]
+        assert ratio == pytest.approx(update / abs(path[step]), rel=1e-4, abs=1e-5)
+    assert all(cosine == 1.0 for _, cosine in scalars["diagnostics/update_cosine/x"])  # never overshoots: lr L < 1
 
 
 @pytest.mark.skipif(not REAL_MNIST.exists(), reason=f"the real MNIST is not at {REAL_MNIST}")

@@ -87,17 +87,36 @@ def test_the_command_prints_its_suggestion_and_where_its_curve_is(tmp_path):
     assert (tmp_path / "lr_find.png").is_file() and (tmp_path / "lr_find.csv").is_file()
 
 
+@pytest.mark.parametrize("rule", ["steepest", "minimum"])
+def test_the_noisy_quadratics_suggestions_over_seeds_are_below_its_limit(tmp_path, rule):
+    """Its curvatures are 1 and 10: SGD diverges above 2/10. The noise differs by seed, the suggestion with it."""
+    suggestions = [
+        find_learning_rate(
+            lr_find_config(
+                tmp_path / str(seed), "model=noisy_quadratic", f"trainer.seed={seed}", f"lr_find.rule={rule}"
+            )
+        )["suggestion"]  # fmt: skip
+        for seed in range(4)
+    ]
+    assert all(1e-3 < suggestion < 2 / 10 for suggestion in suggestions), suggestions
+    assert len(set(suggestions)) > 1
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not REAL_MNIST.exists(), reason=f"no real MNIST at {REAL_MNIST} (set TRAINER_MNIST)")
-def test_the_mnist_suggestion_trains_the_mlp_well_in_one_epoch(tmp_path, make_config):
+def test_the_mnist_suggestions_train_the_mlp_well_in_one_epoch(tmp_path, make_config):
+    """The range tests of four seeds; one epoch at the least and at the greatest of their suggestions."""
     from trainer.train import train
 
-    found = find_learning_rate(lr_find_config(tmp_path / "lr_find", "experiment=mnist", f"data.path={REAL_MNIST}"))
-    rate = found["suggestion"]
-    metrics = train(make_config("experiment=mnist", f"data.path={REAL_MNIST}", "trainer.epochs=1",
-                                f"optimizer.learning_rate={rate}"))  # fmt: skip
-
-    assert metrics["test_accuracy"] >= 0.95, rate
+    data = ("experiment=mnist", f"data.path={REAL_MNIST}")
+    suggestions = [
+        find_learning_rate(lr_find_config(tmp_path / str(seed), *data, f"trainer.seed={seed}"))["suggestion"]
+        for seed in range(4)
+    ]
+    for rate in (min(suggestions), max(suggestions)):
+        rates = (f"optimizer.learning_rate={rate}", f"output_dir={tmp_path / str(rate)}")
+        metrics = train(make_config(*data, "trainer.epochs=1", *rates))
+        assert metrics["test_accuracy"] >= 0.95, (rate, suggestions)
 
 
 def test_a_comparison_centres_each_pairs_grid_on_its_suggestion(tmp_path):
@@ -114,3 +133,8 @@ def test_a_comparison_centres_each_pairs_grid_on_its_suggestion(tmp_path):
     assert np.exp(np.mean(np.log(rates))) == pytest.approx(alone["suggestion"], rel=1e-12)
     assert max(rates) / min(rates) == pytest.approx(cfg.learning_rates[1] / cfg.learning_rates[0], rel=1e-12)
     assert (tmp_path / "lr_find" / "quadratic-sgd" / "lr_find.png").is_file()
+    picture = (tmp_path / "lr_find" / "quadratic-sgd" / "lr_find.png").stat().st_mtime_ns
+    cfg.budget = 1
+    find_centres(cfg, tmp_path)  # run again: the suggestion kept is the centre, no range test runs
+    assert [spec.learning_rate for spec in tuning_jobs(cfg, tmp_path)] == [alone["suggestion"]]
+    assert (tmp_path / "lr_find" / "quadratic-sgd" / "lr_find.png").stat().st_mtime_ns == picture

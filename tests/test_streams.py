@@ -11,7 +11,7 @@ from trainer.plugins.data.mnist import synthetic_images
 from trainer.plugins.data.tfds import load_tfds
 from trainer.plugins.data.tfrecord import load_tfrecords
 
-from tests.conftest import final_weights, write_image_folders, write_mnist_tfrecords
+from tests.conftest import final_weights, read_scalars, write_image_folders, write_mnist_tfrecords
 from trainer.errors import ConfigError, DataError
 from trainer.train import train
 
@@ -51,11 +51,18 @@ def test_streamed_data_trains_end_to_end(make_config, tmp_path, write, plugin):
             f"data.train={files['train']}",
             f"data.test={files['test']}",
             "trainer.epochs=3",
+            *(f"actions.{name}.every=4" for name in ("curvature", "gradient_noise", "updates")),
+            "logging.histogram_every=4",
         )
     )
 
     steps_per_epoch = {"tfrecord": 256 // 32, "image_folder": 128 // 32}[plugin]
     assert metrics["steps"] == 3 * steps_per_epoch
+    logged = read_scalars(tmp_path / "run")
+    ratios = [tag for tag in logged if tag.startswith("diagnostics/update_ratio/")]  # a kernel's, a bias'
+    for tag in ("diagnostics/sharpness", "diagnostics/gradient_noise_scale", *ratios):  # the stream's first batch
+        assert [step for step, _ in logged[tag]] == list(range(4, 3 * steps_per_epoch + 1, 4))
+    assert len(ratios) == 4
     assert metrics["test_accuracy"] > 0.5  # ten classes: chance is 0.1
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test_loss"] == metrics["test_loss"]
 

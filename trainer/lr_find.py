@@ -21,15 +21,12 @@ import numpy as np
 from omegaconf import DictConfig, open_dict
 
 from trainer.cli import FULL_ERROR, exit_with, run_command
-from trainer.config.settings import check_settings  # its import registers the schemas conf/ names
+from trainer.config.settings import LR_FIND_RULES, check_settings  # its import registers the schemas
 from trainer.errors import ConfigError, find_trainer_error, reported
 from trainer.startup import import_tensorflow_quietly, use_compilation_cache
 
 log = logging.getLogger(__name__)
-RULES = {  # conf/lr_find.yaml's lr_find.rule: how the suggestion is read off the smoothed curve
-    "steepest": "where the smoothed loss falls fastest",
-    "minimum": "a tenth of the rate at the least smoothed loss",
-}
+SKIP_START = 10  # the points of the curve the steepest rule passes over
 
 
 def find_learning_rate(cfg: DictConfig) -> dict:
@@ -84,14 +81,19 @@ def range_test(run, settings: DictConfig) -> tuple[list[float], list[float], lis
 
 
 def suggest(rates: list[float], smoothed: list[float], rule: str) -> float:
-    """The learning rate `rule` reads off the smoothed curve's finite points."""
+    """The learning rate `rule` reads off the smoothed curve's finite points. The steepest descent is sought
+    from the 10th point (fastai's skip_start: the first points' average rests on a few noisy losses) to the
+    least value (past it the curve turns up)."""
     finite = np.isfinite(smoothed)
     rates, smoothed = np.asarray(rates)[finite], np.asarray(smoothed)[finite]
-    if len(rates) < 2 or np.argmin(smoothed) == 0:
-        raise ConfigError("the smoothed loss diverged before it fell below its first value: lower lr_find.start")
+    least = int(np.argmin(smoothed)) if len(smoothed) else 0
+    if least == 0:
+        raise ConfigError("the smoothed loss never fell below its first value: lower lr_find.start")
     if rule == "minimum":
-        return float(rates[np.argmin(smoothed)] / 10)
-    return float(rates[np.argmin(np.gradient(smoothed, np.log(rates)))])
+        return float(rates[least] / 10)
+    start = min(SKIP_START, least - 1)
+    slopes = np.gradient(smoothed[: least + 1], np.log(rates[: least + 1]))
+    return float(rates[start + int(np.argmin(slopes[start:]))])
 
 
 def write_curve(directory: Path, rates, losses, smoothed, suggestion: float, rule: str) -> None:
@@ -156,7 +158,7 @@ def app(cfg: DictConfig) -> float:
             raise
         exit_with("trainer.lr_find", problem)
     print(
-        f"suggested learning rate {found['suggestion']:.2e} ({found['rule']}: {RULES[found['rule']]}); "
+        f"suggested learning rate {found['suggestion']:.2e} ({found['rule']}: {LR_FIND_RULES[found['rule']]}); "
         f"curve in {Path(cfg.output_dir) / 'lr_find.png'}"
     )
     return found["suggestion"]  # what a sweeper would optimize

@@ -48,3 +48,13 @@ class Action:
 
     def close(self) -> None:
         """Always, last: whatever the run ended by."""
+
+
+def log_scalars(loop, values: dict) -> None:
+    """Each of `values` as a TensorBoard scalar at the loop's step, and as its tag's latest value in
+    `loop.logs`: how an action reports its numbers."""
+    import tensorflow as tf
+
+    for tag, value in values.items():
+        tf.summary.scalar(tag, value, step=loop.done)
+    loop.logs.update(values)

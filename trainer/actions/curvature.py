@@ -13,7 +13,7 @@ smoothing splines", Communications in Statistics - Simulation and Computation 19
 
 import tensorflow as tf
 
-from trainer.actions.base import Action
+from trainer.actions.base import Action, log_scalars
 from trainer.actions.pictures import draw_logged
 from trainer.config.ranges import valid
 from trainer.loop.step import per_run_function
@@ -38,9 +38,7 @@ class Curvature(Action):
             "diagnostics/hessian_trace": trace,
             "diagnostics/hessian_trace_stderr": stderr,
         }
-        for tag, value in values.items():
-            tf.summary.scalar(tag, value, step=loop.done)
-        loop.logs.update(values)
+        log_scalars(loop, values)
 
     def end(self, run, loop) -> None:
         if self.every:

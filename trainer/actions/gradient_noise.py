@@ -21,7 +21,7 @@ Training", arXiv:1812.06162, 2018 (appendix A)."""
 import numpy as np
 import tensorflow as tf
 
-from trainer.actions.base import Action
+from trainer.actions.base import Action, log_scalars
 from trainer.actions.pictures import draw_logged
 from trainer.config.ranges import valid
 from trainer.errors import ConfigError
@@ -52,9 +52,7 @@ class GradientNoise(Action):
 
     def act(self, run, loop) -> None:
         values = noise_statistics(self.gram(run.model), self.micro_batch, self.batch)
-        for tag, value in values.items():
-            tf.summary.scalar(tag, value, step=loop.done)
-        loop.logs.update(values)
+        log_scalars(loop, values)
 
     def end(self, run, loop) -> None:
         if self.every:

@@ -25,7 +25,7 @@ def save_picture(run, loop, name: str, data: bytes) -> None:
     log_png(name, data, loop.done)
 
 
-def draw_logged(run, loop, name: str, title: str, curves: dict, reference=None, bands: dict = {}) -> None:  # noqa: B006 (read only)
+def draw_logged(run, loop, name: str, title: str, curves: dict, reference=None, bands: dict | None = None) -> None:
     """The picture `name` of logged scalars over the run (`logging.pictures`), read back from its event files,
     resumed parts included: `curves` (and `bands`, their standard errors) map labels to tags; `reference` is
     a (label, tag or constant) pair drawn dashed."""
@@ -34,6 +34,7 @@ def draw_logged(run, loop, name: str, title: str, curves: dict, reference=None, 
     import tensorflow as tf
 
     tf.summary.flush()
+    bands = bands or {}
     logged_reference = reference is not None and isinstance(reference[1], str)
     tags = [*curves.values(), *bands.values(), *([reference[1]] if logged_reference else [])]
     steps, values, _ = aligned(run.output_dir, tags)

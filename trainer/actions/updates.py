@@ -6,12 +6,11 @@ under diagnostics/<quantity>/<variable>. The calls are split to stop on the two 
 where the weights are read; the numbers are those of the run without it. At the end (`logging.pictures`), the
 ratios over the run as the picture update_ratios.
 
-A run resumed between those steps logs from its next full window."""
+A run resumed on the step before a logged one logs it without the cosine."""
 
 import numpy as np
-import tensorflow as tf
 
-from trainer.actions.base import Action
+from trainer.actions.base import Action, log_scalars
 from trainer.actions.pictures import draw_logged
 from trainer.config.ranges import valid
 from trainer.loop.step import make_gradients
@@ -31,11 +30,12 @@ class Updates(Action):
             self.gradients = make_gradients(run.model, run.loss_fn)
             self.probe = run.first_batch()
             self.read(loop.done)
+            self.read_gradient(loop.done)
 
     def watched(self, step: int) -> bool:
         """Whether `step` is a logged step or one of the two before it, whose weights the logged update and
-        the one before it start from."""
-        return (step + 2) % self.every in (0, 1, 2) if self.every > 2 else True
+        the one before it start from (every step, where `every` is 3 or less)."""
+        return (step + 2) % self.every in (0, 1, 2)
 
     def steps_to_due(self, done: int) -> float:
         if not self.every:
@@ -51,12 +51,15 @@ class Updates(Action):
         self.read(done)
         if done % self.every == 0 and done - 1 in self.weights:
             self.log(loop, self.weights[done], self.weights[done - 1], self.weights.get(done - 2))
+        self.read_gradient(done)
 
     def read(self, done: int) -> None:
-        """Keep the weights after step `done` (and the two steps' before it), and the gradient at them where
-        the next step is a logged one."""
+        """Keep the weights after step `done`, and those of the two steps before it."""
         self.weights = {step: w for step, w in self.weights.items() if step >= done - 2}
         self.weights[done] = [np.asarray(v, np.float64) for v in self.variables]
+
+    def read_gradient(self, done: int) -> None:
+        """The gradient at the weights after step `done`, where the next step is a logged one."""
         if (done + 1) % self.every == 0:
             self.gradient = [np.asarray(g, np.float64) for g in self.gradients(*self.probe)]
 
@@ -74,9 +77,7 @@ class Updates(Action):
             if earlier is not None:
                 norms["update_cosine"] = cosine(update, before[i] - earlier[i])
             values |= {f"diagnostics/{quantity}/{name}": value for quantity, value in norms.items()}
-        for tag, value in values.items():
-            tf.summary.scalar(tag, value, step=loop.done)
-        loop.logs.update(values)
+        log_scalars(loop, values)
 
 
 def norm(array: np.ndarray) -> float:

@@ -76,7 +76,7 @@ def learning_rate_grid(cfg: DictConfig, centre: float | None = None) -> list[flo
     if centre is None:
         return [float(f"{rate:.3g}") for rate in np.geomspace(low, high, cfg.budget)]
     half = math.sqrt(high / low)
-    return np.geomspace(centre / half, centre * half, cfg.budget).tolist()
+    return np.geomspace(centre / half, centre * half, cfg.budget).tolist() if cfg.budget > 1 else [centre]
 
 
 def experiment(cfg: DictConfig, problem: str) -> str:

@@ -20,7 +20,10 @@ from trainer.errors import ConfigError
 PIPELINES = ("graph", "tf.data")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 DIRECTIONS = ("minimize", "maximize")
-LR_FIND_RULES = ("steepest", "minimum")  # how trainer.lr_find reads its curve
+LR_FIND_RULES = {  # how trainer.lr_find reads its suggestion off the smoothed curve, in words
+    "steepest": "where the smoothed loss falls fastest",
+    "minimum": "a tenth of the rate at the least smoothed loss",
+}
 
 
 def setting(valid: str, test=lambda value: True):
@@ -99,7 +102,7 @@ class LrFindSettings:
     steps: int = setting("an integer >= 2", at_least(2))
     smoothing: float = setting("a number in [0, 1)", lambda value: 0 <= value < 1)
     diverge: float = setting("a number > 1", lambda value: value > 1)
-    rule: str = one_of(LR_FIND_RULES)
+    rule: str = one_of(tuple(LR_FIND_RULES))
 
 
 SCHEMAS = {

@@ -50,8 +50,10 @@ class Run:
     def first_batch(self) -> tuple:
         """The first trainer.batch_size training examples as (x, y), what the diagnostics probe; (None, None)
         for a scalar problem, which has no data."""
-        train = self.data.train
-        return (None, None) if train is None else tuple(a[: self.cfg.trainer.batch_size] for a in train)
+        train, size = self.data.train, self.cfg.trainer.batch_size
+        if isinstance(train, tf.data.Dataset):  # streamed: the stream's first examples, read once
+            return tuple(next(iter(train.take(size).batch(size))))
+        return (None, None) if train is None else tuple(a[:size] for a in train)
 
 
 @dataclass(kw_only=True)

@@ -131,7 +131,7 @@ def confusion_png(matrix: np.ndarray) -> bytes:
 
 
 
-def curves_png(title: str, steps: np.ndarray, curves: dict, reference: tuple | None = None, bands: dict = {}) -> bytes:  # noqa: B006 (read only)
+def curves_png(title: str, steps: np.ndarray, curves: dict, reference: tuple | None = None, bands: dict | None = None) -> bytes:
     """Logged values over a run: each labelled curve of `curves`, with a band of plus or minus its standard
     error where `bands` has one, and a `reference` (label, values) dashed in black, such as 2 / learning rate
     beside the sharpness. A log scale where every value is positive."""
@@ -139,7 +139,7 @@ def curves_png(title: str, steps: np.ndarray, curves: dict, reference: tuple | N
     axes = figure.add_subplot()
     for label, values in curves.items():
         axes.plot(steps, values, marker="o", markersize=3, label=label)
-        if label in bands:
+        if bands and label in bands:
             axes.fill_between(steps, values - bands[label], values + bands[label], alpha=0.2)
     if reference is not None:
         axes.plot(steps, reference[1], linestyle="--", color="black", label=reference[0])
