@@ -62,19 +62,33 @@ def test_divergence_stops_naming_the_step_and_records_the_error(built):
     assert json.loads((run.output_dir / "metrics.json").read_text())["steps"] == loop.done < 100
 
 
-def test_train_scalars_log_the_window_means_and_restart_them(built):
+def test_train_scalars_log_the_window_means_of_each_point_a_call_passed(built):
+    """SGD at 0.1 on 2x^2 + x + 3 from 5 (x <- x - 0.1 (4x + 1)): one call of 20 steps passes the log points 10
+    and 20, each the mean loss of its own ten steps."""
     run, loop = built("trainer.steps=20", "trainer.log_every=10")
     action = TrainScalars()
     action.begin(run, loop)
-    take(run, loop, 10)
-    expected = float(run.loss_mean.result())
+    take(run, loop, 20)
     action.act(run, loop)
     tf.summary.flush()
+    path = [5.0]
+    for _ in range(20):
+        path.append(path[-1] - 0.1 * (4 * path[-1] + 1))
+    windows = [np.mean([2 * x * x + x + 3 for x in path[start : start + 10]]) for start in (0, 10)]
 
     scalars = read_scalars(run.output_dir)
-    assert scalars["train/loss"] == [(10, pytest.approx(expected))]
-    assert [step for step, _ in scalars["variables/x"]] == [0, 10]  # the path's start, then each point
-    assert loop.logs["train/loss"] == pytest.approx(expected) and float(run.loss_mean.count) == 0
+    assert scalars["train/loss"] == [
+        (10, pytest.approx(windows[0], rel=1e-5)),
+        (20, pytest.approx(windows[1], rel=1e-5)),
+    ]
+    assert scalars["variables/x"] == [
+        (0, 5.0),
+        (10, pytest.approx(path[10], rel=1e-5)),
+        (20, pytest.approx(path[20], rel=1e-5)),
+    ]
+    assert [step for step, _ in scalars["train/gradient_norm"]] == [10, 20]  # each at its own step
+    assert scalars["train/gradient_norm"][0][1] == pytest.approx(abs(4 * path[9] + 1), rel=1e-5)
+    assert loop.logs["train/loss"] == pytest.approx(windows[1], rel=1e-5) and float(run.loss_mean.count) == 0
 
 
 def test_checkpoints_save_on_cadence_and_at_a_stop_with_the_logs(built):
@@ -109,9 +123,9 @@ def test_the_controller_stops_at_a_signal_after_the_checkpoints_save(built):
             signal.raise_signal(signal.SIGTERM)
 
     run = dataclasses.replace(run, actions=(*run.actions, Signal()))
-    with pytest.raises(Interrupted, match=r"stopped by SIGTERM at step 10 of 20; checkpoint .*ckpt-10 written"):
-        drive(run, loop)  # the next call, sized to the next due action, ends at 10, and the loop stops there
-    assert loop.done == 10 and not (run.output_dir / "metrics.json").exists()
+    with pytest.raises(Interrupted, match=r"stopped by SIGTERM at step 12 of 20; checkpoint .*ckpt-12 written"):
+        drive(run, loop)  # the next call, of steps_per_call steps, ends at 12, and the loop stops there
+    assert loop.done == 12 and not (run.output_dir / "metrics.json").exists()
 
 
 def test_validation_keeps_the_best_checkpoint_stops_early_and_restores_the_best(built, fake_mnist):
@@ -199,7 +213,7 @@ def test_scalar_task_reports_the_variables_and_refuses_a_keras_model(built, make
     take(run, loop, 10)
     report = ScalarTask().report(run, loop)
     assert report["variables"] == run.model.values() and math.isclose(report["objective"], float(run.model()))
-    assert ScalarTask().log_values(run) == {"variables/x": run.model.values()["x"]}
+    assert ScalarTask().log_values(run.model) == {"variables/x": run.model.named_variables["x"]}
 
     with pytest.raises(ConfigError, match="task=scalar needs a scalar problem"):
         ScalarTask().check(build_parts(make_config("model=mlp", "loss=sparse_categorical_crossentropy")))
@@ -222,7 +236,7 @@ def test_classification_task_tests_and_exports_with_the_optimizer(built, fake_mn
 
 class CountingAction(Action):
     """A user's own action, from the config: counts its calls every 7 steps, and sees the train scalars'
-    window before they restart it (its phase, measure, comes before theirs)."""
+    window, which the loop restarts at each log point it passes."""
 
     def __init__(self, every: int):
         self.every, self.calls = every, []
@@ -243,7 +257,7 @@ def test_a_users_action_is_called_at_its_cadence(make_config, tmp_path):
 
     counted = json.loads((tmp_path / "run" / "counted.json").read_text())
     assert [step for step, _ in counted] == [7, 14, 21, 28, 30]
-    assert [count for _, count in counted] == [7, 4, 1, 8, 10]  # steps since the last log point (every 10)
+    assert [count for _, count in counted] == [7, 4, 1, 8, 0]  # steps since the last log point (every 10, 30 too)
 
 
 def test_record_logs_the_config_the_hparams_session_and_the_graph_once(built):

@@ -56,8 +56,10 @@ def test_a_run_with_diagnostics_ends_with_the_weights_of_one_without(make_config
     train(make_config(*common, *diagnostics, f"output_dir={tmp_path / 'with'}"))
 
     scalars = read_scalars(tmp_path / "with")
-    for tag in ("sharpness", "gradient_noise_scale", "update_ratio/mlp/dense/kernel"):
-        assert [step for step, _ in scalars[f"diagnostics/{tag}"]] == [4, 8, 12]
+    ratios = [tag for tag in scalars if tag.startswith("diagnostics/update_ratio/")]  # layers named in process order
+    for tag in ("diagnostics/sharpness", "diagnostics/gradient_noise_scale", *ratios):
+        assert [step for step, _ in scalars[tag]] == [4, 8, 12]
+    assert len(ratios) == 4
     for plain, diagnosed in zip(final_weights(tmp_path / "without"), final_weights(tmp_path / "with")):
         np.testing.assert_array_equal(plain, diagnosed)
 

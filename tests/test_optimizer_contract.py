@@ -78,8 +78,9 @@ ROSENBROCK = {
     # Its slow average (beta_3 0.9999) still pushes along the start's gradients: at 0.001, 0.04 away; at 0.01, 2.5e-3.
     "ademamix": Budget(0.01, tolerance=1e-2),
     # d adapts the step to the distance; at the authors' rate 1 it overshoots across the curved valley (0.08 away
-    # after 20k steps), at 0.1 it ends 2.6e-4 away (at 0.001 d cannot grow fast enough: 2.2 away).
-    "dadapt_adam": Budget(0.1, tolerance=1e-2),
+    # after 20k steps), at 0.1 it ends 2.6e-4 to 0.028 away as rounding goes: XLA's program or eager ops, and XLA's
+    # fusions, which change with the rest of the loop (at 0.001 d cannot grow fast enough: 2.2 away).
+    "dadapt_adam": Budget(0.1, tolerance=5e-2),
     # Likewise: at rate 1, 0.8 away after 20k steps; 0.1, 7e-3; 0.01, 3e-7; at 0.001 d hardly grows (2.2 away).
     "prodigy": Budget(0.01, tolerance=1e-2),
     # The uniform average, as above; 400k chaotic steps also amplify rounding: 0.015 to 0.026 measured.

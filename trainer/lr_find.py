@@ -68,7 +68,7 @@ def range_test(run, settings: DictConfig) -> tuple[list[float], list[float], lis
     losses, smoothed, average, least = [], [], 0.0, math.inf
     for step, rate in enumerate(rates, 1):
         run.optimizer.learning_rate = rate  # assigns the optimizer's variable, which the compiled step reads
-        _, (_, loss) = timed_call(run, 1, compiles=step == 1)  # the first hides XLA's native notices
+        loss = timed_call(run, 1, compiles=step == 1)[1][1]  # the first hides XLA's native notices
         losses.append(float(loss))
         average = beta * average + (1 - beta) * losses[-1]
         smoothed.append(average / (1 - beta**step))  # the average starts at 0: debiased as Adam's moments are

@@ -26,8 +26,9 @@ class Task:
         `ConfigError` or `DataError` where they cannot make it."""
         return parts
 
-    def log_values(self, run) -> dict[str, float]:
-        """Values logged beside the train scalars at each log point, by tag."""
+    def log_values(self, model) -> dict:
+        """Values logged beside the train scalars at each log point, by tag: scalar tensors of `model` (its
+        variables), which the compiled loop reads at each log point (trainer/loop/points.py)."""
         return {}
 
     def report(self, run, loop) -> dict:

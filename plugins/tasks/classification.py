@@ -12,6 +12,7 @@ import numpy as np
 from trainer.data import checked_examples, held_in_memory, is_stream
 from trainer.errors import DataError
 from trainer.files import replacing
+from trainer.outputs.events import write_scalars
 from trainer.outputs.pictures import confusion_png, misclassified_png
 from trainer.task import Task
 
@@ -39,13 +40,11 @@ class ClassificationTask(Task):
         return dataclasses.replace(parts, data=dataclasses.replace(parts.data, **checked))
 
     def report(self, run, loop) -> dict:
-        import tensorflow as tf
 
         if run.data.test is None:
             return {}
         test = run.evaluate(run.data.test, run.cfg.trainer.eval_batch_size)
-        for name, value in test.items():
-            tf.summary.scalar(f"test/{name}", value, step=loop.done)
+        write_scalars({f"test/{name}": value for name, value in test.items()}, loop.done)
         return {f"test_{name}": value for name, value in test.items()}
 
     def pictures(self, run, loop) -> dict[str, bytes]:

@@ -21,8 +21,8 @@ class ScalarTask(Task):
             f"{type(parts.model).__name__} is not one: use task=classification or experiment=mnist"
         )
 
-    def log_values(self, run) -> dict[str, float]:
-        return {f"variables/{name}": value for name, value in run.model.values().items()}
+    def log_values(self, model) -> dict:
+        return {f"variables/{name}": variable for name, variable in model.named_variables.items()}
 
     def report(self, run, loop) -> dict:
         return {

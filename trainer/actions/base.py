@@ -14,10 +14,13 @@ checkpointed with the run.
 Among the actions due at a step, and at the end, they run in the order of their `phase` (PHASES, in
 trainer/loop/controller.py), and in the order they are listed within a phase; a user's own action
 (`+actions.NAME._target_=...`) is in `measure` unless it says otherwise, so it runs before the train
-scalars restart their means and before the report.
+scalars are written and before the report. The loop restarts the train means at each log point it passes
+(trainer/loop/points.py).
 """
 
 import math
+
+from trainer.outputs.events import write_scalars
 
 
 class Action:
@@ -53,8 +56,5 @@ class Action:
 def log_scalars(loop, values: dict) -> None:
     """Each of `values` as a TensorBoard scalar at the loop's step, and as its tag's latest value in
     `loop.logs`: how an action reports its numbers."""
-    import tensorflow as tf
-
-    for tag, value in values.items():
-        tf.summary.scalar(tag, value, step=loop.done)
+    write_scalars(values, loop.done)
     loop.logs.update(values)

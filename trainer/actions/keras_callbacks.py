@@ -3,9 +3,9 @@ user's own, a tracking service's): called at train begin and end and at each epo
 `model.fit` would give them: the epoch's mean loss and metrics, and the latest val_* values; with
 `callback.model` the task's model, its `optimizer` set. A scalar problem's every step is an epoch.
 
-The epoch means are kept apart from the train scalars' windows, which restart at each log point: at every
-log point and epoch end this action adds what the running means gathered since it last looked (their
-totals and counts) to the epoch's, before the train scalars restart them (it runs before them)."""
+The epoch means are kept apart from the train scalars' windows, which the loop restarts at each log point
+(trainer/loop/points.py): after every call this action adds to the epoch's totals and counts each window the
+call closed, and what the running means gathered since, less what it had seen of them."""
 
 import keras
 import numpy as np
@@ -27,7 +27,6 @@ class KerasCallbacks(Action):
         if not self.callbacks:
             return
         self.every = run.steps_per_epoch
-        self.log_every = run.cfg.trainer.log_every
         self.running = {"loss": run.loss_mean, **run.metrics}
         for name, metric in self.running.items():
             if [v.path.rsplit("/", 1)[-1] for v in metric.variables] != ["total", "count"]:
@@ -40,16 +39,18 @@ class KerasCallbacks(Action):
         return {name: np.zeros(2) for name in self.running}
 
     def steps_to_due(self, done: int) -> float:
-        return min(super().steps_to_due(done), self.log_every - done % self.log_every) if self.callbacks else np.inf
+        return super().steps_to_due(done) if self.callbacks else np.inf
 
     def due(self, run, loop) -> bool:
-        return bool(self.callbacks) and (super().due(run, loop) or loop.done % self.log_every == 0)
+        return bool(self.callbacks)  # after every call: the windows it closed
 
     def act(self, run, loop) -> str | None:
+        for window in run.points.read_windows(int(loop.outputs[2])):
+            self.add(window)
+            self.seen = self.zeros()
         now = {name: np.array([float(v.numpy()) for v in metric.variables]) for name, metric in self.running.items()}
-        self.epoch = {name: self.epoch[name] + now[name] - self.seen[name] for name in now}
-        log_point = loop.done % self.log_every == 0 or loop.done == run.total_steps  # the train scalars restart
-        self.seen = self.zeros() if log_point else now
+        self.add(now)
+        self.seen = now
         if loop.done % self.every != 0 and loop.done != run.total_steps:
             return None
         logs = {name: total / count for name, (total, count) in self.epoch.items()}
@@ -59,6 +60,10 @@ class KerasCallbacks(Action):
         if getattr(run.task.callback_model(run), "stop_training", False):  # EarlyStopping, TerminateOnNaN
             return "a callback stopped the training"
         return None
+
+    def add(self, window: dict) -> None:
+        """The part of each mean's (total, count) `window` it has not seen, to the epoch's."""
+        self.epoch = {name: self.epoch[name] + window[name] - self.seen[name] for name in self.epoch}
 
     def end(self, run, loop) -> None:
         if self.callbacks:

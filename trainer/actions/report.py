@@ -4,10 +4,9 @@ numbers (test metrics, a scalar problem's variables), logged as final/<name> sca
 dashboard's metric columns) at the step reached, written to metrics.json, and the task's export of the model.
 In the last phase: metrics.json marks a run finished."""
 
-import tensorflow as tf
-
 from trainer.actions.base import Action
 from trainer.loop.run import FINAL
+from trainer.outputs.events import write_scalars
 from trainer.outputs.metrics import flat_metrics, write_metrics
 
 
@@ -27,8 +26,7 @@ class Report(Action):
             results["replicas"] = run.runtime.replicas
             if run.batch_size is not None:
                 results["per_replica_batch_size"] = run.batch_size // run.runtime.replicas
-        for name, value in flat_metrics(results).items():
-            tf.summary.scalar(FINAL + name, value, step=loop.done)
+        write_scalars({FINAL + name: value for name, value in flat_metrics(results).items()}, loop.done)
         for name, value in results.items():  # in metrics.json's order
             logs.pop(FINAL + name, None)
             logs[FINAL + name] = value

@@ -1,14 +1,14 @@
 """Train scalars and progress: every `trainer.log_every` steps, the means of the loss and metrics over the
-steps since the last point, the learning rate, the last step's gradient norm and the task's own values
-(a scalar problem's variables) go to TensorBoard, the loop's logs and the progress display; the means restart.
-So do the seconds spent in steps (`time/step_seconds`, tracing and compiling apart: `time/compile_seconds`)."""
+steps since the last point, the learning rate, that step's gradient norm and the task's own values (a scalar
+problem's variables) go to TensorBoard, the loop's logs and the progress display; the means restart. The loop
+records the points as it passes them (trainer/loop/points.py), and they are written after each call. So are
+the seconds spent in steps (`time/step_seconds`, tracing and compiling apart: `time/compile_seconds`)."""
 
 import logging
 
-import tensorflow as tf
-
 from trainer.actions.base import Action
 from trainer.loop.run import STEP_SECONDS
+from trainer.outputs.events import write_scalars
 from trainer.outputs.progress import Progress
 
 log = logging.getLogger("trainer.train")
@@ -21,13 +21,30 @@ class TrainScalars(Action):
     def begin(self, run, loop) -> None:
         self.every = run.cfg.trainer.log_every
         self.progress = Progress(run.total_steps, loop.done, loop.step_seconds, run.cfg.logging.progress)
-        tf.summary.scalar(COMPILE_SECONDS, loop.compile_seconds, step=loop.done)
+        self.since = loop.done, loop.step_seconds  # where the next call starts
+        write_scalars({COMPILE_SECONDS: loop.compile_seconds}, loop.done)
         if loop.done == 0:  # the first point of a path
-            for tag, value in {**run.task.log_values(run), STEP_SECONDS: 0.0}.items():
-                tf.summary.scalar(tag, value, step=0)
+            write_scalars({**as_floats(run.task.log_values(run.model)), STEP_SECONDS: 0.0}, 0)
+
+    def steps_to_due(self, done: int) -> float:
+        """The loop records its log points itself (trainer/loop/points.py): a call ends only where the progress
+        display shows one."""
+        return self.progress.steps_to_next(done, self.every)
+
+    def due(self, run, loop) -> bool:
+        return True  # after every call: the points it passed
 
     def act(self, run, loop) -> None:
-        self.log(run, loop, float(loop.outputs[0]))
+        """Write the call's points, each with the seconds of steps up to it (the call's, shared evenly by its
+        steps); the run's last step is a point of its own, whatever its window."""
+        start, started = self.since
+        share = (loop.step_seconds - started) / max(loop.done - start, 1)
+        points = run.points.read(int(loop.outputs[2]))
+        for step, values in points:
+            self.write(loop, step, values, started + share * (step - start))
+        if loop.done == run.total_steps and (not points or points[-1][0] != loop.done):
+            self.log(run, loop, float(loop.outputs[0]))
+        self.since = loop.done, loop.step_seconds
 
     def end(self, run, loop) -> None:
         if "train/loss" not in loop.logs:  # a checkpoint of trainer 0.1, which kept no logs, and no step since
@@ -42,17 +59,24 @@ class TrainScalars(Action):
             )
 
     def log(self, run, loop, gradient_norm: float) -> None:
+        """A point of the steps since the last one, read here: the windows restart."""
         values = {
             "train/loss": float(run.loss_mean.result()),
             "train/learning_rate": float(run.optimizer.learning_rate.numpy()),
             "train/gradient_norm": gradient_norm,
             **{f"train/{name}": float(metric.result()) for name, metric in run.metrics.items()},
-            **run.task.log_values(run),
+            **as_floats(run.task.log_values(run.model)),
         }
-        logged = {**values, STEP_SECONDS: loop.step_seconds}
-        for tag, value in logged.items():
-            tf.summary.scalar(tag, value, step=loop.done)
         for metric in (run.loss_mean, *run.metrics.values()):
             metric.reset_state()
+        self.write(loop, loop.done, values, loop.step_seconds)
+
+    def write(self, loop, step: int, values: dict, step_seconds: float) -> None:
+        logged = {**values, STEP_SECONDS: step_seconds}
+        write_scalars(logged, step)
         loop.logs.update(logged)
-        self.progress.update(loop.done, loop.step_seconds, values)
+        self.progress.update(step, step_seconds, values)
+
+
+def as_floats(values: dict) -> dict[str, float]:
+    return {tag: float(value) for tag, value in values.items()}

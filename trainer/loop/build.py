@@ -17,6 +17,7 @@ from trainer.loop.batching import NoBatches, StreamBatches, global_batch_size, h
 from trainer.loop.checkpoints import check_workers_agree, checkpoint_parts, restore
 from trainer.loop.controller import in_phase_order
 from trainer.loop.evaluate import make_evaluate
+from trainer.loop.points import Points
 from trainer.loop.process import configure_process
 from trainer.loop.reuse import REUSABLE, structure
 from trainer.loop.run import Run
@@ -55,15 +56,20 @@ def build_training(cfg: DictConfig, resume_from: Path | None = None, runtime: Ru
         fields["model"], fields["loss_fn"], fields["optimizer"], fields["metrics"], runtime.replicas
     )
     jit_compile = not settings.deterministic if settings.jit_compile is None else settings.jit_compile
+    points = Points(
+        fields["loss_mean"], fields["optimizer"], fields["metrics"], fields["task"].log_values(fields["model"]),
+        settings.log_every, settings.steps_per_call // settings.log_every + 1,
+    )  # fmt: skip
     train_loop = make_train_loop(
         runtime.strategy, train_step, batches, settings.pipeline, fields["global_step"], fields["loss_mean"],
-        fields["optimizer"], jit_compile=jit_compile and runtime.replicas == 1,
+        fields["optimizer"], jit_compile=jit_compile and runtime.replicas == 1, points=points,
     )  # fmt: skip
     run = Run(
         cfg=cfg,
         output_dir=Path(cfg.output_dir),
         runtime=runtime,
         train_loop=train_loop,
+        points=points,
         evaluate=make_evaluate(fields["model"], fields["loss_fn"], build_metrics(cfg)),
         total_steps=settings.steps or settings.epochs * batches.steps_per_epoch,
         steps_per_epoch=batches.steps_per_epoch,

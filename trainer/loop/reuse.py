@@ -7,8 +7,9 @@ learning rate as a fresh optimizer's, the running metrics, step and data order r
 those of the same run built afresh (bit for bit under `trainer.deterministic=true`).
 
 The values that may differ (`VALUES`) are what the compiled program reads from variables or does not read at
-all: the seed, the step budget and cadences, where it writes, the learning rate (when no schedule holds it)
-and a scalar problem's starting point.
+all: the seed, the step budget and the actions' cadences, where it writes, the learning rate (when no schedule
+holds it) and a scalar problem's starting point. The log points' cadence and the call's length are part of the
+program (trainer/loop/points.py).
 """
 
 from collections import OrderedDict
@@ -26,8 +27,6 @@ VALUES = (
     "trainer.checkpoint_every",
     "trainer.keep_checkpoints",
     "trainer.compilation_cache",
-    "trainer.log_every",
-    "trainer.steps_per_call",
     "trainer.eval_every",
     "trainer.monitor",
     "trainer.monitor_mode",
@@ -76,4 +75,10 @@ def structure(cfg: DictConfig) -> str:
     where no schedule holds it)."""
     values = VALUES if cfg.schedule else (*VALUES, *LEARNING_RATES)
     flat = dotted(OmegaConf.to_container(cfg, resolve=True))
-    return repr(sorted((key, repr(value)) for key, value in flat.items() if not key.startswith(values)))
+    return repr(sorted((key, repr(value)) for key, value in flat.items() if not matches(key, values)))
+
+
+def matches(key: str, names: tuple) -> bool:
+    """Whether `key` is one of `names`, or inside one (a name ending with '.' is a section; `trainer.steps` is
+    not `trainer.steps_per_call`)."""
+    return any(key == name or key.startswith(name if name.endswith(".") else f"{name}.") for name in names)

@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 
 from trainer.data import Splits
 from trainer.loop.evaluate import Evaluator
+from trainer.loop.points import Points
 from trainer.loop.runtime import Runtime
 from trainer.scalar import ScalarProblem
 from trainer.task import Task
@@ -36,7 +37,8 @@ class Run:
     held_out: tuple | None  # (x, y) held out from the training examples by trainer.validation_split
     global_step: tf.Variable  # steps taken: also the data position
     loss_mean: keras.metrics.Mean  # the train loss since the last log point
-    train_loop: Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]  # steps -> (last gradient norm, last loss)
+    train_loop: Callable[[tf.Tensor], tuple]  # steps -> (last gradient norm, last loss, log points passed)
+    points: Points  # the log points of the last call (trainer/loop/points.py)
     evaluate: Evaluator
     total_steps: int
     steps_per_epoch: int
@@ -59,7 +61,7 @@ class Run:
 @dataclass(kw_only=True)
 class Loop:
     done: int  # steps taken, as of the last compiled call
-    outputs: tuple = ()  # what the last compiled call returned: (gradient norm, loss)
+    outputs: tuple = ()  # what the last compiled call returned: (gradient norm, loss, log points passed)
     logs: dict = field(default_factory=dict)  # the latest value of each logged tag, and final/<name> numbers
     stop: str | None = None  # why the loop ends before its last step, once something decided it
     step_seconds: float = 0.0  # wall seconds inside the compiled calls that took steps, over every resume
