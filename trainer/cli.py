@@ -99,6 +99,8 @@ def config_choices() -> str:
 
 # ${trainer_choices:} in the commands' --help templates (conf/hydra/help/, conf/lr_find.yaml, conf/gradcheck.yaml)
 OmegaConf.register_new_resolver("trainer_choices", config_choices, replace=True)
+# ${significant:${optimizer.learning_rate}}: a number to 3 significant digits, in the comparison's job directories
+OmegaConf.register_new_resolver("significant", lambda value: f"{float(value):.3g}", replace=True)
 
 
 def run_in_process(module: str, *args: str) -> int:

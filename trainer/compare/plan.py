@@ -1,9 +1,11 @@
-"""The plan of a comparison (trainer/compare/): its jobs, each one `python -m trainer -m` job whose settings
-are a preset written into <dir>/presets, named after the job (`rosenbrock-adam-lr0.01`), and whose directory
-is <dir>/<phase>/<that name>. A phase starts one multirun of the jobs it lacks (those without metrics.json),
-under `launcher`: a finished comparison run again starts none, and a killed one starts what was left, the
-killed jobs resuming their checkpoints. With `centre: lr_find`, each (problem, optimizer)'s grid is centred on
-its learning-rate range test's suggestion (trainer/compare/centres.py), kept in <dir>/lr_find/centres.json."""
+"""The plan of a comparison (trainer/compare/): its jobs, each one `python -m trainer -m` job in
+<dir>/<phase>/<its name> (`rosenbrock-adam-lr0.01`). A phase starts, for each (problem, optimizer), one multirun
+of the jobs it lacks (those without metrics.json) under `launcher`: the pair's experiment, problem and
+optimizer chosen once and its learning rates (or seeds) swept as values, so that the trainer launcher composes
+the pair's config once (trainer/config/sweeps.py). A finished comparison run again starts none, and a killed
+one starts what was left, the killed jobs resuming their checkpoints. With `centre: lr_find`, each
+(problem, optimizer)'s grid is centred on its learning-rate range test's suggestion (trainer/compare/centres.py),
+kept in <dir>/lr_find/centres.json."""
 
 import json
 import math
@@ -16,10 +18,8 @@ from omegaconf import DictConfig, ListConfig
 from trainer.config.compose import group_choices, quoted, quoted_literal
 from trainer.config.settings import did_you_mean
 from trainer.errors import ConfigError, TrainerError
-from trainer.files import write_atomically
 from trainer.outputs.metrics import read_metrics
 
-PRESETS = "compare_job"  # the config group of the jobs' presets, under <dir>/presets
 CENTRES = Path("lr_find", "centres.json")  # centre=lr_find: each pair's suggestion, by "<problem>-<optimizer>"
 
 
@@ -94,37 +94,30 @@ def tuning_jobs(cfg: DictConfig, directory: Path) -> list[JobSpec]:
     ]
 
 
-def write_preset(presets: Path, spec: JobSpec, cfg: DictConfig) -> None:
-    """The job's settings as a global preset: its experiment, problem and optimizer, learning rate and seed."""
-    lines = [
-        "# @package _global_",
-        "defaults:",
-        f"  - override /experiment: {experiment(cfg, spec.problem)}",
-        f"  - override /model: {spec.problem}",
-        f"  - override /optimizer: {spec.optimizer}",
-        f"trainer: {{seed: {spec.seed}}}",
-        f"optimizer: {{learning_rate: {spec.learning_rate!r}}}",
-    ]
-    (presets / PRESETS).mkdir(parents=True, exist_ok=True)
-    write_atomically(presets / PRESETS / f"{spec.name}.yaml", "\n".join(lines) + "\n")
-
-
-def multirun(cfg: DictConfig, directory: Path, phase: str, choices: list[str]) -> None:
-    """`python -m trainer -m` of the presets `choices`, each job in <directory>/<phase>/<its name>, run in this
-    process: the jobs of one problem and optimizer share one built program (trainer/loop/reuse.py), across
-    both phases."""
+def multirun(cfg: DictConfig, directory: Path, specs: list["JobSpec"]) -> None:
+    """`python -m trainer -m` of `specs`, jobs of one phase, problem and optimizer that differ in their
+    learning rate (tuning) or their seed, each in <directory>/<phase>/<its name>, run in this process: the jobs
+    of one problem and optimizer share one built program (trainer/loop/reuse.py), across both phases."""
     from hydra.core.hydra_config import HydraConfig
 
     from trainer.cli import run_in_process
 
-    subdir = "${hydra:runtime.choices." + PRESETS + "}"
-    searchpath = [f"file://{directory.resolve() / 'presets'}", *HydraConfig.get().searchpath]  # and the user's own
+    first = specs[0]
+    swept, varied = ("optimizer.learning_rate", "lr") if first.phase == "tune" else ("trainer.seed", "seed")
+    fixed = "trainer.seed" if first.phase == "tune" else "optimizer.learning_rate"
+    values = {"optimizer.learning_rate": [s.learning_rate for s in specs], "trainer.seed": [s.seed for s in specs]}
+    name = f"{first.problem}-{first.optimizer}-{varied}" + "${significant:${" + swept + "}}"  # JobSpec.name
+    searchpath = HydraConfig.get().searchpath  # the user's own config directories, for the jobs too
     command = [
         "-m",
-        f"hydra.searchpath=[{','.join(map(quoted, searchpath))}]",
-        f"+{PRESETS}={','.join(choices)}",
-        f"hydra.sweep.dir={quoted_literal(str(directory.resolve() / phase))}",
-        f"hydra.sweep.subdir={quoted(subdir)}",
+        *([f"hydra.searchpath=[{','.join(map(quoted, searchpath))}]"] if searchpath else []),
+        f"experiment={experiment(cfg, first.problem)}",
+        f"model={first.problem}",
+        f"optimizer={first.optimizer}",
+        f"{swept}={','.join(map(repr, values[swept]))}",
+        f"{fixed}={values[fixed][0]!r}",
+        f"hydra.sweep.dir={quoted_literal(str(directory.resolve() / first.phase))}",
+        f"hydra.sweep.subdir={quoted(name)}",
         "~hydra.callbacks.summary",
         f"hydra/launcher={cfg.launcher}",
         f"trainer.steps={cfg.steps}",
@@ -133,20 +126,23 @@ def multirun(cfg: DictConfig, directory: Path, phase: str, choices: list[str]) -
         "logging.pictures=false",
         *cfg.overrides,
     ]
-    print(f"trainer.compare: {phase}: {len(choices)} jobs to run", flush=True)
     if run_in_process("trainer", *command) != 0:
         raise TrainerError(
-            f"the {phase} multirun of {directory} stopped (its output is above); run the comparison again to resume it"
+            f"the {first.phase} multirun of {directory} stopped (its output is above); run the comparison again "
+            "to resume it"
         )
 
 
 def run_missing(cfg: DictConfig, directory: Path, specs: list[JobSpec]) -> None:
-    """Write every job's preset, then run the jobs without metrics.json in one multirun."""
-    for spec in specs:
-        write_preset(directory / "presets", spec, cfg)
-    missing = [spec.name for spec in specs if read_metrics(directory / spec.phase / spec.name) is None]
+    """The jobs of `specs` without metrics.json, one multirun per problem and optimizer."""
+    missing = [spec for spec in specs if read_metrics(directory / spec.phase / spec.name) is None]
     if missing:
-        multirun(cfg, directory, specs[0].phase, missing)
+        print(f"trainer.compare: {missing[0].phase}: {len(missing)} jobs to run", flush=True)
+    pairs: dict[tuple[str, str], list[JobSpec]] = {}
+    for spec in missing:
+        pairs.setdefault((spec.problem, spec.optimizer), []).append(spec)
+    for pair in pairs.values():
+        multirun(cfg, directory, pair)
 
 
 def seed_jobs(cfg: DictConfig, tuned: dict[tuple[str, str], float]) -> list[JobSpec]:

@@ -51,7 +51,7 @@ class SweepConfigLoader:
 
     def repository(self, master_config: DictConfig):
         """Hydra's config repository of the sweep, on its search path (a `hydra.searchpath` of the primary
-        config or the command line adds groups: the comparison's presets)."""
+        config or the command line adds groups)."""
         if id(master_config) not in self.repositories:
             hydra_overrides = list(master_config.hydra.overrides.hydra)
             config_name = master_config.hydra.job.config_name
