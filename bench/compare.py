@@ -1,12 +1,19 @@
-"""The README's example comparison (`python -m trainer.compare ...`), timed as a whole process: every
-tuning and seed job, and the report. Its target is the issue's: under 10 minutes on 2 cores."""
+"""The README's example comparison (`python -m trainer.compare ...`: 6 optimizers, 4 problems, 20 learning
+rates and 5 seeds, 1000 steps), timed as a whole process: every tuning and seed job, and the report. Its target
+is issue 20's: under 2 minutes on 2 cores."""
 
 import tempfile
 from pathlib import Path
 
 from bench.common import Section, seconds_until
 
-EXAMPLE = ["optimizers=[sgd,adam,radam,lbfgs]", "problems=[rosenbrock,beale,noisy_quadratic]", "budget=6", "seeds=3"]
+EXAMPLE = [
+    "optimizers=[sgd,adam,rmsprop,lion,radam,lbfgs]",
+    "problems=[rosenbrock,beale,noisy_quadratic,himmelblau]",
+    "budget=20",
+    "seeds=5",
+    "steps=1000",
+]
 
 
 def compare_section() -> Section:
@@ -16,12 +23,18 @@ def compare_section() -> Section:
     command = "python -m trainer.compare " + " ".join(EXAMPLE)
     section = Section(
         "The README's example comparison",
-        f"`{command}`, from starting the process to its exit, once: its tuning and seed jobs (200 steps each, "
-        "Hydra's basic launcher, one process per phase) and the report.",
+        f"`{command}`, from starting the process to its exit, once: its tuning and seed jobs (the trainer "
+        "launcher, a multirun per problem, optimizer and phase, in the comparison's process) and the report.",
         ["command", "jobs", "seconds"],
         [[command, str(jobs), f"{seconds:.0f}"]],
     )
     section.targets = [
-        ("under 600 s", f"{seconds:.0f} s", seconds < 600, "each job's start and its 200 compiled steps")
+        (
+            "under 120 s",
+            f"{seconds:.0f} s",
+            seconds < 120,
+            "each job is still a run of its own: Hydra's job set-up, a reused build, its event file, checkpoint "
+            "and metrics.json, some 0.2 s; training the jobs of a pair as one population is issue 20's next step",
+        )
     ]
     return section

@@ -98,23 +98,28 @@ def sweep_overrides(*extra: str) -> list[list[str]]:
     ]
 
 
+QUIET = ("logging.pictures=false", "logging.graph=false")  # the loop's settings, and the sweeps' beside it
+
+
 def sweep_seconds(*overrides: str) -> float:
-    """Wall seconds of `python -m trainer -m *overrides` with Hydra's basic launcher, in a fresh sweep directory."""
+    """Wall seconds of `python -m trainer -m *overrides` (the trainer launcher unless they choose another), in a
+    fresh sweep directory."""
     return seconds_until(None, "-m", "trainer", "-m", *overrides, f"hydra.sweep.dir={tempfile.mkdtemp()}")
 
 
-def seconds_per_sweep_job() -> float:
+def seconds_per_sweep_job(*extra: str) -> float:
     """What each job after the first adds to the sweep's wall time: the 6-job sweep less a 1-job one, over 5.
     The process's start, the first job's one-time costs and the sweep's own end are in both."""
-    jobs = sweep_overrides()
+    jobs = sweep_overrides(*extra)
     every = [f"{key}={','.join(values)}" for key, values in SWEEP.items()]
-    return (sweep_seconds(*every, f"trainer.steps={SWEEP_STEPS}") - sweep_seconds(*jobs[0])) / (len(jobs) - 1)
+    whole = sweep_seconds(*every, f"trainer.steps={SWEEP_STEPS}", *extra)
+    return (whole - sweep_seconds(*jobs[0])) / (len(jobs) - 1)
 
 
 def seconds_per_loop_run(runs: list[list[str]]) -> float:
     """Seconds per `train(cfg)` of `runs` in one Python loop, pictures and graph off; the first run, which pays
     the process's one-time costs (tracing machinery, XLA's start), left out as in the sweep."""
-    configs = [config(*overrides, "logging.pictures=false", "logging.graph=false") for overrides in runs]
+    configs = [config(*overrides, *QUIET) for overrides in runs]
     train(configs[0])
     start = time.perf_counter()
     for cfg in configs[1:]:
@@ -132,12 +137,13 @@ def cli_composing_seconds() -> float:
 def sweep_section(repeats: int, optuna_trials: int = 20) -> Section:
     """The sweep figures; the Optuna preset runs `optuna_trials` trials (its own number is 20)."""
     trials = [[f"optimizer.learning_rate={rate}", f"trainer.steps={OPTUNA_STEPS}"] for rate in (0.01, 0.03, 0.1, 0.3)]
-    loop, job, trial = [], [], []
+    loop, job, basic, trial = [], [], [], []
     for _ in range(repeats):
         loop.append(seconds_per_loop_run(sweep_overrides()))
-        job.append(seconds_per_sweep_job())
+        job.append(seconds_per_sweep_job(*QUIET))
+        basic.append(seconds_per_sweep_job(*QUIET, "hydra/launcher=basic"))
         trial.append(seconds_per_loop_run(trials))
-    loop, job, trial = statistics.median(loop), statistics.median(job), statistics.median(trial)
+    loop, job, basic, trial = (statistics.median(times) for times in (loop, job, basic, trial))
     optuna = median_seconds_until(
         repeats,
         None,
@@ -153,16 +159,17 @@ def sweep_section(repeats: int, optuna_trials: int = 20) -> Section:
     section = Section(
         "Sweeps: seconds per job",
         f"The 2 x 3 sweep `optimizer=sgd,adam optimizer.learning_rate=0.01,0.03,0.1 trainer.steps={SWEEP_STEPS}`; "
-        f"median of {repeats}. A sweep job's seconds are what each job after the first adds to the basic "
-        "launcher's wall time (the 6-job sweep less a 1-job one, over 5); the loop's, those of `train(cfg)` for "
-        "the same runs after the first, in one Python process, with `logging.pictures=false logging.graph=false`. "
+        f"median of {repeats}. A sweep job's seconds are what each job after the first adds to the sweep's "
+        "wall time (the 6-job sweep less a 1-job one, over 5); the loop's, those of `train(cfg)` for the same runs "
+        "after the first, in one Python process; all with `logging.pictures=false logging.graph=false`. "
         "The overhead is the difference. The Optuna preset is timed whole, from the process's start to its exit, "
         f"beside a loop of {OPTUNA_STEPS}-step runs like its trials. Composing one job's config as the command "
         f"does takes {composing:.3f} s; importing TensorFlow {imported:.2f} s.",
         ["runs", "seconds per run", "overhead per run"],
         [
             ["one Python loop calling train(cfg), pictures and graph off (reference)", f"{loop:.3f}", "0"],
-            ["`python -m trainer -m ...`, basic launcher", f"{job:.3f}", f"{job - loop:.3f}"],
+            ["`python -m trainer -m ...`, the trainer launcher (the default)", f"{job:.3f}", f"{job - loop:.3f}"],
+            ["`python -m trainer -m ... hydra/launcher=basic`, Hydra's", f"{basic:.3f}", f"{basic - loop:.3f}"],
             [f"one Python loop of {OPTUNA_STEPS}-step runs, pictures and graph off (reference)", f"{trial:.3f}", "0"],
             [
                 f"`python -m trainer -m hparams_search=scalar`: {optuna_trials} Optuna trials, whole process",
@@ -177,8 +184,8 @@ def sweep_section(repeats: int, optuna_trials: int = 20) -> Section:
             "a sweep job's overhead ≤ 0.3 s",
             f"{job - loop:.3f} s",
             job - loop <= 0.3,
-            f"Hydra composes each job's config twice, to check the batch and then to launch it: {2 * composing:.2f} s "
-            "a job; the rest is Hydra's job set-up (.hydra files, logging), the landscape and the sweep's summary",
+            "the trainer launcher composes each set of group choices once; the rest is a copy of it per job, "
+            "Hydra's job set-up (.hydra files, logging), the checkpoint and metrics.json, and the sweep's summary",
         ),
         (
             f"hparams_search=scalar ({optuna_trials} trials) < 6 s",
