@@ -138,3 +138,13 @@ def test_a_comparison_centres_each_pairs_grid_on_its_suggestion(tmp_path):
     find_centres(cfg, tmp_path)  # run again: the suggestion kept is the centre, no range test runs
     assert [spec.learning_rate for spec in tuning_jobs(cfg, tmp_path)] == [alone["suggestion"]]
     assert (tmp_path / "lr_find" / "quadratic-sgd" / "lr_find.png").stat().st_mtime_ns == picture
+
+
+def test_the_command_runs_as_a_multirun_under_the_default_launcher(tmp_path):
+    result = run_trainer("-m", "lr_find.steps=40,60", f"hydra.sweep.dir={tmp_path}", command="trainer.lr_find")
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sorted(path.parent.name for path in tmp_path.glob("*/lr_find.png")) == [
+        "0_lr_find.steps=40",
+        "1_lr_find.steps=60",
+    ]

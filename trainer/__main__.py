@@ -10,9 +10,7 @@ import os
 import sys
 
 import hydra
-import hydra_plugins.trainer
 from hydra.core.hydra_config import HydraConfig
-from hydra.core.plugins import Plugins
 from hydra.types import RunMode
 
 import trainer.config.settings  # noqa: F401 (registers the schemas conf/ names)
@@ -22,7 +20,6 @@ from trainer.outputs.metrics import read_metrics, summarize, write_metrics
 from trainer.startup import import_tensorflow_quietly, use_compilation_cache
 
 log = logging.getLogger(__name__)
-Plugins.instance().register(hydra_plugins.trainer.TrainerLauncher)  # where Hydra's scan does not find it
 
 
 def in_sweep() -> bool:

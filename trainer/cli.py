@@ -23,6 +23,7 @@ def run_command(name: str, app) -> None:
     """Run the Hydra app `app` (a `@hydra.main` function) as the command `name`, its errors raised to here
     (HYDRA_FULL_ERROR=1, remembered as the user's own choice in TRAINER_FULL_ERROR) and each printed as one
     line `name: ...`."""
+    register_hydra_plugins()
     os.environ.setdefault(FULL_ERROR, os.environ.get("HYDRA_FULL_ERROR", "0"))
     os.environ["HYDRA_FULL_ERROR"] = "1"
     full = os.environ[FULL_ERROR] == "1"
@@ -87,6 +88,15 @@ def first_line(error: Exception) -> str:
 
 
 @functools.cache  # OmegaConf resolves it at every composition: twice per sweep job
+def register_hydra_plugins() -> None:
+    """The project's Hydra plugins (plugins/hydra/: the trainer launcher, every command's default through
+    conf/config.yaml), for Hydra to find where its scan of hydra_plugins does not: an editable install."""
+    import hydra_plugins.trainer
+    from hydra.core.plugins import Plugins
+
+    Plugins.instance().register(hydra_plugins.trainer.TrainerLauncher)
+
+
 def config_choices() -> str:
     """The config groups users choose from, each with its choices, for `--help`: what Hydra finds on its
     search path (a user's own searchpath included), less Hydra's groups and ours that start with '_'."""

@@ -13,9 +13,9 @@ checkpointed with the run.
 
 Among the actions due at a step, and at the end, they run in the order of their `phase` (PHASES, in
 trainer/loop/controller.py), and in the order they are listed within a phase; a user's own action
-(`+actions.NAME._target_=...`) is in `measure` unless it says otherwise, so it runs before the train
-scalars are written and before the report. The loop restarts the train means at each log point it passes
-(trainer/loop/points.py).
+(`+actions.NAME._target_=...`) is in `measure` unless it says otherwise: after the call's train scalars are
+written (the loop restarts their means at each log point it passes, trainer/loop/points.py) and before the
+report.
 """
 
 import math

@@ -12,6 +12,7 @@ import numpy as np
 
 from trainer.actions.base import Action
 from trainer.errors import ConfigError
+from trainer.loop.points import is_mean
 
 
 class KerasCallbacks(Action):
@@ -29,7 +30,7 @@ class KerasCallbacks(Action):
         self.every = run.steps_per_epoch
         self.running = {"loss": run.loss_mean, **run.metrics}
         for name, metric in self.running.items():
-            if [v.path.rsplit("/", 1)[-1] for v in metric.variables] != ["total", "count"]:
+            if not is_mean(metric):
                 raise ConfigError(f"callbacks need metrics that are means (a total and a count); metrics.{name} is not")
         self.seen = self.epoch = self.zeros()
         self.list = keras.callbacks.CallbackList(self.callbacks, model=run.task.callback_model(run))

@@ -13,23 +13,28 @@ from trainer.outputs.progress import Progress
 
 log = logging.getLogger("trainer.train")
 COMPILE_SECONDS = "time/compile_seconds"  # tracing and compiling the loop, at the step where the process did it
+CALL_SECONDS = 1.0  # the longest a call runs past a log point
 
 
 class TrainScalars(Action):
-    phase = "log"
+    phase = "record"
 
     def begin(self, run, loop) -> None:
         self.every = run.cfg.trainer.log_every
         self.progress = Progress(run.total_steps, loop.done, loop.step_seconds, run.cfg.logging.progress)
         self.since = loop.done, loop.step_seconds  # where the next call starts
+        self.rate = None  # seconds a step, once a call measured it
         write_scalars({COMPILE_SECONDS: loop.compile_seconds}, loop.done)
         if loop.done == 0:  # the first point of a path
             write_scalars({**as_floats(run.task.log_values(run.model)), STEP_SECONDS: 0.0}, 0)
 
     def steps_to_due(self, done: int) -> float:
-        """The loop records its log points itself (trainer/loop/points.py): a call ends only where the progress
-        display shows one."""
-        return self.progress.steps_to_next(done, self.every)
+        """The loop records its log points itself (trainer/loop/points.py): a call ends where the progress
+        display shows one, and runs past a log point only for about CALL_SECONDS of steps at the rate measured
+        so far, since a signal (SIGTERM, Ctrl-C) waits for its call to end."""
+        to_point = self.every - done % self.every
+        within = to_point if self.rate is None else max(to_point, int(CALL_SECONDS / max(self.rate, 1e-9)))
+        return min(self.progress.steps_to_next(done, self.every), within)
 
     def due(self, run, loop) -> bool:
         return True  # after every call: the points it passed
@@ -39,6 +44,7 @@ class TrainScalars(Action):
         steps); the run's last step is a point of its own, whatever its window."""
         start, started = self.since
         share = (loop.step_seconds - started) / max(loop.done - start, 1)
+        self.rate = share if loop.done > start else self.rate
         points = run.points.read(int(loop.outputs[2]))
         for step, values in points:
             self.write(loop, step, values, started + share * (step - start))
@@ -59,7 +65,8 @@ class TrainScalars(Action):
             )
 
     def log(self, run, loop, gradient_norm: float) -> None:
-        """A point of the steps since the last one, read here: the windows restart."""
+        """The run's last point, of the steps since the one before, read here; the run ends, so its windows
+        need no restart (the Keras callbacks read them after)."""
         values = {
             "train/loss": float(run.loss_mean.result()),
             "train/learning_rate": float(run.optimizer.learning_rate.numpy()),
@@ -67,8 +74,6 @@ class TrainScalars(Action):
             **{f"train/{name}": float(metric.result()) for name, metric in run.metrics.items()},
             **as_floats(run.task.log_values(run.model)),
         }
-        for metric in (run.loss_mean, *run.metrics.values()):
-            metric.reset_state()
         self.write(loop, loop.done, values, loop.step_seconds)
 
     def write(self, loop, step: int, values: dict, step_seconds: float) -> None:

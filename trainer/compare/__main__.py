@@ -15,7 +15,8 @@ from omegaconf import DictConfig
 
 from trainer.cli import run_command
 from trainer.compare.centres import find_centres
-from trainer.compare.plan import check_settings, run_missing, seed_jobs, tuning_jobs
+from trainer.compare.launch import run_missing
+from trainer.compare.plan import check_settings, seed_jobs, tuning_jobs
 from trainer.compare.report import write_report
 from trainer.compare.select import best_learning_rates
 

@@ -1,11 +1,7 @@
-"""The plan of a comparison (trainer/compare/): its jobs, each one `python -m trainer -m` job in
-<dir>/<phase>/<its name> (`rosenbrock-adam-lr0.01`). A phase starts, for each (problem, optimizer), one multirun
-of the jobs it lacks (those without metrics.json) under `launcher`: the pair's experiment, problem and
-optimizer chosen once and its learning rates (or seeds) swept as values, so that the trainer launcher composes
-the pair's config once (trainer/config/sweeps.py). A finished comparison run again starts none, and a killed
-one starts what was left, the killed jobs resuming their checkpoints. With `centre: lr_find`, each
-(problem, optimizer)'s grid is centred on its learning-rate range test's suggestion (trainer/compare/centres.py),
-kept in <dir>/lr_find/centres.json."""
+"""The plan of a comparison (trainer/compare/): its settings' checks, its learning-rate grids and its jobs,
+each one `python -m trainer -m` job in <dir>/<phase>/<its name> (`rosenbrock-adam-lr0.01`), which
+trainer/compare/launch.py runs. With `centre: lr_find`, each (problem, optimizer)'s grid is centred on its
+learning-rate range test's suggestion (trainer/compare/centres.py), kept in <dir>/lr_find/centres.json."""
 
 import json
 import math
@@ -15,10 +11,9 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, ListConfig
 
-from trainer.config.compose import group_choices, quoted, quoted_literal
+from trainer.config.compose import group_choices
 from trainer.config.settings import did_you_mean
-from trainer.errors import ConfigError, TrainerError
-from trainer.outputs.metrics import read_metrics
+from trainer.errors import ConfigError
 
 CENTRES = Path("lr_find", "centres.json")  # centre=lr_find: each pair's suggestion, by "<problem>-<optimizer>"
 
@@ -33,7 +28,7 @@ class JobSpec:
 
     @property
     def name(self) -> str:
-        """The job's preset and directory name: the problem, the optimizer, then what the phase varies."""
+        """The job's directory (and preset) name: the problem, the optimizer, then what the phase varies."""
         varied = {"tune": f"-lr{self.learning_rate:.3g}", "seeds": f"-seed{self.seed}"}
         return f"{self.problem}-{self.optimizer}{varied[self.phase]}"
 
@@ -92,58 +87,6 @@ def tuning_jobs(cfg: DictConfig, directory: Path) -> list[JobSpec]:
         for o in cfg.optimizers
         for rate in learning_rate_grid(cfg, centres.get(f"{p}-{o}"))
     ]
-
-
-def multirun(cfg: DictConfig, directory: Path, specs: list["JobSpec"]) -> None:
-    """`python -m trainer -m` of `specs`, jobs of one phase, problem and optimizer that differ in their
-    learning rate (tuning) or their seed, each in <directory>/<phase>/<its name>, run in this process: the jobs
-    of one problem and optimizer share one built program (trainer/loop/reuse.py), across both phases."""
-    from hydra.core.hydra_config import HydraConfig
-
-    from trainer.cli import run_in_process
-
-    first = specs[0]
-    swept, varied = ("optimizer.learning_rate", "lr") if first.phase == "tune" else ("trainer.seed", "seed")
-    fixed = "trainer.seed" if first.phase == "tune" else "optimizer.learning_rate"
-    values = {"optimizer.learning_rate": [s.learning_rate for s in specs], "trainer.seed": [s.seed for s in specs]}
-    name = f"{first.problem}-{first.optimizer}-{varied}" + "${significant:${" + swept + "}}"  # JobSpec.name
-    searchpath = HydraConfig.get().searchpath  # the user's own config directories, for the jobs too
-    command = [
-        "-m",
-        *([f"hydra.searchpath=[{','.join(map(quoted, searchpath))}]"] if searchpath else []),
-        f"experiment={experiment(cfg, first.problem)}",
-        f"model={first.problem}",
-        f"optimizer={first.optimizer}",
-        f"{swept}={','.join(map(repr, values[swept]))}",
-        f"{fixed}={values[fixed][0]!r}",
-        f"hydra.sweep.dir={quoted_literal(str(directory.resolve() / first.phase))}",
-        f"hydra.sweep.subdir={quoted(name)}",
-        "~hydra.callbacks.summary",
-        f"hydra/launcher={cfg.launcher}",
-        f"trainer.steps={cfg.steps}",
-        f"trainer.log_every={cfg.log_every}",
-        "logging.progress=false",
-        "logging.pictures=false",
-        "logging.graph=false",  # the report shows neither
-        *cfg.overrides,
-    ]
-    if run_in_process("trainer", *command) != 0:
-        raise TrainerError(
-            f"the {first.phase} multirun of {directory} stopped (its output is above); run the comparison again "
-            "to resume it"
-        )
-
-
-def run_missing(cfg: DictConfig, directory: Path, specs: list[JobSpec]) -> None:
-    """The jobs of `specs` without metrics.json, one multirun per problem and optimizer."""
-    missing = [spec for spec in specs if read_metrics(directory / spec.phase / spec.name) is None]
-    if missing:
-        print(f"trainer.compare: {missing[0].phase}: {len(missing)} jobs to run", flush=True)
-    pairs: dict[tuple[str, str], list[JobSpec]] = {}
-    for spec in missing:
-        pairs.setdefault((spec.problem, spec.optimizer), []).append(spec)
-    for pair in pairs.values():
-        multirun(cfg, directory, pair)
 
 
 def seed_jobs(cfg: DictConfig, tuned: dict[tuple[str, str], float]) -> list[JobSpec]:

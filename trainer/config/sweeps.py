@@ -22,21 +22,11 @@ class SweepConfigLoader:
         self.loader = loader
         self.compositions: dict[tuple, DictConfig] = {}
         self.repositories: dict[int, object] = {}  # by the master config's id
-        self.checked: dict[tuple, DictConfig] = {}  # configs made for the sweeper's check, for the launcher
 
     def __getattr__(self, name: str):
         return getattr(self.loader, name)
 
     def load_sweep_config(self, master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:
-        """The job's config: on the second request for it (the sweeper checks a batch, then the launcher runs
-        it), the one made for the first, which the check only looked at."""
-        key = (id(master_config), tuple(sweep_overrides))
-        if key in self.checked:
-            return self.checked.pop(key)
-        self.checked[key] = self.compose(master_config, sweep_overrides)
-        return self.checked[key]
-
-    def compose(self, master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:
         parsed = OverridesParser.create().parse_overrides(list(sweep_overrides))
         groups = self.repository(master_config)
         values = [override for override in parsed if is_value(override, groups)]

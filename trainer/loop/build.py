@@ -56,10 +56,7 @@ def build_training(cfg: DictConfig, resume_from: Path | None = None, runtime: Ru
         fields["model"], fields["loss_fn"], fields["optimizer"], fields["metrics"], runtime.replicas
     )
     jit_compile = not settings.deterministic if settings.jit_compile is None else settings.jit_compile
-    points = Points(
-        fields["loss_mean"], fields["optimizer"], fields["metrics"], fields["task"].log_values(fields["model"]),
-        settings.log_every, settings.steps_per_call // settings.log_every + 1,
-    )  # fmt: skip
+    points = Points(fields, settings.log_every, settings.steps_per_call)
     train_loop = make_train_loop(
         runtime.strategy, train_step, batches, settings.pipeline, fields["global_step"], fields["loss_mean"],
         fields["optimizer"], jit_compile=jit_compile and runtime.replicas == 1, points=points,

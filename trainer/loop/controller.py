@@ -17,11 +17,11 @@ from trainer.startup import tensorflow_notices_hidden, unreadable_cache_reported
 
 # The order in which the actions due at one step run, and their ends at the last; each names its phase.
 PHASES = (
-    "guard",  # checks of the call's own outputs, before anything reads them: a loss that is not finite
+    "record",  # the train scalars of the log points the call passed (loop/points.py), before anything can stop it
+    "guard",  # checks of the call's own outputs, before anything else reads them: a loss that is not finite
     "measure",  # values computed from the model: validation, histograms, a user's action by default
     "weights",  # changes to the final weights at the end, after the best ones are restored: SWA's batch norm
-    "observe",  # readers of the running means before they restart: Keras callbacks
-    "log",  # the train scalars, which restart the running means
+    "observe",  # readers of the running means: Keras callbacks
     "react",  # what follows the logged values: the reduce-on-plateau schedule
     "save",  # checkpoints, which keep the state the phases before left
     "draw",  # pictures of the finished run

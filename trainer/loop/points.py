@@ -8,16 +8,28 @@ a scalar problem's step takes microseconds."""
 import numpy as np
 import tensorflow as tf
 
+from trainer.errors import ConfigError
+
 GRADIENT_NORM = "train/gradient_norm"
 
 
 class Points:
-    """Where a call's log points go: their steps and their values (a row of `tags` each), at most `capacity`
-    of them, the most a call of `trainer.steps_per_call` steps passes."""
+    """Where a call's log points go: their steps and their values (a row of `tags` each), as many as a call of
+    `steps_per_call` steps passes."""
 
-    def __init__(self, loss_mean, optimizer, metrics: dict, task_values: dict, log_every: int, capacity: int):
+    def __init__(self, parts: dict, log_every: int, steps_per_call: int):
+        """`parts`: the run's, as `Run`'s fields name them (its task gives the values of its own)."""
+        loss_mean, optimizer, metrics = parts["loss_mean"], parts["optimizer"], parts["metrics"]
+        task_values = parts["task"].log_values(parts["model"])
+        for tag, value in task_values.items():  # a number would be a constant of the compiled loop
+            if not isinstance(value, (tf.Variable, tf.Tensor)):
+                raise ConfigError(
+                    f"task: log_values gave {tag} as a {type(value).__name__}; it gives the model's variables (or "
+                    "tensors of them), which the compiled loop reads at each log point"
+                )
         self.loss_mean, self.optimizer, self.metrics, self.task_values = loss_mean, optimizer, metrics, task_values
         self.log_every = log_every
+        capacity = steps_per_call // log_every + 1
         self.tags = ["train/loss", "train/learning_rate", GRADIENT_NORM, *(f"train/{name}" for name in metrics),
                      *task_values]  # fmt: skip
         self.steps = tf.Variable(tf.zeros([capacity], tf.int64), trainable=False, name="point_steps")
@@ -59,7 +71,11 @@ class Points:
         return [dict(zip(self.windows, row)) for row in rows]
 
 
+def is_mean(metric) -> bool:
+    """Whether `metric` is a mean of a total over a count (Keras' Mean and MeanMetricWrapper)."""
+    return [variable.path.rsplit("/", 1)[-1] for variable in metric.variables] == ["total", "count"]
+
+
 def total_and_count(metric) -> list:
-    """A mean metric's total and count (Keras' Mean and MeanMetricWrapper); zeros for another kind."""
-    names = [variable.path.rsplit("/", 1)[-1] for variable in metric.variables]
-    return list(metric.variables) if names == ["total", "count"] else [0.0, 0.0]
+    """A mean metric's total and count; zeros for another kind."""
+    return list(metric.variables) if is_mean(metric) else [0.0, 0.0]

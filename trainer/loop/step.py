@@ -73,21 +73,18 @@ def make_train_step(model, loss_fn, optimizer, metrics, replicas: int = 1):
 
 
 def make_train_loop(strategy, train_step, batches, pipeline: str, step, loss_mean, optimizer, jit_compile: bool,
-                    points=None):  # fmt: skip
+                    points):  # fmt: skip
     """A compiled `train_loop(num_steps) -> (the last step's gradient norm, its loss, the log points passed)`
-    that advances `step`, recording each log point in `points` (trainer/loop/points.py) where it is given.
+    that advances `step`, recording each log point in `points` (trainer/loop/points.py).
 
     `batches` gives each step's (x, y) from `step` on, by `pipeline` (trainer/data.py): the global batch,
     sliced per replica, or per-replica batches already. Each step runs `train_step` on every replica
     (`strategy.run`) and averages their losses. The number of steps is a tensor argument, so calls of any length
     share one trace. The loop stops after the first step whose loss is not finite.
 
-    The gradient norm (`summed_gradient_norm`) is computed for a call's last step and its log points only, 0
-    elsewhere.
-
-    With `jit_compile`, XLA compiles the whole loop when it gathers no data, and only the step when it does:
-    XLA copies large captured tensors, such as a data set, on every iteration. Neither the loop nor the
-    batches need AutoGraph: converting them took a third of the trace.
+    The gradient norm (`summed_gradient_norm`) is computed for a call's last step and its log points only. With
+    `jit_compile`, XLA compiles the whole loop when it gathers no data, and only the step when it does:
+    XLA copies large captured tensors, such as a data set, on every iteration. Neither needs AutoGraph.
     """
     next_batch = batches.source(pipeline, step)
     gathers_data = not isinstance(batches, NoBatches)
@@ -111,15 +108,11 @@ def make_train_loop(strategy, train_step, batches, pipeline: str, step, loss_mea
             x, y = next_batch()
             losses, gradients = strategy.run(counted_step, args=(x, y))
             loss = strategy.reduce(tf.distribute.ReduceOp.MEAN, losses, axis=None)
-            at_point = points is not None and tf.equal((step + 1) % points.log_every, 0)
-            norm = tf.cond(
-                tf.logical_or(tf.equal(index, num_steps - 1), at_point),
-                lambda: summed_gradient_norm(strategy, gradients, optimizer),
-                lambda: tf.constant(0.0),
-            )
+            at_point = tf.equal((step + 1) % points.log_every, 0)
+            wanted = tf.logical_or(tf.equal(index, num_steps - 1), at_point)
+            norm = tf.cond(wanted, lambda: summed_gradient_norm(strategy, gradients, optimizer), lambda: 0.0)
             step.assign_add(1)
-            if points is not None:
-                count = tf.cond(at_point, lambda: points.record(count, step.value(), norm), lambda: count)
+            count = tf.cond(at_point, lambda: points.record(count, step.value(), norm), lambda: count)
             return index + 1, norm, loss, count
 
         start = (tf.constant(0, tf.int64), tf.constant(0.0), tf.constant(0.0), tf.constant(0))
