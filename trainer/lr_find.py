@@ -101,6 +101,7 @@ def write_curve(directory: Path, rates, losses, smoothed, suggestion: float, rul
     import tensorflow as tf
 
     from trainer.files import write_atomically
+    from trainer.outputs.events import write_scalars
     from trainer.outputs.pictures import log_png
 
     table = io.StringIO()
@@ -113,9 +114,9 @@ def write_curve(directory: Path, rates, losses, smoothed, suggestion: float, rul
     writer = tf.summary.create_file_writer(str(directory))
     try:
         with writer.as_default():
+            tags = ("lr_find/learning_rate", "lr_find/loss", "lr_find/smoothed_loss")
             for step, values in enumerate(zip(rates, losses, smoothed), 1):
-                for tag, value in zip(("learning_rate", "loss", "smoothed_loss"), values):
-                    tf.summary.scalar(f"lr_find/{tag}", value, step=step)
+                write_scalars(dict(zip(tags, values)), step)
             log_png("lr_find", picture, len(rates))
     finally:
         writer.close()

@@ -53,8 +53,8 @@ class Action:
         """Always, last: whatever the run ended by."""
 
 
-def log_scalars(loop, values: dict) -> None:
-    """Each of `values` as a TensorBoard scalar at the loop's step, and as its tag's latest value in
-    `loop.logs`: how an action reports its numbers."""
-    write_scalars(values, loop.done)
+def log_scalars(loop, values: dict, step: int | None = None) -> None:
+    """Each of `values` as a TensorBoard scalar at `step` (the loop's, by default), and as its tag's latest
+    value in `loop.logs`: how an action reports its numbers."""
+    write_scalars(values, loop.done if step is None else step)
     loop.logs.update(values)

@@ -6,7 +6,7 @@ the seconds spent in steps (`time/step_seconds`, tracing and compiling apart: `t
 
 import logging
 
-from trainer.actions.base import Action
+from trainer.actions.base import Action, log_scalars
 from trainer.loop.run import STEP_SECONDS
 from trainer.outputs.events import write_scalars
 from trainer.outputs.progress import Progress
@@ -26,7 +26,8 @@ class TrainScalars(Action):
         self.rate = None  # seconds a step, once a call measured it
         write_scalars({COMPILE_SECONDS: loop.compile_seconds}, loop.done)
         if loop.done == 0:  # the first point of a path
-            write_scalars({**as_floats(run.task.log_values(run.model)), STEP_SECONDS: 0.0}, 0)
+            start = {tag: float(value) for tag, value in run.task.log_values(run.model).items()}
+            write_scalars({**start, STEP_SECONDS: 0.0}, 0)
 
     def steps_to_due(self, done: int) -> float:
         """The loop records its log points itself (trainer/loop/points.py): a call ends where the progress
@@ -67,21 +68,9 @@ class TrainScalars(Action):
     def log(self, run, loop, gradient_norm: float) -> None:
         """The run's last point, of the steps since the one before, read here; the run ends, so its windows
         need no restart (the Keras callbacks read them after)."""
-        values = {
-            "train/loss": float(run.loss_mean.result()),
-            "train/learning_rate": float(run.optimizer.learning_rate.numpy()),
-            "train/gradient_norm": gradient_norm,
-            **{f"train/{name}": float(metric.result()) for name, metric in run.metrics.items()},
-            **as_floats(run.task.log_values(run.model)),
-        }
+        values = {tag: float(value) for tag, value in run.points.values(gradient_norm).items()}
         self.write(loop, loop.done, values, loop.step_seconds)
 
     def write(self, loop, step: int, values: dict, step_seconds: float) -> None:
-        logged = {**values, STEP_SECONDS: step_seconds}
-        write_scalars(logged, step)
-        loop.logs.update(logged)
+        log_scalars(loop, {**values, STEP_SECONDS: step_seconds}, step)
         self.progress.update(step, step_seconds, values)
-
-
-def as_floats(values: dict) -> dict[str, float]:
-    return {tag: float(value) for tag, value in values.items()}

@@ -9,9 +9,8 @@ import logging
 import numpy as np
 import tensorflow as tf
 
-from trainer.actions.base import Action
+from trainer.actions.base import Action, log_scalars
 from trainer.loop.run import FINAL
-from trainer.outputs.events import write_scalars
 from trainer.outputs.metrics import summarize
 
 log = logging.getLogger("trainer.train")
@@ -35,9 +34,7 @@ class Validation(Action):
     def act(self, run, loop) -> str | None:
         settings = run.cfg.trainer
         values = run.evaluate(run.held_out, settings.eval_batch_size)
-        logged = {f"val/{name}": value for name, value in values.items()}
-        write_scalars(logged, loop.done)
-        loop.logs.update(logged)
+        log_scalars(loop, {f"val/{name}": value for name, value in values.items()})
         log.info("step %d validation %s", loop.done, summarize(values))
         if self.monitor.update(values[settings.monitor], loop.done):
             self.best.save(checkpoint_number=loop.done)

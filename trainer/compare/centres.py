@@ -8,7 +8,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from trainer.compare.plan import CENTRES, experiment
+from trainer.compare.plan import CENTRES, pair_choices
 from trainer.config.compose import compose_config, quoted_literal
 from trainer.files import write_atomically
 from trainer.lr_find import find_learning_rate
@@ -36,9 +36,7 @@ def pair_config(cfg: DictConfig, problem: str, optimizer: str, output_dir: Path)
     from hydra.core.global_hydra import GlobalHydra
 
     overrides = [
-        f"experiment={experiment(cfg, problem)}",
-        f"model={problem}",
-        f"optimizer={optimizer}",
+        *(f"{group}={choice}" for group, choice in pair_choices(cfg, problem, optimizer).items()),
         f"output_dir={quoted_literal(str(output_dir.resolve()))}",
         *cfg.overrides,
     ]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from trainer.compare.plan import JobSpec, experiment
+from trainer.compare.plan import JobSpec, pair_choices
 from trainer.config.compose import quoted, quoted_literal
 from trainer.errors import TrainerError
 from trainer.files import write_atomically
@@ -43,9 +43,7 @@ def pair_overrides(cfg: DictConfig, specs: list[JobSpec]) -> list[str]:
     value = "${significant:${optimizer.learning_rate}}" if first.phase == "tune" else "${trainer.seed}"
     return [
         *searchpath([]),
-        f"experiment={experiment(cfg, first.problem)}",
-        f"model={first.problem}",
-        f"optimizer={first.optimizer}",
+        *(f"{group}={choice}" for group, choice in pair_choices(cfg, first.problem, first.optimizer).items()),
         f"{swept}={','.join(map(repr, values[swept]))}",
         f"{fixed}={values[fixed][0]!r}",
         f"hydra.sweep.subdir={quoted(f'{first.problem}-{first.optimizer}-{varied}{value}')}",  # JobSpec.name
@@ -68,9 +66,10 @@ def write_preset(presets: Path, spec: JobSpec, cfg: DictConfig) -> None:
     lines = [
         "# @package _global_",
         "defaults:",
-        f"  - override /experiment: {experiment(cfg, spec.problem)}",
-        f"  - override /model: {spec.problem}",
-        f"  - override /optimizer: {spec.optimizer}",
+        *(
+            f"  - override /{group}: {choice}"
+            for group, choice in pair_choices(cfg, spec.problem, spec.optimizer).items()
+        ),
         f"trainer: {{seed: {spec.seed}}}",
         f"optimizer: {{learning_rate: {spec.learning_rate!r}}}",
     ]

@@ -74,8 +74,9 @@ def learning_rate_grid(cfg: DictConfig, centre: float | None = None) -> list[flo
     return np.geomspace(centre / half, centre * half, cfg.budget).tolist() if cfg.budget > 1 else [centre]
 
 
-def experiment(cfg: DictConfig, problem: str) -> str:
-    return cfg.data_problems.get(problem, "scalar")
+def pair_choices(cfg: DictConfig, problem: str, optimizer: str) -> dict[str, str]:
+    """The config group choices of a (problem, optimizer)'s jobs: its trainer experiment among them."""
+    return {"experiment": cfg.data_problems.get(problem, "scalar"), "model": problem, "optimizer": optimizer}
 
 
 def tuning_jobs(cfg: DictConfig, directory: Path) -> list[JobSpec]:

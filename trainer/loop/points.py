@@ -38,8 +38,9 @@ class Points:
         self.windows = {"loss": loss_mean, **metrics}
         self.totals = tf.Variable(tf.zeros([capacity, 2 * len(self.windows)]), trainable=False, name="point_totals")
 
-    def record(self, count: tf.Tensor, step: tf.Tensor, gradient_norm: tf.Tensor) -> tf.Tensor:
-        """Keep the point of `step` as the call's `count`-th, restart the windows; return `count + 1`."""
+    def values(self, gradient_norm) -> dict:
+        """A point's values by tag, of the windows as they stand: in the compiled loop, or read eagerly at the
+        run's last step (trainer/actions/train_scalars.py)."""
         values = {
             "train/loss": self.loss_mean.result(),
             "train/learning_rate": self.optimizer.learning_rate,
@@ -47,7 +48,11 @@ class Points:
             **{f"train/{name}": metric.result() for name, metric in self.metrics.items()},
             **self.task_values,
         }
-        row = tf.stack([tf.cast(tf.convert_to_tensor(values[tag]), tf.float32) for tag in self.tags])
+        return {tag: tf.cast(tf.convert_to_tensor(values[tag]), tf.float32) for tag in self.tags}
+
+    def record(self, count: tf.Tensor, step: tf.Tensor, gradient_norm: tf.Tensor) -> tf.Tensor:
+        """Keep the point of `step` as the call's `count`-th, restart the windows; return `count + 1`."""
+        row = tf.stack(list(self.values(gradient_norm).values()))
         totals = tf.stack([tf.cast(v, tf.float32) for metric in self.windows.values() for v in total_and_count(metric)])
         kept = [
             self.rows.scatter_nd_update([[count]], [row]),
