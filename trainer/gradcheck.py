@@ -11,6 +11,7 @@ import hydra
 
 import trainer.config.settings  # noqa: F401 (registers the schemas conf/ names)
 from trainer.cli import run_command
+from trainer.outputs.events import variable_name
 from trainer.startup import import_tensorflow_quietly
 
 
@@ -61,7 +62,7 @@ def gradient_check(cfg) -> dict[str, float]:
             variable.assign(flat.reshape(variable.shape))
             numeric = (differences[0] - differences[1]) / (2 * h)
             worst = max(worst, abs(numeric - analytic[index]) / max(abs(numeric), abs(analytic[index]), 1e-8))
-        errors[getattr(variable, "path", None) or variable.name.split(":")[0]] = worst
+        errors[variable_name(variable)] = worst
     return errors
 
 

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from trainer.actions.base import Action
 from trainer.loop.step import make_gradients
+from trainer.outputs.events import variable_name
 
 
 class Histograms(Action):
@@ -16,6 +17,6 @@ class Histograms(Action):
 
     def act(self, run, loop) -> None:
         for variable, gradient in zip(run.model.trainable_variables, self.gradients(*self.probe)):
-            name = getattr(variable, "path", None) or variable.name.split(":")[0]  # Keras' path, tf.Variable's name
+            name = variable_name(variable)
             tf.summary.histogram(f"weights/{name}", variable, step=loop.done)
             tf.summary.histogram(f"gradients/{name}", gradient, step=loop.done)

@@ -14,6 +14,7 @@ from trainer.actions.base import Action, log_scalars
 from trainer.actions.pictures import draw_logged
 from trainer.config.ranges import valid
 from trainer.loop.step import make_gradients
+from trainer.outputs.events import variable_name
 
 
 @valid(every="int >= 1")
@@ -26,7 +27,7 @@ class Updates(Action):
     def begin(self, run, loop) -> None:
         if self.every:
             self.variables = run.model.trainable_variables
-            self.names = [getattr(v, "path", None) or v.name.split(":")[0] for v in self.variables]
+            self.names = [variable_name(v) for v in self.variables]
             self.gradients = make_gradients(run.model, run.loss_fn)
             self.probe = run.first_batch()
             self.read(loop.done)

@@ -6,6 +6,11 @@ from pathlib import Path
 import numpy as np
 
 
+def variable_name(variable) -> str:
+    """A variable's name in tags and reports: Keras' path (`mlp/dense/kernel`), or a tf.Variable's name."""
+    return getattr(variable, "path", None) or variable.name.split(":")[0]
+
+
 def write_scalars(values: dict, step: int) -> None:
     """Each of `values` (tag -> number) as a TensorBoard scalar at `step`, to the default summary writer, as
     `tf.summary.scalar` writes it: their Summary protobuf built in Python by TensorBoard's own `scalar_pb`, and
