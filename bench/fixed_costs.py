@@ -6,7 +6,7 @@ import statistics
 import tempfile
 import time
 
-from bench.common import Section, config, median_seconds, median_seconds_until, seconds_until
+from bench.common import Section, config, median_seconds, seconds_until
 from bench.mnist import framework_epoch
 from bench.process import IMPORT_TENSORFLOW, fresh_run_dir, import_seconds
 from trainer.train import train
@@ -149,15 +149,10 @@ def sweep_section(repeats: int, optuna_trials: int = 20) -> Section:
         ["`python -m trainer -m ... hydra/launcher=basic`, Hydra's", f"{b:.3f}", f"{b - loop:.3f}"]
         for b in ([statistics.median(basic)] if basic else [])
     ]
-    optuna = median_seconds_until(
-        repeats,
-        None,
-        "-m",
-        "trainer",
-        "-m",
-        "hparams_search=scalar",
-        f"hydra.sweeper.n_trials={optuna_trials}",
-        f"hydra.sweep.dir={tempfile.mkdtemp()}",
+    search = ("-m", "trainer", "-m", "hparams_search=scalar", f"hydra.sweeper.n_trials={optuna_trials}")
+    # a new directory, and so a new study, each time: in the same one, the search would continue its study
+    optuna = statistics.median(
+        seconds_until(None, *search, f"hydra.sweep.dir={tempfile.mkdtemp()}") for _ in range(repeats)
     )
     imported = import_seconds(repeats)
     composing = cli_composing_seconds()

@@ -90,11 +90,13 @@ def first_line(error: Exception) -> str:
 @functools.cache  # OmegaConf resolves it at every composition: twice per sweep job
 def register_hydra_plugins() -> None:
     """The project's Hydra plugins (plugins/hydra/: the trainer launcher, every command's default through
-    conf/config.yaml), for Hydra to find where its scan of hydra_plugins does not: an editable install."""
+    conf/config.yaml, and the Optuna sweeper), for Hydra to find where its scan of hydra_plugins does not: an
+    editable install."""
     import hydra_plugins.trainer
     from hydra.core.plugins import Plugins
 
     Plugins.instance().register(hydra_plugins.trainer.TrainerLauncher)
+    Plugins.instance().register(hydra_plugins.trainer.OptunaSweeper)
 
 
 def config_choices() -> str:

@@ -3,11 +3,17 @@ commands also register them by hand (trainer/__main__.py), which an editable ins
 
 `TrainerLauncher` (conf/hydra/launcher/trainer.yaml, the default of conf/config.yaml) runs a multirun's jobs one after
 another in this process, as Hydra's basic launcher does, each job's config composed once per set of group
-choices (trainer/config/sweeps.py) for the sweeper's check of the batch and for the job alike."""
+choices (trainer/config/sweeps.py) for the sweeper's check of the batch and for the job alike.
+
+`OptunaSweeper` (conf/hydra/sweeper/optuna.yaml, chosen by conf/hparams_search/) searches with Optuna, its
+study in a database (optuna_sweeper.py)."""
 
 from hydra._internal.core_plugins.basic_launcher import BasicLauncher
+from hydra_plugins.trainer.optuna_sweeper import OptunaSweeper
 
 from trainer.config.sweeps import SweepConfigLoader
+
+__all__ = ["OptunaSweeper", "TrainerLauncher"]
 
 
 class TrainerLauncher(BasicLauncher):

@@ -1,6 +1,7 @@
 """One live run per directory: a run holds `<dir>/.lock` while it lives, so that a second one started in the
 same directory (two terminals, one `hydra.run.dir`) is refused rather than mixed into it; a sweep holds its
-sweep directory's the same way, so that a second sweep into it is refused before it writes anything there.
+sweep directory's the same way, so that a second sweep into it is refused before it writes anything there
+(but an Optuna search's, which its workers share: their study gives each trial a directory of its own).
 
 `ClaimDirectories`, a Hydra callback (conf/config.yaml, conf/compare.yaml), claims a multirun's sweep
 directory before Hydra writes its record (multirun.yaml) into it, and creates a run's directory, or says in
@@ -16,6 +17,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 
 from trainer.errors import DirectoryInUse, OutputError
+from trainer.outputs.study import SWEEPER
 
 HELD: set[Path] = set()  # the directories this process holds
 
@@ -92,8 +94,13 @@ class ClaimDirectories(Callback):
             raise ClaimRefused(error) from None
 
     def on_multirun_start(self, config, **kwargs) -> None:
+        shared = config.hydra.sweeper.get("_target_") == SWEEPER  # an Optuna search's workers share its
+        # directory, and its study keeps them apart
         try:
-            self.held.enter_context(claimed(Path(config.hydra.sweep.dir), "sweep"))
+            if shared:
+                made(Path(config.hydra.sweep.dir), "sweep")
+            else:
+                self.held.enter_context(claimed(Path(config.hydra.sweep.dir), "sweep"))
         except (DirectoryInUse, OutputError) as error:
             raise ClaimRefused(error) from None
 

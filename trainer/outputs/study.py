@@ -1,0 +1,144 @@
+"""An Optuna search's study in a database, as the sweeper (plugins/hydra/optuna_sweeper.py) and the trials'
+own runs (trainer/actions/pruning.py) reach it: by default an SQLite file, `study.db`, in the sweep directory,
+named after that directory; else any database URL Optuna's RDB storage takes (`hydra.sweeper.storage`), shared
+by every worker that names it. A study remembers the search it was made for, and refuses another."""
+
+import functools
+import json
+import time
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from trainer.errors import ConfigError
+
+SWEEPER = "hydra_plugins.trainer.optuna_sweeper.OptunaSweeper"  # conf/hydra/sweeper/optuna.yaml's _target_
+JOB = "job"  # the user attribute of a trial that holds its job's number, hydra.job.num
+SEARCH = "search"  # the user attribute of a study that records its search space and direction
+
+
+def storage_url(sweeper: DictConfig, sweep_dir) -> str:
+    return sweeper.storage or f"sqlite:///{Path(sweep_dir).absolute() / 'study.db'}"
+
+
+def study_name(sweeper: DictConfig, sweep_dir) -> str:
+    return sweeper.study_name or Path(sweep_dir).absolute().name
+
+
+@functools.cache  # one engine per database and process: the sweeper's and its in-process jobs' own
+def storage(url: str):
+    import optuna
+    import sqlalchemy
+
+    for attempt in range(3):
+        try:
+            opened = optuna.storages.RDBStorage(url, engine_kwargs=engine_options(url))
+            break
+        except Exception as error:  # SQLAlchemy's and the drivers' many kinds: a bad URL, a server not there
+            if "already exists" in str(error) and attempt < 2:  # another worker made the tables as this one did
+                time.sleep(1)
+                continue
+            reason = " ".join(str(error).split())[:300]
+            raise ConfigError(f"hydra.sweeper.storage: cannot open the study's database {url}: {reason}") from None
+    if url.startswith("sqlite"):
+        sqlalchemy.event.listen(opened.engine, "connect", write_ahead)
+        opened.engine.dispose()  # the connections opened so far, without it
+    return opened
+
+
+def write_ahead(connection, record) -> None:
+    """SQLite's write-ahead log: readers and a writer at once (the workers of a study), and a commit without
+    waiting for the disk, which stays consistent across a crash of the process."""
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+
+
+def engine_options(url: str) -> dict:
+    # SQLite: workers that write at once wait for each other (up to a minute) rather than fail
+    return {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+
+
+def open_study(sweeper: DictConfig, sweep_dir, search: dict, sampler=None, pruner=None):
+    """The sweep's study, created on the first run and continued by every later one with the same `search`
+    (its space and direction); one made for another search is refused in one line."""
+    import optuna
+
+    url, name = storage_url(sweeper, sweep_dir), study_name(sweeper, sweep_dir)
+    study = optuna.create_study(
+        storage=storage(url),
+        study_name=name,
+        direction=search["direction"],
+        sampler=sampler,
+        pruner=pruner,
+        load_if_exists=True,
+    )
+    recorded = study.user_attrs.get(SEARCH)
+    if recorded is None:
+        study.set_user_attr(SEARCH, search)
+    elif json.dumps(recorded, sort_keys=True) != json.dumps(search, sort_keys=True):
+        raise ConfigError(
+            f"study {name!r} in {url} was made for another search ({describe(recorded)}, now {describe(search)}); "
+            "run its own command to continue it, or start a new one with another hydra.sweep.dir or "
+            "hydra.sweeper.study_name"
+        )
+    return study
+
+
+def describe(search: dict) -> str:
+    return f"{search['direction']} over {json.dumps(search['params'])}, fixed {' '.join(search['fixed']) or 'nothing'}"
+
+
+def check_prunable(cfg: DictConfig) -> None:
+    """Refuse a pruner where the trials' `sweep.metric` is known only at their end (a scalar problem's
+    distance to its minimum): there would be nothing to prune on."""
+    if cfg.hydra.sweeper.pruner._target_ == "optuna.pruners.NopPruner":
+        return
+    metric = cfg.sweep.metric
+    validated = metric.startswith("val_") and cfg.trainer.validation_split is not None
+    if not validated and metric not in ("loss", *cfg.metrics):
+        raise ConfigError(
+            f"hydra.sweeper.pruner needs sweep.metric measured during the run: val_<name> (with "
+            f"trainer.validation_split), loss or a name in metrics; got {metric}"
+        )
+
+
+def job_trial(hydra: DictConfig):
+    """The running Optuna trial that a job of an Optuna search (its Hydra config, `hydra`) runs, or None where
+    the study has none for it."""
+    import optuna
+
+    study = optuna.load_study(
+        study_name=study_name(hydra.sweeper, hydra.sweep.dir),
+        storage=storage(storage_url(hydra.sweeper, hydra.sweep.dir)),
+        pruner=pruner(hydra.sweeper),
+    )
+    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    mine = [trial for trial in running if trial.user_attrs.get(JOB) == hydra.job.num]
+    return optuna.trial.Trial(study, mine[0]._trial_id) if mine else None
+
+
+def pruner(sweeper: DictConfig):
+    from hydra.utils import instantiate
+
+    return instantiate(sweeper.pruner)
+
+
+def write_results(study, sweep_dir) -> None:
+    """`optimization_results.yaml` in the sweep directory: the best trial's parameters and value so far."""
+    import yaml
+
+    from trainer.files import write_atomically
+
+    try:
+        best = study.best_trial
+    except ValueError:  # no trial finished
+        return
+    results = {
+        "name": "optuna",
+        "study": study.study_name,
+        "best_trial": best.number,
+        "best_job": best.user_attrs.get(JOB),
+        "best_params": best.params,
+        "best_value": best.value,
+    }
+    write_atomically(Path(sweep_dir) / "optimization_results.yaml", yaml.safe_dump(results, sort_keys=False))
