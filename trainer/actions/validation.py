@@ -27,7 +27,7 @@ class Validation(Action):
         settings = run.cfg.trainer
         if run.held_out is None:
             return
-        self.every = settings.eval_every or run.steps_per_epoch
+        self.every = run.eval_every
         self.monitor.configure(settings.monitor_mode, settings.min_delta, settings.patience)
         self.best = tf.train.CheckpointManager(run.checkpoint, str(run.output_dir / "best"), max_to_keep=1)
 

@@ -24,6 +24,7 @@ RESUMABLE_CHANGES = (
     "actions.curvature.",  # the diagnostics change no number of the run
     "actions.gradient_noise.",
     "actions.updates.",
+    "actions.pruning.",  # reports to an Optuna study; a resumed trial reports again
     "logging.",
     "sweep.",
 )

@@ -49,6 +49,11 @@ class Run:
     saved_logs: tf.Variable  # Loop.logs as JSON, written into each checkpoint
     resumed: str | None  # the checkpoint restored, if any
 
+    @property
+    def eval_every(self) -> int | None:
+        """Steps between validation passes (trainer.eval_every, else an epoch's); None where none is held out."""
+        return None if self.held_out is None else self.cfg.trainer.eval_every or self.steps_per_epoch
+
     def first_batch(self) -> tuple:
         """The first trainer.batch_size training examples as (x, y), what the diagnostics probe; (None, None)
         for a scalar problem, which has no data."""

@@ -28,6 +28,10 @@ class Job:
     error: str | None  # why it failed; None where it finished
     config: DictConfig  # the job's composed config, as Hydra saved it
 
+    def status(self) -> str:
+        """ok, failed, or pruned: stopped early by an Optuna search's pruner."""
+        return "failed" if self.error else "pruned" if "pruned_at" in self.metrics else "ok"
+
     def label(self, shared: set[str] = frozenset()) -> str:
         """Its overrides but the `shared` ones, or else its directory's name."""
         return " ".join(o for o in self.overrides if o not in shared) or self.directory.name
@@ -72,9 +76,9 @@ def load_yaml(path: Path):
 
 
 def best_jobs(jobs: list[Job], ranking: list[tuple[str, str]]) -> list[Job]:
-    """The finished jobs best by each (metric, direction) of `ranking` in turn, the later ones breaking
+    """The finished jobs (not pruned) best by each (metric, direction) of `ranking` in turn, the later ones breaking
     the ties of the earlier: all those still equal. None where no job has a finite first metric."""
-    best = [job for job in jobs if math.isfinite(job.metrics.get(ranking[0][0], math.nan))]
+    best = [job for job in jobs if job.status() == "ok" and math.isfinite(job.metrics.get(ranking[0][0], math.nan))]
     for metric, direction in ranking:
         values = [job.metrics.get(metric, math.nan) for job in best]
         finite = [value for value in values if math.isfinite(value)]
@@ -89,7 +93,7 @@ def summary_table(jobs: list[Job], metrics: list[str], best: list[Job]) -> tuple
     names = list(dict.fromkeys([*metrics, *(name for job in jobs for name in job.metrics)]))
     names = [name for name in names if any(name in job.metrics for job in jobs)]
     rows = [
-        {"job": job.number, "overrides": " ".join(job.overrides), "status": "failed" if job.error else "ok",
+        {"job": job.number, "overrides": " ".join(job.overrides), "status": job.status(),
          "best": "yes" if job in best else "", **job.metrics, "error": job.error or "", "directory": job.directory.name}
         for job in jobs
     ]
