@@ -46,7 +46,7 @@ class OptunaSweeper(Sweeper):
         settings, sweep_dir = self.settings, self.config.hydra.sweep.dir
         check_prunable(self.config)
         space = search_space(OmegaConf.to_container(settings.params or {}), arguments)
-        search = {"direction": settings.direction, **space.describe()}
+        search = {"metric": self.config.sweep.metric, "direction": settings.direction, **space.describe()}
         study = open_study(settings, sweep_dir, search, self.sampler(0), instantiate(settings.pruner))
         if settings.release_running:
             release_running(study)

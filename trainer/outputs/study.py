@@ -6,6 +6,7 @@ by every worker that names it. A study remembers the search it was made for, and
 import functools
 import json
 import time
+import warnings
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -75,6 +76,9 @@ def open_study(sweeper: DictConfig, sweep_dir, search: dict, sampler=None, prune
     recorded = study.user_attrs.get(SEARCH)
     if recorded is None:
         study.set_user_attr(SEARCH, search)
+        with warnings.catch_warnings():  # experimental since Optuna 3.2, and still so named
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([search["metric"]])  # what optuna-dashboard calls the value
     elif json.dumps(recorded, sort_keys=True) != json.dumps(search, sort_keys=True):
         raise ConfigError(
             f"study {name!r} in {url} was made for another search ({describe(recorded)}, now {describe(search)}); "
@@ -85,7 +89,8 @@ def open_study(sweeper: DictConfig, sweep_dir, search: dict, sampler=None, prune
 
 
 def describe(search: dict) -> str:
-    return f"{search['direction']} over {json.dumps(search['params'])}, fixed {' '.join(search['fixed']) or 'nothing'}"
+    fixed = " ".join(search["fixed"]) or "nothing"
+    return f"{search['direction']} {search['metric']} over {json.dumps(search['params'])}, fixed {fixed}"
 
 
 def check_prunable(cfg: DictConfig) -> None:
