@@ -1,7 +1,10 @@
 """The dashboards in a real browser: TensorBoard on 127.0.0.1 over a sweep made here, its Scalars, Images
-and HParams pages opened in headless Chromium (Debian's chromium and chromium-driver, which .ci/run
-installs), each checked to show every job's run and tags, and photographed under the test's directory."""
+and HParams pages, and optuna-dashboard over an Optuna search made here, its study's page, opened in headless
+Chromium (Debian's chromium and chromium-driver, which .ci/run installs), each checked to show every job's run
+and tags or every trial, and photographed under the test's directory."""
 
+import contextlib
+import json
 import os
 import shutil
 import socket
@@ -9,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -43,32 +47,61 @@ def sweep(tmp_path_factory):
     return sweep_dir
 
 
-@pytest.fixture(scope="module")
-def tensorboard(sweep):
-    """`tensorboard --logdir <sweep>` on a free port of 127.0.0.1, once it has loaded every run."""
+@contextlib.contextmanager
+def served(command: list[str], ready_path: str, ready, timeout: float = 120):
+    """`command --host 127.0.0.1 --port <a free port>` in the background, its URL once `ready` holds for the
+    body of its `ready_path`; terminated at the end."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "tensorboard.main", "--logdir", str(sweep), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        [*command, "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and server.poll() is None:
         try:
-            if urllib.request.urlopen(f"{url}/data/runs", timeout=5).read().count(b"_optimizer") == 6:
+            if ready(urllib.request.urlopen(f"{url}{ready_path}", timeout=5).read()):
                 break
-        except OSError:
+        except OSError:  # not listening yet
             pass
         time.sleep(0.5)
     else:
+        why = f"it exited with status {server.returncode}" if server.poll() is not None else f"not in {timeout} s"
         server.kill()
-        pytest.fail(f"TensorBoard did not list the sweep's six runs at {url} within 120 s")
-    yield url
-    server.terminate()
-    server.wait(timeout=30)
+        pytest.fail(f"`{' '.join(command)}` did not answer {url}{ready_path} as awaited: {why}")
+    try:
+        yield url
+    finally:  # also when the fixture using it fails before its test
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def tensorboard(sweep):
+    """`tensorboard --logdir <sweep>` on a free port of 127.0.0.1, once it has loaded every run."""
+    command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(sweep)]
+    with served(command, "/data/runs", lambda runs: runs.count(b"_optimizer") == 6) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def search(tmp_path_factory):
+    """A 6-trial Optuna search on the scalar experiment, as users run it: its study is <sweep dir>/study.db,
+    named after the sweep directory."""
+    sweep_dir = tmp_path_factory.mktemp("search") / "scalar_search"
+    run_sweep(sweep_dir, "hparams_search=scalar", "hydra.sweeper.n_trials=6")
+    return sweep_dir
+
+
+@pytest.fixture(scope="module")
+def optuna_dashboard(search):
+    """`optuna-dashboard sqlite:///<search>/study.db` on a free port of 127.0.0.1: the URL of its study's page."""
+    command = [str(Path(sys.executable).with_name("optuna-dashboard")), f"sqlite:///{search / 'study.db'}"]
+    with served(command, "/api/studies", lambda studies: search.name.encode() in studies) as url:
+        studies = json.loads(urllib.request.urlopen(f"{url}/api/studies", timeout=5).read())["study_summaries"]
+        (study_id,) = [study["study_id"] for study in studies if study["study_name"] == search.name]
+        yield f"{url}/dashboard/studies/{study_id}"
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +177,14 @@ def test_hparams_page_lists_six_sessions_with_the_swept_values(sweep, tensorboar
         [*runs, "optimizer.learning_rate", "final/loss", "SGD", "Adam", "0.030000"],
     )
     browser.save_screenshot(str(tmp_path / "hparams.png"))
+
+
+@pytest.mark.slow
+def test_optuna_dashboard_shows_the_study_and_its_six_trials(search, optuna_dashboard, browser, tmp_path):
+    # The History page: the study's name, its metric, its best trial and the parameter searched.
+    page_text(browser, optuna_dashboard, [search.name, "distance_to_minimum", "Best Trial", "optimizer.learning_rate"])
+    browser.save_screenshot(str(tmp_path / "optuna_dashboard.png"))
+
+    # Trials (List): a line "Trial <number>" for each trial, in order (its count and the title are two nodes).
+    text = page_text(browser, f"{optuna_dashboard}/trials", ["Trial 5"])
+    assert [line for line in text.splitlines() if line.startswith("Trial ")] == [f"Trial {n}" for n in range(6)]
