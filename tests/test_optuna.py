@@ -66,6 +66,10 @@ def test_search_space_reads_hydra_sweep_syntax_and_the_command_line_wins():
         search_space({"trainer.steps": "range(10, 5)"}, [])
     with pytest.raises(ConfigError, match=r"model.initial chooses \[1, 2\]; a choice must be a number"):
         search_space({"model.initial": "choice([1,2],[3,4])"}, [])
+    with pytest.raises(ConfigError, match=r"logging.graph chooses 1 and True, which are equal"):
+        search_space({"logging.graph": "choice(1, true)"}, [])
+    with pytest.raises(ConfigError, match=r"data.path cannot be searched as glob\(\*\); write choice"):
+        search_space({}, ["data.path=glob(*)"])
 
 
 @pytest.mark.slow
@@ -99,6 +103,25 @@ def test_search_killed_mid_way_continues_to_n_trials_and_the_uninterrupted_best(
         assert {key: results[key] for key in best} == best
     jobs = sorted(int(path.name.split("_")[0]) for path in interrupted.glob("*_hparams_search=*"))
     assert jobs == list(range(10))  # the trial cut short ran again in its own directory
+
+
+def test_a_trial_left_running_by_a_killed_worker_runs_again_as_its_job_with_release_running(tmp_path):
+    run_sweep(tmp_path, *SEARCH, "hydra.sweeper.n_trials=3", "trainer.steps=5")
+    study = study_of(tmp_path)
+    stuck = study.ask()  # as a worker killed outright (SIGKILL) leaves its trial: running, its job begun
+    stuck.set_user_attr("job", 3)
+    stuck.suggest_float("optimizer.learning_rate", 0.0001, 0.45, log=True)
+
+    run_sweep(tmp_path, *SEARCH, "hydra.sweeper.n_trials=5", "trainer.steps=5", "hydra.sweeper.release_running=true")
+
+    study = study_of(tmp_path)
+    lost = study.trials[stuck.number]
+    assert lost.state.name == "FAIL" and lost.user_attrs["lost"].startswith("left running by a killed worker")
+    done = {trial.user_attrs["job"]: trial for trial in finished(study)}
+    assert sorted(done) == [0, 1, 2, 3, 4]
+    assert done[3].params == lost.params and done[3].number > stuck.number  # its parameters, run again
+    (job_dir,) = tmp_path.glob("3_*")
+    assert read_metrics(job_dir)["distance_to_minimum"] == done[3].value
 
 
 @pytest.fixture(scope="module")

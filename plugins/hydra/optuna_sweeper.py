@@ -2,29 +2,29 @@
 release through its ask-and-tell interface, the study in a database (trainer/outputs/study.py).
 
 Each batch asks up to `n_jobs` trials, launches them as sweep jobs under the configured launcher and tells
-the study how each ended: its `sweep.metric`, pruned, or failed. A study counts its trials that did not fail;
-the sweep asks while they are fewer than `n_trials`, so that every worker sharing the study (the same command,
-or the same storage and study name, started anywhere) stops at `n_trials` in all. A trial's place among them,
-its slot, numbers its job (and so its directory), and with a `sampler.seed` seeds its draws: a trial that an
-interrupted sweep lost (SIGINT, SIGTERM: it is marked failed) is drawn again, with the same parameters, into
-the same directory, where its run resumes from its checkpoint; so a resumed search ends as an uninterrupted
-one. A worker killed outright (SIGKILL) leaves its trial running in the study: a later command frees it with
-`hydra.sweeper.release_running=true`, once no worker runs."""
+the study how each ended: its `sweep.metric`, pruned, or failed. The sweep asks while the study holds fewer
+than `n_trials` trials that were not lost (trainer/outputs/trials.py), so that every worker sharing the study
+(the same command, or the same storage and study name, started anywhere) stops at `n_trials` in all. A new
+trial's place among them numbers its job (and so its directory), and with a `sampler.seed` seeds its draws,
+so that a search resumed after an interruption draws what it would have drawn without one. A trial cut
+short (SIGINT, SIGTERM) is lost and replaced: its parameters run again as the same job, in the same
+directory, where its run resumes from its checkpoint. A worker killed outright (SIGKILL) leaves its trial
+running in the study: a later command frees it with `hydra.sweeper.release_running=true`, once no worker runs."""
 
 import contextlib
 import logging
 import signal
 import threading
 
-from hydra.core.utils import JobReturn, JobStatus
+from hydra.core.utils import JobReturn
 from hydra.plugins.sweeper import Sweeper
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from trainer.errors import Interrupted
+from trainer.outputs.trials import counted, lose, release_running, tell, waiting
 
 log = logging.getLogger(__name__)
-LOST = "lost"  # the user attribute of a failed trial that did not run to its end, and why: it does not count
 
 
 class OptunaSweeper(Sweeper):
@@ -59,127 +59,91 @@ class OptunaSweeper(Sweeper):
         write_results(study, sweep_dir)
         return returns
 
-    def sampler(self, slot: int):
+    def sampler(self, place: int):
+        """The sampler, its seed moved on by the trial's place; but QMC's, whose points follow the study's
+        trials, and whose seed scrambles the whole sequence at once."""
         seed = self.settings.sampler.get("seed")
-        return instantiate(self.settings.sampler, **({} if seed is None else {"seed": seed + slot}))
+        if seed is None or self.settings.sampler._target_.endswith("QMCSampler"):
+            return instantiate(self.settings.sampler)
+        return instantiate(self.settings.sampler, seed=seed + place)
 
     def ask(self, study, space) -> list[tuple]:
-        """Up to `n_jobs` new trials as (trial, slot, overrides); none once the study has `n_trials`."""
-        from trainer.outputs.study import JOB
-
+        """Up to `n_jobs` trials as (trial, job, overrides); none once the study has `n_trials`."""
         batch = []
-        for _ in range(self.settings.n_jobs):
-            trial, slot = self.ask_one(study)
-            if trial is None:
-                break
-            trial.set_user_attr(JOB, slot)
-            batch.append((trial, slot, space.suggest(trial)))
+        try:
+            while len(batch) < self.settings.n_jobs and (asked := self.ask_one(study)):
+                trial, job = asked
+                batch.append((trial, job, space.suggest(trial)))  # a replacement's are its fixed parameters
+        except BaseException:
+            for trial, _, _ in batch:
+                lose(study, trial.number, "interrupted")
+            raise
         return batch
 
-    def ask_one(self, study) -> tuple:
-        """A new trial and its slot, drawn by the sampler seeded for that slot (some samplers draw as the
-        trial is made, others as each parameter is suggested); (None, None) once the study has n_trials."""
-        while (slot := counted(study)) < self.settings.n_trials:
-            study.sampler = self.sampler(slot)
+    def ask_one(self, study) -> tuple | None:
+        """A lost trial's replacement and its job, if one waits; else a new trial, numbered by its place among
+        the study's trials and drawn by the sampler seeded for it (some samplers draw as the trial is made,
+        others as each parameter is suggested); None once the study has n_trials."""
+        from trainer.outputs.study import JOB
+
+        while (place := counted(study)) < self.settings.n_trials or waiting(study):
+            study.sampler = self.sampler(place)
             trial = study.ask()
-            if counted(study, before=trial.number) == slot:
-                return trial, slot
-            lose(study, trial, "not run: another worker took its slot as it was drawn; drawn again")
-        return None, None
+            if JOB in trial.user_attrs:
+                return trial, trial.user_attrs[JOB]
+            if place < self.settings.n_trials and counted(study, before=trial.number) == place:
+                trial.set_user_attr(JOB, place)
+                return trial, place
+            lose(study, trial.number, "not run: another worker took its place as it was asked")
+        return None
 
     def run_batch(self, study, batch: list[tuple]) -> list[JobReturn]:
-        """Launch the batch's jobs, numbered by their slots; tell the study each one's end. Trials a signal or
-        an error leaves unfinished are marked failed (interrupted): the next run of the command draws them again."""
+        """Launch the batch's jobs, numbered by their places; tell the study each one's end. Trials that a
+        signal or an error leaves unfinished are lost, and replaced: they run again."""
         self.validate_batch_is_legal([overrides for _, _, overrides in batch])
         returns, told = [], 0
         try:
-            for start, overrides in consecutive_runs([(slot, overrides) for _, slot, overrides in batch]):
+            for start, overrides in consecutive_runs([(job, overrides) for _, job, overrides in batch]):
                 returns += self.launcher.launch(overrides, initial_job_idx=start)
                 for (trial, _, _), result in zip(batch[told:], returns[told:]):
                     tell(study, trial, result)
-                told = len(returns)
+                    told += 1
         finally:
             for trial, _, _ in batch[told:]:
-                lose(study, trial, "interrupted")
+                lose(study, trial.number, "interrupted")
         return returns
 
 
 @contextlib.contextmanager
 def signals_interrupt():
-    """SIGTERM outside a run's steps (as a job starts, between jobs) ends the sweep as Interrupted, as SIGINT
-    does with KeyboardInterrupt, rather than at once: the trials it cuts short are marked lost. Inside a run's
-    steps, the run's own handler takes over (trainer/loop/signals.py) and checkpoints first."""
+    """SIGINT or SIGTERM outside a run's steps (as a job starts, between jobs) ends the search as Interrupted,
+    with the line and status of a stopped run: the trials it cuts short are lost and run again next time.
+    Inside a run's steps the run's own handler takes over (trainer/loop/signals.py) and checkpoints first."""
 
     def interrupt(signum, frame):
+        received = signal.Signals(signum)
         raise Interrupted(
-            signal.SIGTERM, "stopped by SIGTERM; the study keeps every trial told: run the same command to continue it"
+            received,
+            f"stopped by {received.name}; the study keeps every trial told: run the same command to continue it",
         )
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
-def consecutive_runs(slots: list[tuple[int, list[str]]]) -> list[tuple[int, list[list[str]]]]:
-    """The batch's jobs as launches of consecutive job numbers: (first number, the jobs' overrides)."""
+def consecutive_runs(jobs: list[tuple[int, list[str]]]) -> list[tuple[int, list[list[str]]]]:
+    """The batch's (job number, overrides) as launches of consecutive job numbers: (first number, overrides)."""
     runs = []
-    for slot, overrides in slots:
-        if runs and runs[-1][0] + len(runs[-1][1]) == slot:
+    for job, overrides in jobs:
+        if runs and runs[-1][0] + len(runs[-1][1]) == job:
             runs[-1][1].append(overrides)
         else:
-            runs.append((slot, [overrides]))
+            runs.append((job, [overrides]))
     return runs
-
-
-def counted(study, before: int | None = None) -> int:
-    """The study's trials that count towards n_trials (all but the lost ones), those numbered below `before` only."""
-    trials = study.get_trials(deepcopy=False)
-    return sum(LOST not in t.user_attrs and (before is None or t.number < before) for t in trials)
-
-
-def lose(study, trial, reason: str) -> None:
-    """End a trial that did not run to its end as failed and lost: it does not count, and is drawn again."""
-    from optuna.trial import TrialState
-
-    study._storage.set_trial_user_attr(trial._trial_id, LOST, reason)
-    study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
-
-
-def tell(study, trial, result: JobReturn) -> None:
-    """Tell the study how the trial's job ended: pruned (its metrics.json says where), failed (a job that
-    raised, or a value that is not finite, with its error) or complete with the value it returned."""
-    import math
-
-    from optuna.trial import TrialState
-
-    from trainer.outputs.metrics import read_metrics
-
-    if isinstance(result._return_value, Interrupted):  # a signal as the job started: it did not end
-        raise result._return_value
-    metrics = read_metrics(result.hydra_cfg.hydra.runtime.output_dir) or {}
-    value = result.return_value if result.status == JobStatus.COMPLETED else math.nan
-    if "pruned_at" in metrics:
-        study.tell(trial, state=TrialState.PRUNED)
-    elif isinstance(value, (int, float)) and math.isfinite(value):
-        study.tell(trial, float(value))
-    else:
-        error = metrics.get("error") or f"it returned {value!r}, not a number"
-        trial.set_user_attr("error", error)
-        study.tell(trial, state=TrialState.FAIL)
-
-
-def release_running(study) -> None:
-    """Mark every running trial of the study failed, so that they are drawn again: those of workers killed
-    outright, which no live worker will tell."""
-    from optuna.trial import TrialState
-
-    for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        log.info(
-            "trial %d (job %s) was left running: marked lost, to run again", frozen.number, frozen.user_attrs.get("job")
-        )
-        lose(study, frozen, "left running by a killed worker (hydra.sweeper.release_running)")

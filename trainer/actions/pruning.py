@@ -3,8 +3,8 @@ each validation pass (for `sweep.metric` val_<name>), or each log point (for a t
 reports the metric to the trial in the study's database, and stops the run where the study's pruner says so
 (the sweeper refuses a pruner where the metric is known only at the end: trainer/outputs/study.py). A pruned
 run ends as an early-stopped one does (final weights, test, export) and records `pruned_at` (the step) in
-metrics.json and as final/pruned_at; the sweeper tells the study it was pruned. Outside a search it does
-nothing."""
+metrics.json and as final/pruned_at; the sweeper tells the study it was pruned. Outside a search, and in a
+multi-worker run, it does nothing."""
 
 import logging
 
@@ -20,11 +20,15 @@ class Pruning(Action):
 
     def begin(self, run, loop) -> None:
         from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
 
         from trainer.outputs.study import SWEEPER, job_trial
 
         hydra = HydraConfig.get() if HydraConfig.initialized() else None
-        if hydra is None or hydra.sweeper.get("_target_") != SWEEPER:
+        if hydra is None or hydra.mode != RunMode.MULTIRUN or hydra.sweeper.get("_target_") != SWEEPER:
+            return
+        if run.runtime.in_cluster:  # each worker would ask the pruner on its own, and might not agree
+            log.info("a multi-worker run reports no intermediate values to its Optuna trial, and is not pruned")
             return
         metric = run.cfg.sweep.metric
         validated = metric.startswith("val_")

@@ -53,7 +53,7 @@ def search_space(params: dict, arguments: list[str]) -> SearchSpace:
             raise ConfigError(f"hydra.sweeper.params: {key} cannot be searched; search a key of the config's")
         else:
             space.distributions[key] = distribution(override)
-            if override.is_choice_sweep():
+            if isinstance(override.value(), ChoiceSweep):
                 values = override.value().list
                 space.spelled[key] = dict(zip(choices(key, values), override.sweep_string_iterator()))
     return space
@@ -66,15 +66,20 @@ def distribution(override: Override):
     key, sweep = override.get_key_element(), override.value()
     if isinstance(sweep, ChoiceSweep):
         return CategoricalDistribution(choices(key, sweep.list))
-    log = "log" in sweep.tags
     if isinstance(sweep, IntervalSweep):
         whole = isinstance(sweep.start, int) and isinstance(sweep.end, int)
-        return (IntDistribution if whole else FloatDistribution)(sweep.start, sweep.end, log=log)
-    assert isinstance(sweep, RangeSweep)
-    count = int((sweep.stop - sweep.start) / sweep.step - 1e-9) + 1  # range() leaves its stop out
+        if not sweep.start < sweep.end:
+            raise ConfigError(f"hydra.sweeper.params: {key}'s interval is empty; write interval(low, high), low < high")
+        return (IntDistribution if whole else FloatDistribution)(sweep.start, sweep.end, log="log" in sweep.tags)
+    if not isinstance(sweep, RangeSweep) or "log" in sweep.tags:
+        raise ConfigError(
+            f"hydra.sweeper.params: {key} cannot be searched as {override.input_line.partition('=')[2]}; write "
+            "choice(a, b, ...), range(start, stop, step) or [tag(log, ...)] interval(low, high)"
+        )
+    count = int((sweep.stop - sweep.start) / sweep.step - 1e-9) + 1 if sweep.step > 0 else 0  # stop is left out
     if count < 1:
         raise ConfigError(
-            f"hydra.sweeper.params: {key}'s range is empty; write range(start, stop, step) with stop > start"
+            f"hydra.sweeper.params: {key}'s range is empty; write range(start, stop, step) with start < stop and step > 0"
         )
     last = sweep.start + (count - 1) * sweep.step
     if all(isinstance(value, int) for value in (sweep.start, sweep.step)):
@@ -85,6 +90,9 @@ def distribution(override: Override):
 def choices(key: str, values: list) -> tuple:
     """A choice sweep's values as Optuna's categorical choices: numbers, strings, booleans or null."""
     odd = [value for value in values if not isinstance(value, OPTUNA_CHOICES)]
+    equal = [(a, b) for i, a in enumerate(values) for b in values[i + 1 :] if a == b]  # 1 and true, 1 and 1.0
+    if equal:
+        raise ConfigError(f"hydra.sweeper.params: {key} chooses {equal[0][0]!r} and {equal[0][1]!r}, which are equal")
     if odd:
         raise ConfigError(
             f"hydra.sweeper.params: {key} chooses {odd[0]!r}; a choice must be a number, a string, true, false or null"

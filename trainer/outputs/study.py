@@ -36,7 +36,8 @@ def storage(url: str):
             opened = optuna.storages.RDBStorage(url, engine_kwargs=engine_options(url))
             break
         except Exception as error:  # SQLAlchemy's and the drivers' many kinds: a bad URL, a server not there
-            if "already exists" in str(error) and attempt < 2:  # another worker made the tables as this one did
+            racing = ("already exists", "UNIQUE constraint failed", "database is locked")  # another worker
+            if attempt < 2 and any(words in str(error) for words in racing):  # made the tables as this one did
                 time.sleep(1)
                 continue
             reason = " ".join(str(error).split())[:300]
@@ -118,8 +119,9 @@ def job_trial(hydra: DictConfig):
         pruner=pruner(hydra.sweeper),
     )
     running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-    mine = [trial for trial in running if trial.user_attrs.get(JOB) == hydra.job.num]
-    return optuna.trial.Trial(study, mine[0]._trial_id) if mine else None
+    mine = [trial for trial in running if trial.user_attrs.get(JOB) == hydra.job.num]  # the latest, where a
+    # lost trial of the job's is left running (a worker killed outright)
+    return optuna.trial.Trial(study, mine[-1]._trial_id) if mine else None
 
 
 def pruner(sweeper: DictConfig):
