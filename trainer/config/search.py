@@ -79,7 +79,7 @@ def distribution(override: Override):
     count = int((sweep.stop - sweep.start) / sweep.step - 1e-9) + 1 if sweep.step > 0 else 0  # stop is left out
     if count < 1:
         raise ConfigError(
-            f"hydra.sweeper.params: {key}'s range is empty; write range(start, stop, step) with start < stop and step > 0"
+            f"hydra.sweeper.params: {key}'s range is empty; write range(start, stop, step), start < stop, step > 0"
         )
     last = sweep.start + (count - 1) * sweep.step
     if all(isinstance(value, int) for value in (sweep.start, sweep.step)):

@@ -1,6 +1,7 @@
 """Scalars written to a run's event file in one operation a step (`write_scalars`), and what a run logged,
 read back through TensorBoard's own event reader: the paths drawn on landscapes, and the tests' view of the
 dashboards."""
+
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +39,10 @@ def read_tensors(run_dir: Path) -> dict[str, list[tuple[int, np.ndarray]]]:
     """Every summary in the event files directly in `run_dir`, as tag -> [(step, value)] in the order written."""
     import tensorflow as tf
 
-    return {tag: [(event.step, tf.make_ndarray(event.tensor_proto)) for event in events]
-            for tag, events in read_events(run_dir).items()}
+    return {
+        tag: [(event.step, tf.make_ndarray(event.tensor_proto)) for event in events]
+        for tag, events in read_events(run_dir).items()
+    }
 
 
 def read_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:

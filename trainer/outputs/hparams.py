@@ -1,6 +1,7 @@
 """TensorBoard's HParams dashboard: each run's hyperparameters (a session), and a multirun's experiment
 config listing the hyperparameters its jobs differ in and their final metrics, so that one table and its
 parallel coordinates compare the jobs of a sweep."""
+
 from omegaconf import DictConfig, OmegaConf
 
 from trainer.config.record import dotted

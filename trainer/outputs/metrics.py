@@ -1,5 +1,6 @@
 """A run's final metrics as `metrics.json` holds them, and the flat name -> number view that the summary
 line, the HParams dashboard and a sweep's summary table show."""
+
 import json
 from pathlib import Path
 

@@ -1,6 +1,7 @@
 """Pictures where people would rather look than read, drawn off screen with matplotlib as PNG bytes: a 1-D
 or 2-D scalar objective's landscape with optimizer paths on it, and a classifier's misclassified examples
 and confusion matrix. The trainer saves them beside the run and logs them as TensorBoard images (`log_png`)."""
+
 import io
 
 import numpy as np
@@ -76,7 +77,9 @@ def landscape_png(problem: ScalarProblem, paths: dict[str, np.ndarray], title: s
         figure.colorbar(filled, ax=axes, label="log(1 + objective - its least value here)")
         for label, path in paths.items():
             axes.plot(path[:, 0], path[:, 1], marker="o", markersize=2.5, linewidth=1.2, label=label)
-        axes.plot(*minimum, marker="*", markersize=14, color="white", markeredgecolor="black", linestyle="", label="minimum")
+        axes.plot(
+            *minimum, marker="*", markersize=14, color="white", markeredgecolor="black", linestyle="", label="minimum"
+        )
         axes.set_ylim(low[1], high[1])
         axes.set_ylabel(names[1])
     axes.set_xlim(low[0], high[0])
@@ -102,8 +105,15 @@ def misclassified_png(images, labels: np.ndarray, predicted: np.ndarray, count: 
         row, column = divmod(position, columns)
         left, top = column * cell_width + (cell_width - width) / 2, row * cell_height + (cell_height - height)
         axes.imshow(np.squeeze(images[index]), cmap="gray_r", extent=(left, left + width, top + height, top))
-        axes.text(left + width / 2, top - 2, f"{labels[index]} -> {predicted[index]}", ha="center", va="bottom",
-                  fontsize=10, color="firebrick")
+        axes.text(
+            left + width / 2,
+            top - 2,
+            f"{labels[index]} -> {predicted[index]}",
+            ha="center",
+            va="bottom",
+            fontsize=10,
+            color="firebrick",
+        )
     axes.set_xlim(0, columns * cell_width)
     axes.set_ylim(rows * cell_height, 0)
     axes.axis("off")
@@ -120,8 +130,15 @@ def confusion_png(matrix: np.ndarray) -> bytes:
     for true in range(classes):
         for guess in range(classes):
             dark = matrix[true, guess] > np.expm1(0.6 * np.log1p(matrix.max()))
-            axes.text(guess, true, str(matrix[true, guess]), ha="center", va="center", fontsize=8,
-                      color="white" if dark else "black")
+            axes.text(
+                guess,
+                true,
+                str(matrix[true, guess]),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if dark else "black",
+            )
     axes.set_xticks(range(classes))
     axes.set_yticks(range(classes))
     axes.set_xlabel("predicted")
@@ -130,8 +147,9 @@ def confusion_png(matrix: np.ndarray) -> bytes:
     return png(figure)
 
 
-
-def curves_png(title: str, steps: np.ndarray, curves: dict, reference: tuple | None = None, bands: dict | None = None) -> bytes:
+def curves_png(
+    title: str, steps: np.ndarray, curves: dict, reference: tuple | None = None, bands: dict | None = None
+) -> bytes:
     """Logged values over a run: each labelled curve of `curves`, with a band of plus or minus its standard
     error where `bands` has one, and a `reference` (label, values) dashed in black, such as 2 / learning rate
     beside the sharpness. A log scale where every value is positive."""

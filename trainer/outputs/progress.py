@@ -1,5 +1,6 @@
 """A run's progress on the terminal: Keras' progress bar where stdout is a terminal, a plain line per
 tenth of the run where it is not (a log file, a pipe, a sweep's worker), nothing with `logging.progress=false`."""
+
 import logging
 import math
 import sys

@@ -1,17 +1,18 @@
 """What a multirun leaves in its sweep directory once its jobs are done: `summary.csv` and `summary.md`
 (one row per job: its overrides, status and final metrics, the best by `sweep.metric`, then
-`sweep.tiebreak`, marked; every one of jobs still tied), printed
-too; the HParams experiment that lists every job; and the pictures each task draws over its jobs (for
-1-D and 2-D scalar problems, one landscape with every job's path). A Hydra callback, registered in conf/config.yaml, so it ends every launcher's and
+`sweep.tiebreak`, marked; every one of jobs still tied), printed too; the HParams experiment that lists
+every job; and the pictures each task draws over its jobs (for 1-D and 2-D scalar problems, one landscape
+with every job's path). A Hydra callback, registered in conf/config.yaml, so it ends every launcher's and
 sweeper's multirun."""
+
 import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from hydra.experimental.callback import Callback
 from hydra.utils import instantiate
-import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf._utils import get_yaml_loader
 
@@ -93,8 +94,15 @@ def summary_table(jobs: list[Job], metrics: list[str], best: list[Job]) -> tuple
     names = list(dict.fromkeys([*metrics, *(name for job in jobs for name in job.metrics)]))
     names = [name for name in names if any(name in job.metrics for job in jobs)]
     rows = [
-        {"job": job.number, "overrides": " ".join(job.overrides), "status": job.status(),
-         "best": "yes" if job in best else "", **job.metrics, "error": job.error or "", "directory": job.directory.name}
+        {
+            "job": job.number,
+            "overrides": " ".join(job.overrides),
+            "status": job.status(),
+            "best": "yes" if job in best else "",
+            **job.metrics,
+            "error": job.error or "",
+            "directory": job.directory.name,
+        }
         for job in jobs
     ]
     return ["job", "overrides", "status", "best", *names, "error", "directory"], rows
@@ -130,10 +138,13 @@ def write_summary(sweep_dir: Path, jobs: list[Job], ranking: list[tuple[str, str
         order = ", then ".join(f"{direction} {name}" for name, direction in ranking)
         values = ", ".join(f"{name}={best[0].metrics[name]:.6g}" for name, _ in ranking if name in best[0].metrics)
         named = ", ".join(f"{job.number} ({job.label(shared)})" for job in best)
-        lines.append(f"best ({order}): job{'s' if len(best) > 1 else ''} {named}{' tie' if len(best) > 1 else ''}, {values}")
+        lines.append(
+            f"best ({order}): job{'s' if len(best) > 1 else ''} {named}{' tie' if len(best) > 1 else ''}, {values}"
+        )
     else:
         known = sorted({name for job in jobs for name in job.metrics})
-        lines.append(f"sweep.metric={metric}: no job has a finite value of it; the jobs' metrics are {', '.join(known) or 'none'}")
+        named = ", ".join(known) or "none"
+        lines.append(f"sweep.metric={metric}: no job has a finite value of it; the jobs' metrics are {named}")
     failed = [job for job in jobs if job.error]
     if failed:
         lines.append(f"{len(failed)} of {len(jobs)} jobs failed:")
@@ -185,4 +196,8 @@ def sweep_pictures(jobs: list[Job]) -> dict[str, bytes]:
     groups = {}
     for job in jobs:
         groups.setdefault(OmegaConf.to_yaml(job.config.task), (job.config.task, []))[1].append(job)
-    return {name: data for task, members in groups.values() for name, data in instantiate(task).sweep_pictures(members).items()}
+    return {
+        name: data
+        for task, members in groups.values()
+        for name, data in instantiate(task).sweep_pictures(members).items()
+    }
