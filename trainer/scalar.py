@@ -2,12 +2,17 @@
 
 Model plugins for scalar minimization subclass `ScalarProblem` and write only `objective`. The trainer
 reports the final variables and their distance to `minimum`.
+
+A problem of exact gradients gives every seed the same run unless the seed changes something: with
+`seed > 0` and `start_spread > 0`, each variable starts at initial + start_spread * N(0, 1), drawn with
+`numpy.random.default_rng(seed)` in the variables' order; seed 0 starts exactly at `initial`.
 """
 
 import math
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from trainer.errors import ConfigError
@@ -16,19 +21,26 @@ from trainer.errors import ConfigError
 class ScalarProblem(tf.Module):
     """Named scalar variables and an objective of them; called like a model, it ignores its inputs."""
 
+    # The settings that only set where the variables start, which the compiled program never reads: runs that
+    # differ in them alone share it (trainer/loop/reuse.py), a reused run's variables set from a fresh build's.
+    # A subclass whose objective reads one of them (NoisyQuadratic's seed keys its noise) names fewer.
+    START_SETTINGS = ("initial", "start_spread", "seed")
+
     def __init__(
         self,
         names: Sequence[str],
         initial: Sequence[float],
         minimum: Sequence[float],
         other_minima: Sequence[Sequence[float]] = (),
+        start_spread: float = 0.0,
+        seed: int = 0,
     ):
         super().__init__(name=type(self).__name__)
         if len(names) != len(initial):
             raise ConfigError(f"model.initial has {len(initial)} values for {len(names)} names {list(names)}")
         self.named_variables = {  # in Keras' floatx: float32, or float64 for the gradient check
             name: tf.Variable(float(value), dtype=keras.config.floatx(), name=name)
-            for name, value in zip(names, initial)
+            for name, value in zip(names, start_point(initial, start_spread, seed))
         }
         self.minimum = dict(zip(names, (float(m) for m in minimum)))  # the one drawn on landscapes
         self.minima = [list(self.minimum.values()), *([float(m) for m in point] for point in other_minima)]
@@ -49,3 +61,13 @@ class ScalarProblem(tf.Module):
     def distance_to_minimum(self) -> float:
         """Euclidean distance from the current variables to the nearest known minimum."""
         return min(math.dist(self.values().values(), point) for point in self.minima)
+
+
+def start_point(initial: Sequence[float], start_spread: float, seed: int) -> list[float]:
+    """`initial`, or with `seed > 0` and `start_spread > 0` each value plus start_spread * N(0, 1), drawn in
+    order by `numpy.random.default_rng(seed)`: seed 0, every tutorial's, starts where the YAML says."""
+    initial = [float(value) for value in initial]
+    if seed <= 0 or start_spread <= 0:
+        return initial
+    noise = np.random.default_rng(seed).standard_normal(len(initial))
+    return [value + float(start_spread) * float(draw) for value, draw in zip(initial, noise)]

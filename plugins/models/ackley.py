@@ -15,10 +15,10 @@ from trainer.config.ranges import valid
 from trainer.scalar import ScalarProblem
 
 
-@valid(initial="each (-inf, inf)")
+@valid(initial="each (-inf, inf)", start_spread=">= 0", seed="int (-inf, inf)")
 class Ackley(ScalarProblem):
-    def __init__(self, initial: Sequence[float]):
-        super().__init__(["x", "y"], initial, minimum=[0.0, 0.0])
+    def __init__(self, initial: Sequence[float], start_spread: float = 0.0, seed: int = 0):
+        super().__init__(["x", "y"], initial, minimum=[0.0, 0.0], start_spread=start_spread, seed=seed)
 
     def objective(self, x, y):
         radius = tf.sqrt((x * x + y * y) / 2 + 1e-30)

@@ -11,10 +11,10 @@ from trainer.config.ranges import valid
 from trainer.scalar import ScalarProblem
 
 
-@valid(initial="each (-inf, inf)")
+@valid(initial="each (-inf, inf)", start_spread=">= 0", seed="int (-inf, inf)")
 class Booth(ScalarProblem):
-    def __init__(self, initial: Sequence[float]):
-        super().__init__(["x", "y"], initial, minimum=[1.0, 3.0])
+    def __init__(self, initial: Sequence[float], start_spread: float = 0.0, seed: int = 0):
+        super().__init__(["x", "y"], initial, minimum=[1.0, 3.0], start_spread=start_spread, seed=seed)
 
     def objective(self, x, y):
         return (x + 2 * y - 7) ** 2 + (2 * x + y - 5) ** 2

@@ -18,10 +18,12 @@ A, B, C, R, S, T = 1.0, 5.1 / (4 * math.pi**2), 5 / math.pi, 6.0, 10.0, 1 / (8 *
 MINIMA = [[math.pi, 2.275], [-math.pi, 12.275], [9.42478, 2.475]]
 
 
-@valid(initial="each (-inf, inf)")
+@valid(initial="each (-inf, inf)", start_spread=">= 0", seed="int (-inf, inf)")
 class Branin(ScalarProblem):
-    def __init__(self, initial: Sequence[float]):
-        super().__init__(["x", "y"], initial, minimum=MINIMA[0], other_minima=MINIMA[1:])
+    def __init__(self, initial: Sequence[float], start_spread: float = 0.0, seed: int = 0):
+        super().__init__(
+            ["x", "y"], initial, minimum=MINIMA[0], other_minima=MINIMA[1:], start_spread=start_spread, seed=seed
+        )
 
     def objective(self, x, y):
         return A * (y - B * x * x + C * x - R) ** 2 + S * (1 - T) * tf.cos(x) + S

@@ -10,15 +10,25 @@ from trainer.errors import ConfigError
 from trainer.scalar import ScalarProblem
 
 
-@valid(dimensions="int >= 1", condition_number=">= 1", initial="(-inf, inf)")
+@valid(
+    dimensions="int >= 1",
+    condition_number=">= 1",
+    initial="(-inf, inf)",
+    start_spread=">= 0",
+    seed="int (-inf, inf)",
+)
 class IllConditionedQuadratic(ScalarProblem):
-    def __init__(self, dimensions: int, condition_number: float, initial: float):
+    def __init__(
+        self, dimensions: int, condition_number: float, initial: float, start_spread: float = 0.0, seed: int = 0
+    ):
         if dimensions < 1 or condition_number < 1:
             raise ConfigError(
                 f"model.dimensions must be >= 1 and model.condition_number >= 1; got {dimensions}, {condition_number}"
             )
         names = [f"v{i}" for i in range(dimensions)]
-        super().__init__(names, [initial] * dimensions, minimum=[0.0] * dimensions)
+        super().__init__(
+            names, [initial] * dimensions, minimum=[0.0] * dimensions, start_spread=start_spread, seed=seed
+        )
         exponents = [i / max(dimensions - 1, 1) for i in range(dimensions)]
         self.curvatures = [float(condition_number) ** e for e in exponents]
 

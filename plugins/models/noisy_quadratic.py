@@ -23,6 +23,8 @@ from trainer.errors import ConfigError
 
 @valid(noise_scale=">= 0", seed="int (-inf, inf)")
 class NoisyQuadratic(IllConditionedQuadratic):
+    START_SETTINGS = ("initial",)  # its seed keys the noise, which the compiled program reads
+
     def __init__(self, dimensions: int, condition_number: float, initial: float, noise_scale: float, seed: int):
         if noise_scale < 0:
             raise ConfigError(f"model.noise_scale must be >= 0; got {noise_scale}")

@@ -17,6 +17,8 @@ from trainer.scalar import ScalarProblem
     linear="each (-inf, inf)",
     constant="(-inf, inf)",
     initial="each (-inf, inf)",
+    start_spread=">= 0",
+    seed="int (-inf, inf)",
 )
 class Quadratic(ScalarProblem):
     def __init__(
@@ -26,6 +28,8 @@ class Quadratic(ScalarProblem):
         linear: Sequence[float],
         constant: float,
         initial: Sequence[float],
+        start_spread: float = 0.0,
+        seed: int = 0,
     ):
         for key, values in (("square", square), ("linear", linear)):
             if len(values) != len(names):
@@ -33,7 +37,7 @@ class Quadratic(ScalarProblem):
         if any(a <= 0 for a in square):
             raise ConfigError(f"model.square must be > 0 for a minimum to exist, got {list(square)}")
         minimum = [-b / (2 * a) for a, b in zip(square, linear)]
-        super().__init__(names, initial, minimum)
+        super().__init__(names, initial, minimum, start_spread=start_spread, seed=seed)
         self.square, self.linear, self.constant = (
             [float(a) for a in square],
             [float(b) for b in linear],

@@ -14,10 +14,10 @@ from trainer.config.ranges import valid
 from trainer.scalar import ScalarProblem
 
 
-@valid(names="each any", initial="each (-inf, inf)")
+@valid(names="each any", initial="each (-inf, inf)", start_spread=">= 0", seed="int (-inf, inf)")
 class Rastrigin(ScalarProblem):
-    def __init__(self, names: Sequence[str], initial: Sequence[float]):
-        super().__init__(names, initial, minimum=[0.0] * len(names))
+    def __init__(self, names: Sequence[str], initial: Sequence[float], start_spread: float = 0.0, seed: int = 0):
+        super().__init__(names, initial, minimum=[0.0] * len(names), start_spread=start_spread, seed=seed)
 
     def objective(self, *values):
         return sum(v * v - 10 * tf.cos(2 * math.pi * v) + 10 for v in values)

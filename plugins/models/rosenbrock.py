@@ -14,10 +14,12 @@ from trainer.scalar import ScalarProblem
     a="(-inf, inf)",
     b=">= 0",  # below 0 there is no minimum
     initial="each (-inf, inf)",
+    start_spread=">= 0",
+    seed="int (-inf, inf)",
 )
 class Rosenbrock(ScalarProblem):
-    def __init__(self, a: float, b: float, initial: Sequence[float]):
-        super().__init__(["x", "y"], initial, [a, a * a])
+    def __init__(self, a: float, b: float, initial: Sequence[float], start_spread: float = 0.0, seed: int = 0):
+        super().__init__(["x", "y"], initial, [a, a * a], start_spread=start_spread, seed=seed)
         self.a, self.b = float(a), float(b)
 
     def objective(self, x, y):

@@ -13,10 +13,10 @@ from trainer.scalar import ScalarProblem
 ARGMIN = -2.903534
 
 
-@valid(names="each any", initial="each (-inf, inf)")
+@valid(names="each any", initial="each (-inf, inf)", start_spread=">= 0", seed="int (-inf, inf)")
 class StyblinskiTang(ScalarProblem):
-    def __init__(self, names: Sequence[str], initial: Sequence[float]):
-        super().__init__(names, initial, minimum=[ARGMIN] * len(names))
+    def __init__(self, names: Sequence[str], initial: Sequence[float], start_spread: float = 0.0, seed: int = 0):
+        super().__init__(names, initial, minimum=[ARGMIN] * len(names), start_spread=start_spread, seed=seed)
 
     def objective(self, *values):
         return sum((v**4 - 16 * v * v + 5 * v) / 2 for v in values)

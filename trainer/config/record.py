@@ -46,7 +46,7 @@ def check_same_config(cfg: DictConfig, directory: Path) -> None:
     changed = [
         key
         for key in dict.fromkeys([*before, *now])
-        if before.get(key) != now.get(key) and not key.startswith(RESUMABLE_CHANGES)
+        if before.get(key) != now.get(key) and not key.startswith(RESUMABLE_CHANGES) and not added_since(key, before)
     ]
     if changed:
         shown = ", ".join(f"{key} ({before.get(key)!r}, now {now.get(key)!r})" for key in changed[:4])
@@ -55,6 +55,12 @@ def check_same_config(cfg: DictConfig, directory: Path) -> None:
             f"cannot resume {directory}: it was trained with other settings: {shown}{more}; only the "
             "step budget (trainer.steps, trainer.epochs) may change; start in a new run directory"
         )
+
+
+def added_since(key: str, before: dict) -> bool:
+    """Whether `key` is a setting added since `before` was recorded that a resumed run does not read: the
+    seed and spread that draw a scalar problem's start, which its checkpoint holds."""
+    return key in ("model.start_spread", "model.seed") and key not in before
 
 
 def dotted(node, prefix: str = "") -> dict:

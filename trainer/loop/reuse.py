@@ -8,12 +8,14 @@ those of the same run built afresh (bit for bit under `trainer.deterministic=tru
 
 The values that may differ (`VALUES`) are what the compiled program reads from variables or does not read at
 all: the seed, the step budget and the actions' cadences, where it writes, the learning rate (when no schedule
-holds it) and a scalar problem's starting point. The log points' cadence and the call's length are part of the
-program (trainer/loop/points.py).
+holds it) and the settings that only set where a scalar problem starts, which its class names (`START_SETTINGS`
+of trainer/scalar.py: its initial point, and the seed and spread that draw it around that point). The log
+points' cadence and the call's length are part of the program (trainer/loop/points.py).
 """
 
 from collections import OrderedDict
 
+from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
 from trainer.config.record import dotted
@@ -33,7 +35,6 @@ VALUES = (
     "trainer.patience",
     "trainer.min_delta",
     "trainer.restore_best",
-    "model.initial",
     "logging.",
     "sweep.",
     "callbacks.",
@@ -71,11 +72,18 @@ REUSABLE = Reusable()
 
 
 def structure(cfg: DictConfig) -> str:
-    """What a run's compiled program depends on: its resolved config without the VALUES (nor its learning rate,
-    where no schedule holds it)."""
-    values = VALUES if cfg.schedule else (*VALUES, *LEARNING_RATES)
+    """What a run's compiled program depends on: its resolved config without the VALUES, nor the model's start
+    settings (nor its learning rate, where no schedule holds it)."""
+    values = (*VALUES, *start_settings(cfg), *(() if cfg.schedule else LEARNING_RATES))
     flat = dotted(OmegaConf.to_container(cfg, resolve=True))
     return repr(sorted((key, repr(value)) for key, value in flat.items() if not matches(key, values)))
+
+
+def start_settings(cfg: DictConfig) -> tuple[str, ...]:
+    """The model's settings that only set where its variables start (a scalar problem's `START_SETTINGS`): a
+    reused run takes its variables from a fresh build of its own config (trainer/loop/build.py)."""
+    target = cfg.model.get("_target_") if cfg.get("model") else None
+    return tuple(f"model.{name}" for name in getattr(get_object(target), "START_SETTINGS", ())) if target else ()
 
 
 def matches(key: str, names: tuple) -> bool:
