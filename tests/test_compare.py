@@ -3,6 +3,7 @@ line, whose report agrees with its jobs' own metrics.json, whose pictures are fi
 and which, run again after one job's directory is deleted, runs that job alone (under Hydra's basic launcher,
 which takes the jobs as presets)."""
 
+import csv
 import json
 import shutil
 import subprocess
@@ -56,6 +57,94 @@ def metric(directory, name="distance_to_minimum") -> float:
     return json.loads((directory / "metrics.json").read_text()).get(name)  # None where the job failed
 
 
+def check_scores_against_the_runs(directory, report: str) -> None:
+    """Every score of report.md, scores.csv and runs.csv, from the jobs' own metrics.json files and logs."""
+    scores = {}
+    with open(directory / "scores.csv", newline="") as file:
+        for row in csv.DictReader(file):
+            scores.setdefault((row["problem"], row["optimizer"]), {})[row["score"]] = row["value"]
+    with open(directory / "runs.csv", newline="") as file:
+        runs = list(csv.DictReader(file))
+    costs = {}
+    for problem in ("booth", "noisy_quadratic"):
+        rows, intervals = report_rows(report, problem), {}
+        for optimizer in ("sgd", "adam", "rmsprop"):
+            score = {
+                key: float(value) if key != "winner" else value for key, value in scores[problem, optimizer].items()
+            }
+            tuning = {rate: metric(directory / "tune" / f"{problem}-{optimizer}-lr{rate}") for rate in ("0.0001", "1")}
+            tuning = {rate: value for rate, value in tuning.items() if value is not None}
+            assert rows[optimizer][1] == min(tuning, key=tuning.get) == f"{score['learning_rate']:.3g}"
+            finals = [metric(directory / "seeds" / f"{problem}-{optimizer}-seed{seed}") for seed in (1, 2)]
+            draws = np.random.default_rng(0).integers(0, 2, (2000, 2))  # the percentile bootstrap, by hand
+            low, high = np.quantile(np.asarray(finals)[draws].mean(axis=1), [0.025, 0.975])
+            assert (score["metric_mean"], score["metric_low"], score["metric_high"]) == pytest.approx(
+                (np.mean(finals), low, high)
+            )
+            assert rows[optimizer][2] == f"{np.mean(finals):.3g} [{low:.3g}, {high:.3g}]"
+            intervals[optimizer] = (np.mean(finals), low, high)
+            objectives = [
+                json.loads((d / "metrics.json").read_text()).get("objective")
+                for d in (directory / "tune").glob(f"{problem}-{optimizer}-lr*")
+            ]  # least value 0 for both
+            assert score["tuneability"] == np.mean([o is not None and o <= 1e-3 for o in objectives])
+            state = {"sgd": 0, "adam": 8, "rmsprop": 4}[optimizer]  # Adam's two float32 moments, RMSprop's one
+            assert score["state_bytes_per_parameter"] == state and rows[optimizer][9] == str(state)
+            seeds = [r for r in runs if (r["problem"], r["optimizer"], r["phase"]) == (problem, optimizer, "seeds")]
+            assert [float(r["metric"]) for r in seeds] == finals
+            reached = [float(r["steps_to_target"]) for r in seeds if r["steps_to_target"] != "nan"]
+            assert score["seeds_at_target"] == len(reached)
+            costs.setdefault(problem, {})[optimizer] = np.median(reached) if len(reached) == 2 else np.inf
+            assert score["cost_vs_sgd"] == pytest.approx(
+                score["seconds_per_step"] / float(scores[problem, "sgd"]["seconds_per_step"])
+            )
+        best = min(intervals, key=lambda name: intervals[name][0])
+        overlapping = [
+            n for n, (_, lo, hi) in intervals.items() if lo <= intervals[best][2] and hi >= intervals[best][1]
+        ]
+        marks = {name: cells[-1] for name, cells in rows.items()}
+        assert marks == {
+            n: ("**winner**" if len(overlapping) == 1 else "tie") if n in overlapping else "" for n in marks
+        }
+    for optimizer in ("sgd", "adam", "rmsprop"):  # AlgoPerf's score: the profile's integral over tau in [1, 4], / 3
+        ratios = [
+            costs[p][optimizer] / min(costs[p].values()) if np.isfinite(costs[p][optimizer]) else np.inf for p in costs
+        ]
+        expected = sum(max(0.0, 4 - r) for r in ratios) / (len(costs) * 3)
+        assert float(scores["all", optimizer]["profile_score"]) == pytest.approx(expected)
+    assert (directory / "report.tex").read_text().count("\\begin{tabular}") == 3
+
+
+def test_profile_scores_and_winners_by_hand():
+    from trainer.compare.scores import profile_scores, winners
+
+    costs = {"p": {"a": 10.0, "b": 20.0, "c": np.inf}, "q": {"a": 30.0, "b": 15.0, "c": 15.0}}
+    assert profile_scores(costs) == pytest.approx({"a": 5 / 6, "b": 5 / 6, "c": 0.5})  # (3 + 2) / (2 * 3), ...
+    assert profile_scores({"p": {"a": 10.0, "b": 50.0}}) == {"a": 1.0, "b": 0.0}  # ratio 5 > 4: nothing
+    intervals = {"a": (1.0, 0.9, 1.1), "b": (1.2, 1.05, 1.3), "c": (2.0, 1.9, 2.1)}
+    assert winners(intervals, "minimize") == ["a", "b"]  # overlapping: a tie
+    assert winners({**intervals, "b": (1.2, 1.15, 1.3)}, "minimize") == ["a"]
+    assert winners(intervals, "maximize") == ["c"]
+
+
+@pytest.mark.slow
+def test_tuned_sgd_rate_on_the_ill_conditioned_quadratic_is_within_one_grid_step_of_the_best_constant_rate(tmp_path):
+    """Curvatures 1 to 100: the constant rate that contracts the slowest mode fastest is 2 / (1 + 100)."""
+    run_compare(
+        tmp_path,
+        "optimizers=[sgd]",
+        "problems=[ill_conditioned_quadratic]",
+        "budget=20",
+        "learning_rates=[0.001,0.05]",
+        "seeds=1",
+        "steps=200",
+    )
+    with open(tmp_path / "scores.csv", newline="") as file:
+        tuned = next(float(r["value"]) for r in csv.DictReader(file) if r["score"] == "learning_rate")
+    grid_step = np.log(0.05 / 0.001) / 19
+    assert abs(np.log(tuned / (2 / 101))) <= grid_step + 1e-9
+
+
 @pytest.mark.slow
 def test_small_comparison_reports_its_jobs_and_runs_again_only_a_deleted_job(tmp_path):
     directory = tmp_path / NASTY  # a name that must reach Hydra and the jobs' multirun intact
@@ -63,17 +152,7 @@ def test_small_comparison_reports_its_jobs_and_runs_again_only_a_deleted_job(tmp
     assert "tune: 12 jobs to run" in first.stdout and "seeds: 12 jobs to run" in first.stdout
 
     report = (directory / "report.md").read_text()
-    for problem in ("booth", "noisy_quadratic"):
-        rows = report_rows(report, problem)
-        means = {}
-        for optimizer in ("sgd", "adam", "rmsprop"):
-            tuning = {rate: metric(directory / "tune" / f"{problem}-{optimizer}-lr{rate}") for rate in ("0.0001", "1")}
-            tuning = {rate: value for rate, value in tuning.items() if value is not None}
-            assert rows[optimizer][1] == min(tuning, key=tuning.get)  # the best learning rate
-            finals = [metric(directory / "seeds" / f"{problem}-{optimizer}-seed{seed}") for seed in (1, 2)]
-            assert rows[optimizer][2] == f"{np.mean(finals):.3g} ± {np.std(finals):.2g}"
-            means[optimizer] = np.mean(finals)
-        assert [name for name, cells in rows.items() if cells[-1] == "**winner**"] == [min(means, key=means.get)]
+    check_scores_against_the_runs(directory, report)
 
     pictures = sorted(path.stem for path in directory.glob("*.png"))
     assert pictures == sorted(

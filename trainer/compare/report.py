@@ -1,107 +1,87 @@
 """A comparison's report (trainer/compare/), written into its directory as report.md and PNGs and logged
-there as TensorBoard text and images. Per problem: a table (each optimizer's tuned learning rate, the mean
-± std of the final `sweep.metric` over the seeds, the steps and seconds to reach the target, the winner
-marked), the learning-rate sensitivity, the loss curves with their seed bands, and for problems of one or
-two variables each optimizer's tuned path on the landscape; over all problems, a performance profile.
+there as TensorBoard text and images. Per problem: what its seeds vary, a table of each optimizer's scores
+(trainer/compare/scores.py: its tuned learning rate, the final `sweep.metric` over the seeds with its
+confidence interval, steps and seconds to the target, tuneability, a step's cost, its state's bytes, the
+winner or the tie), the learning-rate sensitivity, the loss curves with their seed bands, and for problems
+of one or two variables each optimizer's tuned path on the landscape; over all problems, AlgoPerf's
+performance-profile scores and the profile. scores.csv, runs.csv and report.tex (trainer/compare/exports.py)
+hold the same numbers.
 
-The loss of a scalar problem is its objective along the logged path, less its least value (so noise in
-the training loss, as the noisy quadratic's, does not count); a classifier's is its logged train/loss.
+The outcomes it reads are trainer/compare/outcomes.py's.
 """
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig
 
-from trainer.compare.plan import seed_jobs, tuning_jobs
-from trainer.compare.select import read_spec_jobs
+from trainer.compare.exports import run_rows, write_exports
+from trainer.compare.outcomes import read_outcomes
+from trainer.compare.scores import TAU_MAX, problem_scores, profile_cost, profile_scores
 from trainer.files import write_atomically
-from trainer.outputs.sweep import Job, as_markdown
+from trainer.outputs.sweep import as_markdown
 
 
-@dataclass
-class Outcome:
-    """One optimizer on one problem: its tuning jobs, its seed jobs, and the seed jobs' loss curves."""
-
-    optimizer: str
-    tuning: list[Job]
-    seeds: list[Job]
-    curves: list[np.ndarray]  # per seed job: rows of (step, seconds spent in steps, loss less the least value)
-
-    @property
-    def learning_rate(self) -> float | None:
-        return float(self.seeds[0].config.optimizer.learning_rate) if self.seeds else None
+def interval(score: dict) -> str:
+    low, high = score["metric_low"], score["metric_high"]
+    return f"{score['metric_mean']:.3g} [{low:.3g}, {high:.3g}]" if math.isfinite(score["metric_mean"]) else "—"
 
 
-def least_value(config: DictConfig):
-    """(the problem, its objective at its stated minimum) for a scalar problem; (None, 0) for a classifier."""
-    from hydra.utils import instantiate
-
-    from trainer.outputs.pictures import objective_at
-    from trainer.scalar import ScalarProblem
-
-    problem = instantiate(config.model)
-    if not isinstance(problem, ScalarProblem):
-        return None, 0.0
-    return problem, float(objective_at(problem, np.array([list(problem.minimum.values())]))[0])
+def cell(value: float, spec: str = ".3g") -> str:
+    return "—" if not math.isfinite(value) else format(value, spec)
 
 
-def loss_curve(job: Job, problem, least: float) -> np.ndarray:
-    """Rows of (step, seconds spent in steps, loss less `least`) at each logged point: the seconds the job
-    logged as `time/step_seconds`, which leave its tracing and compilation out (for a job written before
-    runs logged them, the seconds since its first event)."""
-    from trainer.loop.run import STEP_SECONDS
-    from trainer.outputs.events import aligned
-    from trainer.outputs.pictures import objective_at
-
-    tags = [f"variables/{name}" for name in problem.named_variables] if problem else ["train/loss"]
-    steps, values, seconds = aligned(job.directory, [*tags, STEP_SECONDS])
-    if len(steps):
-        values, seconds = values[:, :-1], values[:, -1]
-    else:
-        steps, values, seconds = aligned(job.directory, tags)
-    loss = objective_at(problem, values) if problem else values[:, 0]
-    return np.column_stack([steps, seconds, loss - least]) if len(steps) else np.zeros((0, 3))
-
-
-def to_target(curve: np.ndarray, target: float) -> tuple[float, float] | None:
-    """(steps, seconds) at the first logged point within `target` of the least value; None if none is."""
-    reached = np.flatnonzero(curve[:, 2] <= target)
-    return (curve[reached[0], 0], curve[reached[0], 1]) if len(reached) else None
-
-
-def mean_std(values: list[float]) -> str:
-    return f"{np.mean(values):.3g} ± {np.std(values):.2g}" if values else "—"
+def problem_table(scores: dict[str, dict], metric: str, seeds: int) -> str:
+    """The problem's markdown table: a row of scores per optimizer."""
+    rows = [
+        {
+            "optimizer": name,
+            "learning rate": cell(score["learning_rate"])
+            if math.isfinite(score["learning_rate"])
+            else "every one failed",
+            f"{metric} (mean [95% CI])": interval(score),
+            "seeds at target": f"{score['seeds_at_target']}/{seeds}",
+            "steps to target (median)": cell(score["steps_to_target"], ".0f"),
+            "seconds to target (median)": cell(score["seconds_to_target"]),
+            "tuneability": cell(score["tuneability"], ".0%"),
+            "ms per step": cell(1e3 * score["seconds_per_step"]),
+            "× SGD": cell(score["cost_vs_sgd"], ".2f"),
+            "state bytes / parameter": cell(score["state_bytes_per_parameter"], ".3g"),
+            "winner": {"winner": "**winner**", "tie": "tie"}.get(score["winner"], ""),
+        }
+        for name, score in scores.items()
+    ]
+    return as_markdown(list(rows[0]), rows)
 
 
-def problem_table(outcomes: list[Outcome], cfg: DictConfig, metric: str, direction: str) -> tuple[str, dict]:
-    """The problem's markdown table, and each optimizer's cost for the performance profile: its mean
-    steps to the target where every seed reached it, else infinity."""
-    finals = {
-        o.optimizer: [job.metrics[metric] for job in o.seeds if math.isfinite(job.metrics.get(metric, math.nan))]
-        for o in outcomes
-    }
-    means = {name: np.mean(values) for name, values in finals.items() if values}
-    best = (min if direction == "minimize" else max)(means.values()) if means else None
-    rows, costs = [], {}
-    for outcome in outcomes:
-        reached = [hit for hit in (to_target(curve, cfg.target) for curve in outcome.curves) if hit]
-        all_reached = reached and len(reached) == cfg.seeds
-        costs[outcome.optimizer] = float(np.mean([steps for steps, _ in reached])) if all_reached else math.inf
-        rows.append(
-            {
-                "optimizer": outcome.optimizer,
-                "learning rate": f"{outcome.learning_rate:.3g}" if outcome.learning_rate else "every one failed",
-                f"{metric} (mean ± std)": mean_std(finals[outcome.optimizer]),
-                "seeds at target": f"{len(reached)}/{cfg.seeds}",
-                "steps to target": mean_std([steps for steps, _ in reached]),
-                "seconds to target": mean_std([seconds for _, seconds in reached]),
-                "winner": "**winner**" if best is not None and means.get(outcome.optimizer) == best else "",
-            }
-        )
-    return as_markdown(list(rows[0]), rows), costs
+def suite_table(scores: dict[str, dict[str, dict]], profile: dict[str, float], seeds: int) -> str:
+    """The scores over the problems: AlgoPerf's profile score, problems solved, DeepOBS' mean tuneability."""
+    rows = [
+        {
+            "optimizer": name,
+            "performance-profile score": f"{value:.3f}",
+            "problems at target (every seed)": sum(
+                by_problem[name]["seeds_at_target"] == seeds for by_problem in scores.values()
+            ),
+            "mean tuneability": cell(
+                float(np.nanmean([by_problem[name]["tuneability"] for by_problem in scores.values()])), ".0%"
+            ),
+        }
+        for name, value in profile.items()
+    ]
+    return as_markdown(list(rows[0]), rows)
+
+
+def seed_randomness(model: DictConfig) -> str:
+    """What a seed changes on the problem, as its YAML states it."""
+    if model.get("start_spread"):
+        return f"each seed but 0 starts at a point drawn N(initial, {model.start_spread:g}²) per variable"
+    if model.get("noise_scale"):
+        return f"each seed draws its own gradient noise (scale {model.noise_scale:g})"
+    if "initial" in model:
+        return "seeds change nothing: the problem is deterministic from one start"
+    return "each seed draws its own initial weights and order of the examples"
 
 
 def write_report(directory: Path, cfg: DictConfig, tuned: dict) -> Path:
@@ -116,51 +96,43 @@ def write_report(directory: Path, cfg: DictConfig, tuned: dict) -> Path:
         f"# Optimizer comparison\n\n{cfg.budget} tuning runs (learning rates log-spaced over {grid}) per "
         "optimizer and problem, "
         f"{cfg.seeds} seeds of the best, {cfg.steps} steps each; the target: a loss within {cfg.target:g} "
-        "of the problem's least value (0 for classifiers).\n"
+        "of the problem's least value (0 for classifiers). Each mean has its 95% bootstrap confidence interval "
+        "over the seeds; the best mean is the winner where its interval overlaps no other's, and ties with "
+        "those it overlaps. Tuneability is the share of the tuning grid that reaches the target (DeepOBS); "
+        "× SGD is a step's cost relative to SGD's. `scores.csv`, `runs.csv` and `report.tex` hold the same "
+        "numbers.\n"
     ]
-    pictures, costs = {}, {}
+    pictures, scores, runs = {}, {}, []
     for problem in cfg.problems:
         outcomes = read_outcomes(cfg, directory, problem, tuned)
         configs = [job.config for outcome in outcomes for job in outcome.seeds + outcome.tuning]
         if not configs:
             continue
         sweep = configs[0].sweep
-        table, costs[problem] = problem_table(outcomes, cfg, sweep.metric, sweep.direction)
+        scores[problem] = problem_scores(outcomes, cfg, sweep.metric, sweep.direction)
+        runs += run_rows(problem, outcomes, sweep.metric, cfg.target)
         drawn = draw.problem_pictures(problem, outcomes, configs[0], sweep.metric)
         pictures.update(drawn)
         shown = "\n".join(f"![{name}]({name}.png)" for name in drawn)
-        sections.append(f"## {problem}\n\n{sweep.direction} {sweep.metric}\n\n{table}\n{shown}\n")
+        table = problem_table(scores[problem], sweep.metric, cfg.seeds)
+        varied = seed_randomness(configs[0].model)
+        sections.append(f"## {problem}\n\n{sweep.direction} {sweep.metric}; {varied}\n\n{table}\n{shown}\n")
+    costs = {
+        problem: {name: profile_cost(score, cfg.seeds) for name, score in by.items()} for problem, by in scores.items()
+    }
+    profile = profile_scores(costs)
     pictures["performance_profile"] = draw.profile_png(costs, cfg.tau_max)
     sections.append(
-        "## Performance profile\n\nThe fraction of problems each optimizer brings to the target in "
-        "at most tau times the steps of the fastest.\n\n![performance_profile](performance_profile.png)\n"
+        "## Over the problems\n\nThe performance-profile score is AlgoPerf's: the share of problems an optimizer "
+        "brings to the target (every seed) within tau times the fastest one's median steps, integrated over tau "
+        f"from 1 to {TAU_MAX:g} and divided by {TAU_MAX - 1:g}; the profile is drawn below the table.\n\n"
+        f"{suite_table(scores, profile, cfg.seeds)}\n![performance_profile](performance_profile.png)\n"
     )
+    write_exports(directory, scores, profile, runs)
     report = "\n".join(sections)
     write_atomically(directory / "report.md", report)
     log_report(directory, report, pictures)
     return directory / "report.md"
-
-
-def read_outcomes(cfg: DictConfig, directory: Path, problem: str, tuned: dict) -> list[Outcome]:
-    seeds = {optimizer: [] for optimizer in cfg.optimizers}
-    for spec in seed_jobs(cfg, {key: rate for key, rate in tuned.items() if key[0] == problem}):
-        seeds[spec.optimizer] += read_spec_jobs(directory, spec)
-    finished = [job for jobs in seeds.values() for job in jobs if not job.error]
-    problem_object, least = least_value(finished[0].config) if finished else (None, 0.0)
-    return [
-        Outcome(
-            optimizer,
-            [
-                job
-                for spec in tuning_jobs(cfg, directory)
-                if (spec.problem, spec.optimizer) == (problem, optimizer)
-                for job in read_spec_jobs(directory, spec)
-            ],
-            seeds[optimizer],
-            [loss_curve(job, problem_object, least) for job in seeds[optimizer] if not job.error],
-        )
-        for optimizer in cfg.optimizers
-    ]
 
 
 def log_report(directory: Path, report: str, pictures: dict[str, bytes]) -> None:

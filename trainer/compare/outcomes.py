@@ -1,0 +1,83 @@
+"""A comparison's outcomes as its report reads them from its directory: per problem and optimizer, the
+tuning jobs, the seed jobs and their loss curves (step, seconds spent in steps, loss less the problem's least
+value). The loss of a scalar problem is its objective along the logged path, less its least value (so noise
+in the training loss, as the noisy quadratic's, does not count); a classifier's is its logged train/loss."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig
+
+from trainer.compare.plan import seed_jobs, tuning_jobs
+from trainer.compare.select import read_spec_jobs
+from trainer.outputs.sweep import Job
+
+
+@dataclass
+class Outcome:
+    """One optimizer on one problem: its tuning jobs, its seed jobs, and the seed jobs' loss curves."""
+
+    optimizer: str
+    tuning: list[Job]
+    seeds: list[Job]
+    curves: list[np.ndarray]  # per seed job: rows of (step, seconds spent in steps, loss less the least value)
+    least: float  # the problem's least value: its objective at its minimum, 0 for a classifier
+
+    @property
+    def learning_rate(self) -> float | None:
+        return float(self.seeds[0].config.optimizer.learning_rate) if self.seeds else None
+
+
+def least_value(config: DictConfig):
+    """(the problem, its objective at its stated minimum) for a scalar problem; (None, 0) for a classifier."""
+    from hydra.utils import instantiate
+
+    from trainer.outputs.pictures import objective_at
+    from trainer.scalar import ScalarProblem
+
+    problem = instantiate(config.model)
+    if not isinstance(problem, ScalarProblem):
+        return None, 0.0
+    return problem, float(objective_at(problem, np.array([list(problem.minimum.values())]))[0])
+
+
+def loss_curve(job: Job, problem, least: float) -> np.ndarray:
+    """Rows of (step, seconds spent in steps, loss less `least`) at each logged point: the seconds the job
+    logged as `time/step_seconds`, which leave its tracing and compilation out (for a job written before
+    runs logged them, the seconds since its first event)."""
+    from trainer.loop.run import STEP_SECONDS
+    from trainer.outputs.events import aligned
+    from trainer.outputs.pictures import objective_at
+
+    tags = [f"variables/{name}" for name in problem.named_variables] if problem else ["train/loss"]
+    steps, values, seconds = aligned(job.directory, [*tags, STEP_SECONDS])
+    if len(steps):
+        values, seconds = values[:, :-1], values[:, -1]
+    else:
+        steps, values, seconds = aligned(job.directory, tags)
+    loss = objective_at(problem, values) if problem else values[:, 0]
+    return np.column_stack([steps, seconds, loss - least]) if len(steps) else np.zeros((0, 3))
+
+
+def read_outcomes(cfg: DictConfig, directory: Path, problem: str, tuned: dict) -> list[Outcome]:
+    seeds = {optimizer: [] for optimizer in cfg.optimizers}
+    for spec in seed_jobs(cfg, {key: rate for key, rate in tuned.items() if key[0] == problem}):
+        seeds[spec.optimizer] += read_spec_jobs(directory, spec)
+    finished = [job for jobs in seeds.values() for job in jobs if not job.error]
+    problem_object, least = least_value(finished[0].config) if finished else (None, 0.0)
+    return [
+        Outcome(
+            optimizer,
+            [
+                job
+                for spec in tuning_jobs(cfg, directory)
+                if (spec.problem, spec.optimizer) == (problem, optimizer)
+                for job in read_spec_jobs(directory, spec)
+            ],
+            seeds[optimizer],
+            [loss_curve(job, problem_object, least) for job in seeds[optimizer] if not job.error],
+            least,
+        )
+        for optimizer in cfg.optimizers
+    ]

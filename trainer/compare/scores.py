@@ -1,0 +1,106 @@
+"""The scores of a comparison (trainer/compare/report.py), as optimizer benchmarks cite them, computed from
+its jobs: per problem and optimizer, the final `sweep.metric` over the seeds with its bootstrap confidence
+interval, the steps and seconds of steps to the target, DeepOBS' tuneability (the share of the tuning grid
+that reaches the target), the cost of a step relative to SGD's (DeepOBS' runtime overhead) and the optimizer
+state's bytes per parameter; over the problems, AlgoPerf's performance-profile score. A winner is marked only
+where its interval overlaps no other's; overlapping ones tie."""
+
+import math
+
+import numpy as np
+
+RESAMPLES = 2000  # bootstrap resamples of each mean
+LEVEL = 0.95  # the confidence intervals' level
+TAU_MAX = 4.0  # AlgoPerf integrates the performance profile over tau from 1 to 4
+
+
+def bootstrap_interval(values: list[float], seed: int = 0) -> tuple[float, float]:
+    """The percentile-bootstrap interval, at LEVEL, of the mean of `values`; a single value's is itself."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return (float(values[0]),) * 2 if len(values) else (math.nan, math.nan)
+    draws = np.random.default_rng(seed).integers(0, len(values), (RESAMPLES, len(values)))
+    low, high = np.quantile(values[draws].mean(axis=1), [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+    return float(low), float(high)
+
+
+def winners(intervals: dict[str, tuple[float, float, float]], direction: str) -> list[str]:
+    """Given each optimizer's (mean, low, high), the best by mean and every other whose interval overlaps
+    the best's: one name is a winner, several a tie; none where no mean is finite."""
+    finite = {name: values for name, values in intervals.items() if math.isfinite(values[0])}
+    if not finite:
+        return []
+    best = (min if direction == "minimize" else max)(finite, key=lambda name: finite[name][0])
+    _, low, high = finite[best]
+    return [name for name, (_, other_low, other_high) in finite.items() if other_low <= high and other_high >= low]
+
+
+def profile_scores(costs: dict[str, dict[str, float]], tau_max: float = TAU_MAX) -> dict[str, float]:
+    """AlgoPerf's performance-profile score of each optimizer, from `costs` (problem -> optimizer -> steps to
+    the target, infinite where not reached): the integral over tau in [1, tau_max] of the share of problems
+    it solves within tau times the fastest's steps, over tau_max - 1. A problem solved at ratio r >= 1 adds
+    tau_max - r where r < tau_max; 1 means the fastest on every problem, 0 none solved within tau_max."""
+    optimizers = list(dict.fromkeys(name for problem in costs.values() for name in problem))
+    totals = dict.fromkeys(optimizers, 0.0)
+    for problem in costs.values():
+        best = min(problem.values(), default=math.inf)
+        for name in optimizers:
+            cost = problem.get(name, math.inf)
+            ratio = 1.0 if cost == best and math.isfinite(cost) else cost / best if 0 < best < math.inf else math.inf
+            totals[name] += max(0.0, tau_max - ratio)
+    return {name: total / (len(costs) * (tau_max - 1)) for name, total in totals.items()}
+
+
+def median_or_nan(values: list[float]) -> float:
+    return float(np.median(values)) if values else math.nan
+
+
+def to_target(curve: np.ndarray, target: float) -> tuple[float, float] | None:
+    """(steps, seconds) at the first logged point within `target` of the least value; None if none is."""
+    reached = np.flatnonzero(curve[:, 2] <= target)
+    return (curve[reached[0], 0], curve[reached[0], 1]) if len(reached) else None
+
+
+def problem_scores(outcomes: list, cfg, metric: str, direction: str) -> dict[str, dict]:
+    """Each optimizer's scores on one problem, by name, from its Outcome (trainer/compare/report.py): its
+    tuning jobs, its seed jobs and their loss curves."""
+    scores = {}
+    for outcome in outcomes:
+        finals = [job.metrics[metric] for job in outcome.seeds if math.isfinite(job.metrics.get(metric, math.nan))]
+        reached = [hit for hit in (to_target(curve, cfg.target) for curve in outcome.curves) if hit]
+        per_step = [curve[-1, 1] / curve[-1, 0] for curve in outcome.curves if len(curve) and curve[-1, 0] > 0]
+        state = [
+            job.metrics["state_bytes_per_parameter"]
+            for job in outcome.seeds
+            if "state_bytes_per_parameter" in job.metrics
+        ]
+        scores[outcome.optimizer] = {
+            "learning_rate": outcome.learning_rate or math.nan,
+            "metric_mean": float(np.mean(finals)) if finals else math.nan,
+            **dict(zip(("metric_low", "metric_high"), bootstrap_interval(finals))),
+            "seeds_at_target": len(reached),
+            "steps_to_target": median_or_nan([steps for steps, _ in reached]),
+            "seconds_to_target": median_or_nan([seconds for _, seconds in reached]),
+            "tuneability": tuneability(outcome, cfg.target),
+            "seconds_per_step": median_or_nan(per_step),
+            "state_bytes_per_parameter": median_or_nan(state),
+        }
+    sgd = scores.get("sgd", {}).get("seconds_per_step", math.nan)
+    intervals = {name: (s["metric_mean"], s["metric_low"], s["metric_high"]) for name, s in scores.items()}
+    best = winners(intervals, direction)
+    for name, score in scores.items():
+        score["cost_vs_sgd"] = score["seconds_per_step"] / sgd
+        score["winner"] = ("winner" if len(best) == 1 else "tie") if name in best else ""
+    return scores
+
+
+def tuneability(outcome, target: float) -> float:
+    """DeepOBS' question, how much of the grid works: the share of the tuning jobs whose final loss (a
+    scalar problem's objective) is within `target` of the least value."""
+    finals = [job.metrics.get("objective", job.metrics.get("loss", math.nan)) - outcome.least for job in outcome.tuning]
+    return float(np.mean([value <= target for value in finals])) if finals else math.nan
+
+
+def profile_cost(score: dict, seeds: int) -> float:
+    """The steps the performance profile counts: the median steps to target where every seed reached it."""
+    return score["steps_to_target"] if score["seeds_at_target"] == seeds else math.inf
