@@ -83,13 +83,20 @@ def check_scores_against_the_runs(directory, report: str) -> None:
             )
             assert rows[optimizer][2] == f"{np.mean(finals):.3g} [{low:.3g}, {high:.3g}]"
             intervals[optimizer] = (np.mean(finals), low, high)
+            own_rate = compose_config(f"optimizer={optimizer}").optimizer.learning_rate  # the scalar task's rate
+            defaults = [directory / "defaults" / f"{problem}-{optimizer}-default-seed{seed}" for seed in (1, 2)]
+            at_own = [metric(d) for d in defaults if metric(d) is not None]
+            assert score["default_learning_rate"] == own_rate
+            assert score["default_mean"] == (
+                pytest.approx(np.mean(at_own)) if at_own else pytest.approx(np.nan, nan_ok=True)
+            )
             objectives = [
                 json.loads((d / "metrics.json").read_text()).get("objective")
                 for d in (directory / "tune").glob(f"{problem}-{optimizer}-lr*")
             ]  # least value 0 for both
             assert score["tuneability"] == np.mean([o is not None and o <= 1e-3 for o in objectives])
             state = {"sgd": 0, "adam": 8, "rmsprop": 4}[optimizer]  # Adam's two float32 moments, RMSprop's one
-            assert score["state_bytes_per_parameter"] == state and rows[optimizer][9] == str(state)
+            assert score["state_bytes_per_parameter"] == state and rows[optimizer][10] == str(state)
             seeds = [r for r in runs if (r["problem"], r["optimizer"], r["phase"]) == (problem, optimizer, "seeds")]
             assert [float(r["metric"]) for r in seeds] == finals
             reached = [float(r["steps_to_target"]) for r in seeds if r["steps_to_target"] != "nan"]
@@ -150,6 +157,7 @@ def test_small_comparison_reports_its_jobs_and_runs_again_only_a_deleted_job(tmp
     directory = tmp_path / NASTY  # a name that must reach Hydra and the jobs' multirun intact
     first = run_compare(directory, *SMALL)
     assert "tune: 12 jobs to run" in first.stdout and "seeds: 12 jobs to run" in first.stdout
+    assert "defaults: 12 jobs to run" in first.stdout
 
     report = (directory / "report.md").read_text()
     check_scores_against_the_runs(directory, report)

@@ -5,7 +5,8 @@ compared on problems as a benchmark does, in the comparison directory (`hydra.ru
    (a grid, as DeepOBS: every optimizer sees the same rates, which the sensitivity curves need), or with
    `centre=lr_find` over the same ratio centred on the pair's learning-rate range test (centres.py);
 2. seeds: the best of them by the problem's `sweep.metric` runs again with seeds 1..`seeds`;
-3. report: report.md, PNGs and TensorBoard events (trainer/compare/report.py).
+3. defaults (with `at_defaults`): each optimizer at its own learning rate, with the same seeds;
+4. report: report.md, PNGs and TensorBoard events (trainer/compare/report.py).
 """
 
 from pathlib import Path
@@ -16,18 +17,19 @@ from omegaconf import DictConfig
 from trainer.cli import run_command
 from trainer.compare.centres import find_centres
 from trainer.compare.launch import run_missing
-from trainer.compare.plan import check_settings, seed_jobs, tuning_jobs
+from trainer.compare.plan import check_settings, default_jobs, seed_jobs, tuning_jobs
 from trainer.compare.report import write_report
 from trainer.compare.select import best_learning_rates
 
 
 def compare(cfg: DictConfig, directory: Path) -> Path:
-    """Tune, rerun the best with seeds, report; return report.md's path."""
+    """Tune, rerun the best with seeds, run the defaults, report; return report.md's path."""
     check_settings(cfg)
     find_centres(cfg, directory)
     run_missing(cfg, directory, tuning_jobs(cfg, directory))
     tuned = best_learning_rates(directory, cfg)
     run_missing(cfg, directory, seed_jobs(cfg, tuned))
+    run_missing(cfg, directory, default_jobs(cfg))
     return write_report(directory, cfg, tuned)
 
 

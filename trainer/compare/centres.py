@@ -39,6 +39,7 @@ def pair_config(cfg: DictConfig, problem: str, optimizer: str, output_dir: Path)
         *(f"{group}={choice}" for group, choice in pair_choices(cfg, problem, optimizer).items()),
         f"output_dir={quoted_literal(str(output_dir.resolve()))}",
         *cfg.overrides,
+        *cfg.problem_overrides.get(problem, []),
     ]
     if GlobalHydra.instance().is_initialized():  # inside the comparison's app: its search path, the user's own too
         return compose("lr_find", overrides=overrides)

@@ -1,6 +1,6 @@
 """A comparison's numbers as files for other tools, beside its report.md: `scores.csv` (every score of every
 optimizer on every problem, and over the problems, one per line, as AlgoPerf's scores.csv lists them),
-`runs.csv` (every tuning and seed run: its setting, its final metric, its steps to the target) and
+`runs.csv` (every tuning, seed and default run: its setting, its final metric, its steps to the target) and
 `report.tex` (the tables as LaTeX, as DeepOBS exports them for a paper)."""
 
 import csv
@@ -17,6 +17,7 @@ LATEX_COLUMNS = {  # score -> (column title, format)
     "metric_high": ("95\\% CI high", ".3g"),
     "steps_to_target": ("steps to target", ".0f"),
     "tuneability": ("tuneability", ".2f"),
+    "default_mean": ("at its own rate", ".3g"),
     "cost_vs_sgd": ("$\\times$ SGD", ".2f"),
 }
 
@@ -28,7 +29,7 @@ def run_rows(problem: str, outcomes: list, metric: str, target: float) -> list[d
     rows = []
     for outcome in outcomes:
         curves = iter(outcome.curves)  # one per seed job that did not fail, in order
-        for phase, jobs in (("tune", outcome.tuning), ("seeds", outcome.seeds)):
+        for phase, jobs in (("tune", outcome.tuning), ("seeds", outcome.seeds), ("defaults", outcome.defaults)):
             for job in jobs:
                 hit = to_target(next(curves), target) if phase == "seeds" and not job.error else None
                 rows.append(

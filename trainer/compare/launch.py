@@ -24,29 +24,32 @@ def run_missing(cfg: DictConfig, directory: Path, specs: list[JobSpec]) -> None:
     if not missing:
         return
     print(f"trainer.compare: {missing[0].phase}: {len(missing)} jobs to run", flush=True)
-    if cfg.launcher != "trainer":
-        multirun(cfg, directory, missing[0].phase, preset_overrides(cfg, directory, missing))
-        return
-    pairs: dict[tuple[str, str], list[JobSpec]] = {}
+    groups: dict[tuple, list[JobSpec]] = {}  # by problem under another launcher, else by problem and optimizer
     for spec in missing:
-        pairs.setdefault((spec.problem, spec.optimizer), []).append(spec)
-    for pair in pairs.values():
-        multirun(cfg, directory, pair[0].phase, pair_overrides(cfg, pair))
+        groups.setdefault((spec.problem, cfg.launcher == "trainer" and spec.optimizer), []).append(spec)
+    for (problem, _), specs in groups.items():
+        jobs = pair_overrides(cfg, specs) if cfg.launcher == "trainer" else preset_overrides(cfg, directory, specs)
+        multirun(cfg, directory, specs[0].phase, jobs, problem)
 
 
 def pair_overrides(cfg: DictConfig, specs: list[JobSpec]) -> list[str]:
     """The choices of one problem and optimizer, and their jobs' learning rates (tuning) or seeds, swept."""
     first = specs[0]
-    swept, varied = ("optimizer.learning_rate", "lr") if first.phase == "tune" else ("trainer.seed", "seed")
-    fixed = "trainer.seed" if first.phase == "tune" else "optimizer.learning_rate"
-    values = {"optimizer.learning_rate": [s.learning_rate for s in specs], "trainer.seed": [s.seed for s in specs]}
-    value = "${significant:${optimizer.learning_rate}}" if first.phase == "tune" else "${trainer.seed}"
+    if first.phase == "tune":
+        rates = ",".join(repr(spec.learning_rate) for spec in specs)
+        values, varied = (
+            [f"optimizer.learning_rate={rates}", f"trainer.seed={first.seed}"],
+            "lr${significant:${optimizer.learning_rate}}",
+        )
+    else:  # the seeds, at the tuned learning rate or the optimizer's own
+        rate = [] if first.learning_rate is None else [f"optimizer.learning_rate={first.learning_rate!r}"]
+        values = [f"trainer.seed={','.join(str(spec.seed) for spec in specs)}", *rate]
+        varied = ("seed" if rate else "default-seed") + "${trainer.seed}"
     return [
         *searchpath([]),
         *(f"{group}={choice}" for group, choice in pair_choices(cfg, first.problem, first.optimizer).items()),
-        f"{swept}={','.join(map(repr, values[swept]))}",
-        f"{fixed}={values[fixed][0]!r}",
-        f"hydra.sweep.subdir={quoted(f'{first.problem}-{first.optimizer}-{varied}{value}')}",  # JobSpec.name
+        *values,
+        f"hydra.sweep.subdir={quoted(f'{first.problem}-{first.optimizer}-{varied}')}",  # JobSpec.name
     ]
 
 
@@ -71,7 +74,7 @@ def write_preset(presets: Path, spec: JobSpec, cfg: DictConfig) -> None:
             for group, choice in pair_choices(cfg, spec.problem, spec.optimizer).items()
         ),
         f"trainer: {{seed: {spec.seed}}}",
-        f"optimizer: {{learning_rate: {spec.learning_rate!r}}}",
+        *([] if spec.learning_rate is None else [f"optimizer: {{learning_rate: {spec.learning_rate!r}}}"]),
     ]
     (presets / PRESETS).mkdir(parents=True, exist_ok=True)
     write_atomically(presets / PRESETS / f"{spec.name}.yaml", "\n".join(lines) + "\n")
@@ -85,9 +88,10 @@ def searchpath(ours: list[str]) -> list[str]:
     return [f"hydra.searchpath=[{','.join(map(quoted, paths))}]"] if paths else []
 
 
-def multirun(cfg: DictConfig, directory: Path, phase: str, jobs: list[str]) -> None:
+def multirun(cfg: DictConfig, directory: Path, phase: str, jobs: list[str], problem: str) -> None:
     """`python -m trainer -m` of the jobs `jobs` (overrides) describe, each in <directory>/<phase>/<its name>,
-    run in this process (its launcher may run them elsewhere)."""
+    run in this process (its launcher may run them elsewhere); the user's overrides last, the problem's own
+    (problem_overrides) after those for every problem."""
     from trainer.cli import run_in_process
 
     command = [
@@ -102,6 +106,7 @@ def multirun(cfg: DictConfig, directory: Path, phase: str, jobs: list[str]) -> N
         "logging.pictures=false",
         "logging.graph=false",  # the report shows neither
         *cfg.overrides,
+        *cfg.problem_overrides.get(problem, []),
     ]
     if run_in_process("trainer", *command) != 0:
         raise TrainerError(

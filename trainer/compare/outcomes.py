@@ -1,7 +1,8 @@
 """A comparison's outcomes as its report reads them from its directory: per problem and optimizer, the
 tuning jobs, the seed jobs and their loss curves (step, seconds spent in steps, loss less the problem's least
-value). The loss of a scalar problem is its objective along the logged path, less its least value (so noise
-in the training loss, as the noisy quadratic's, does not count); a classifier's is its logged train/loss."""
+value), and the jobs at the optimizer's own learning rate. The loss of a scalar problem is its objective
+along the logged path, less its least value (so noise in the training loss, as the noisy quadratic's, does
+not count); a classifier's is its logged train/loss."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
-from trainer.compare.plan import seed_jobs, tuning_jobs
+from trainer.compare.plan import default_jobs, seed_jobs, tuning_jobs
 from trainer.compare.select import read_spec_jobs
 from trainer.outputs.sweep import Job
 
@@ -23,6 +24,7 @@ class Outcome:
     seeds: list[Job]
     curves: list[np.ndarray]  # per seed job: rows of (step, seconds spent in steps, loss less the least value)
     least: float  # the problem's least value: its objective at its minimum, 0 for a classifier
+    defaults: list[Job]  # the seed jobs at the optimizer's own learning rate (at_defaults)
 
     @property
     def learning_rate(self) -> float | None:
@@ -64,6 +66,10 @@ def read_outcomes(cfg: DictConfig, directory: Path, problem: str, tuned: dict) -
     seeds = {optimizer: [] for optimizer in cfg.optimizers}
     for spec in seed_jobs(cfg, {key: rate for key, rate in tuned.items() if key[0] == problem}):
         seeds[spec.optimizer] += read_spec_jobs(directory, spec)
+    defaults = {optimizer: [] for optimizer in cfg.optimizers}
+    for spec in default_jobs(cfg):
+        if spec.problem == problem:
+            defaults[spec.optimizer] += read_spec_jobs(directory, spec)
     finished = [job for jobs in seeds.values() for job in jobs if not job.error]
     problem_object, least = least_value(finished[0].config) if finished else (None, 0.0)
     return [
@@ -78,6 +84,7 @@ def read_outcomes(cfg: DictConfig, directory: Path, problem: str, tuned: dict) -
             seeds[optimizer],
             [loss_curve(job, problem_object, least) for job in seeds[optimizer] if not job.error],
             least,
+            defaults[optimizer],
         )
         for optimizer in cfg.optimizers
     ]

@@ -20,23 +20,24 @@ CENTRES = Path("lr_find", "centres.json")  # centre=lr_find: each pair's suggest
 
 @dataclass(frozen=True)
 class JobSpec:
-    phase: str  # tune or seeds
-    problem: str  # a conf/model/ name
+    phase: str  # tune, seeds, or defaults (the optimizer's own learning rate)
+    problem: str  # a conf/model/ name, or a conf/experiment/ name that chooses its model
     optimizer: str  # a conf/optimizer/ name
-    learning_rate: float
+    learning_rate: float | None  # None: the optimizer's own, as its config gives it for the problem
     seed: int
 
     @property
     def name(self) -> str:
         """The job's directory (and preset) name: the problem, the optimizer, then what the phase varies."""
-        varied = {"tune": f"-lr{self.learning_rate:.3g}", "seeds": f"-seed{self.seed}"}
-        return f"{self.problem}-{self.optimizer}{varied[self.phase]}"
+        if self.phase == "tune":
+            return f"{self.problem}-{self.optimizer}-lr{self.learning_rate:.3g}"
+        return f"{self.problem}-{self.optimizer}-{'default-' if self.phase == 'defaults' else ''}seed{self.seed}"
 
 
 def check_settings(cfg: DictConfig) -> None:
     """One line naming the key and what is valid, for the first setting that cannot work."""
     for key, group in (("optimizers", "optimizer"), ("problems", "model")):
-        valid = group_choices(group)
+        valid = group_choices(group) + (problem_experiments() if key == "problems" else [])
         if not isinstance(cfg[key], ListConfig):
             raise ConfigError(f"{key} must be a list, e.g. {key}=[{valid[0]},{valid[1]}]; got {cfg[key]!r}")
         for name in cfg[key]:
@@ -57,6 +58,10 @@ def check_settings(cfg: DictConfig) -> None:
         and 0 < rates[0] <= rates[1]
     ):
         raise ConfigError(f"learning_rates must be [low, high] with 0 < low <= high; got {rates!r}")
+    for key in ("targets", "problem_overrides"):
+        unknown = [name for name in cfg[key] if name not in cfg.problems]
+        if unknown:
+            raise ConfigError(f"{key}: {unknown[0]} is not among the problems ({', '.join(cfg.problems)})")
     if cfg.centre not in (None, "lr_find"):
         raise ConfigError(f"centre must be null or lr_find; got {cfg.centre!r}")
     for key in ("target", "tau_max"):
@@ -74,9 +79,25 @@ def learning_rate_grid(cfg: DictConfig, centre: float | None = None) -> list[flo
     return np.geomspace(centre / half, centre * half, cfg.budget).tolist() if cfg.budget > 1 else [centre]
 
 
+def problem_experiments() -> list[str]:
+    """The experiments that are problems of their own, their model chosen by them (fmnist_2c2d, ...): every
+    conf/experiment/ name that is not a conf/model/ name."""
+    models = set(group_choices("model"))
+    return [name for name in group_choices("experiment") if name not in models]
+
+
 def pair_choices(cfg: DictConfig, problem: str, optimizer: str) -> dict[str, str]:
-    """The config group choices of a (problem, optimizer)'s jobs: its trainer experiment among them."""
-    return {"experiment": cfg.data_problems.get(problem, "scalar"), "model": problem, "optimizer": optimizer}
+    """The config group choices of a (problem, optimizer)'s jobs: its trainer experiment among them. A
+    conf/model/ name runs under the experiment data_problems names (scalar by default); an experiment of its
+    own chooses its model."""
+    if problem in cfg.data_problems or problem in group_choices("model"):
+        return {"experiment": cfg.data_problems.get(problem, "scalar"), "model": problem, "optimizer": optimizer}
+    return {"experiment": problem, "optimizer": optimizer}
+
+
+def target_of(cfg: DictConfig, problem: str) -> float:
+    """The loss, less the problem's least value, that counts as solving it: its own in `targets`, else `target`."""
+    return float(cfg.targets.get(problem, cfg.target))
 
 
 def tuning_jobs(cfg: DictConfig, directory: Path) -> list[JobSpec]:
@@ -96,3 +117,9 @@ def seed_jobs(cfg: DictConfig, tuned: dict[tuple[str, str], float]) -> list[JobS
         for (problem, optimizer), rate in tuned.items()
         for seed in range(1, cfg.seeds + 1)
     ]
+
+
+def default_jobs(cfg: DictConfig) -> list[JobSpec]:
+    """With `at_defaults`, each pair at the optimizer's own learning rate, with the seeds of the tuned runs."""
+    seeds = range(1, cfg.seeds + 1) if cfg.at_defaults else ()
+    return [JobSpec("defaults", p, o, None, seed) for p in cfg.problems for o in cfg.optimizers for seed in seeds]

@@ -18,14 +18,25 @@ from omegaconf import DictConfig
 
 from trainer.compare.exports import run_rows, write_exports
 from trainer.compare.outcomes import read_outcomes
+from trainer.compare.plan import target_of
 from trainer.compare.scores import TAU_MAX, problem_scores, profile_cost, profile_scores
 from trainer.files import write_atomically
 from trainer.outputs.sweep import as_markdown
 
 
-def interval(score: dict) -> str:
-    low, high = score["metric_low"], score["metric_high"]
-    return f"{score['metric_mean']:.3g} [{low:.3g}, {high:.3g}]" if math.isfinite(score["metric_mean"]) else "—"
+def interval(score: dict, prefix: str = "metric") -> str:
+    mean, low, high = (score[f"{prefix}_{part}"] for part in ("mean", "low", "high"))
+    return f"{mean:.3g} [{low:.3g}, {high:.3g}]" if math.isfinite(mean) else "—"
+
+
+def own_targets(cfg: DictConfig) -> str:
+    return "".join(f"; for {problem}, {value:g}" for problem, value in cfg.targets.items())
+
+
+def default_cell(score: dict) -> str:
+    """The metric at the optimizer's own learning rate, and that rate."""
+    rate = score["default_learning_rate"]
+    return f"{interval(score, 'default')} at {rate:.3g}" if math.isfinite(rate) else "—"
 
 
 def cell(value: float, spec: str = ".3g") -> str:
@@ -41,6 +52,7 @@ def problem_table(scores: dict[str, dict], metric: str, seeds: int) -> str:
             if math.isfinite(score["learning_rate"])
             else "every one failed",
             f"{metric} (mean [95% CI])": interval(score),
+            "at its own learning rate": default_cell(score),
             "seeds at target": f"{score['seeds_at_target']}/{seeds}",
             "steps to target (median)": cell(score["steps_to_target"], ".0f"),
             "seconds to target (median)": cell(score["seconds_to_target"]),
@@ -84,24 +96,36 @@ def seed_randomness(model: DictConfig) -> str:
     return "each seed draws its own initial weights and order of the examples"
 
 
+def introduction(cfg: DictConfig) -> str:
+    """The report's first paragraph: the protocol, and how to read the tables."""
+    span = list(cfg.learning_rates)
+    grid = f"the ratio of {span} centred on each pair's lr_find suggestion (lr_find/)" if cfg.centre else span
+    defaults = (
+        ""
+        if not cfg.at_defaults
+        else (
+            " Each optimizer also ran at its own learning rate with the same seeds (Crowded Valley's question: is "
+            "tuning worth it?)."
+        )
+    )
+    return (
+        f"# Optimizer comparison\n\n{cfg.budget} tuning runs (learning rates log-spaced over {grid}) per "
+        f"optimizer and problem, {cfg.seeds} seeds of the best, {cfg.steps} steps each; the target: a loss "
+        f"within {cfg.target:g} of the problem's least value (0 for classifiers){own_targets(cfg)}.{defaults} "
+        "Each mean has its 95% bootstrap confidence interval over the seeds; the best mean is the winner where "
+        "its interval overlaps no other's, and ties with those it overlaps. Tuneability is the share of the "
+        "tuning grid that reaches the target (DeepOBS); × SGD is a step's cost relative to SGD's. `scores.csv`, "
+        "`runs.csv` and `report.tex` hold the same numbers.\n"
+    )
+
+
 def write_report(directory: Path, cfg: DictConfig, tuned: dict) -> Path:
     """report.md, its PNGs and the TensorBoard events of the comparison in `directory`; return report.md."""
     from trainer.compare import pictures as draw
     from trainer.startup import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    span = list(cfg.learning_rates)
-    grid = f"the ratio of {span} centred on each pair's lr_find suggestion (lr_find/)" if cfg.centre else span
-    sections = [
-        f"# Optimizer comparison\n\n{cfg.budget} tuning runs (learning rates log-spaced over {grid}) per "
-        "optimizer and problem, "
-        f"{cfg.seeds} seeds of the best, {cfg.steps} steps each; the target: a loss within {cfg.target:g} "
-        "of the problem's least value (0 for classifiers). Each mean has its 95% bootstrap confidence interval "
-        "over the seeds; the best mean is the winner where its interval overlaps no other's, and ties with "
-        "those it overlaps. Tuneability is the share of the tuning grid that reaches the target (DeepOBS); "
-        "× SGD is a step's cost relative to SGD's. `scores.csv`, `runs.csv` and `report.tex` hold the same "
-        "numbers.\n"
-    ]
+    sections = [introduction(cfg)]
     pictures, scores, runs = {}, {}, []
     for problem in cfg.problems:
         outcomes = read_outcomes(cfg, directory, problem, tuned)
@@ -109,8 +133,8 @@ def write_report(directory: Path, cfg: DictConfig, tuned: dict) -> Path:
         if not configs:
             continue
         sweep = configs[0].sweep
-        scores[problem] = problem_scores(outcomes, cfg, sweep.metric, sweep.direction)
-        runs += run_rows(problem, outcomes, sweep.metric, cfg.target)
+        scores[problem] = problem_scores(outcomes, target_of(cfg, problem), sweep.metric, sweep.direction)
+        runs += run_rows(problem, outcomes, sweep.metric, target_of(cfg, problem))
         drawn = draw.problem_pictures(problem, outcomes, configs[0], sweep.metric)
         pictures.update(drawn)
         shown = "\n".join(f"![{name}]({name}.png)" for name in drawn)

@@ -1,7 +1,8 @@
 """The scores of a comparison (trainer/compare/report.py), as optimizer benchmarks cite them, computed from
 its jobs: per problem and optimizer, the final `sweep.metric` over the seeds with its bootstrap confidence
 interval, the steps and seconds of steps to the target, DeepOBS' tuneability (the share of the tuning grid
-that reaches the target), the cost of a step relative to SGD's (DeepOBS' runtime overhead) and the optimizer
+that reaches the target), the same metric at the optimizer's own learning rate (Crowded Valley's question:
+is tuning worth it), the cost of a step relative to SGD's (DeepOBS' runtime overhead) and the optimizer
 state's bytes per parameter; over the problems, AlgoPerf's performance-profile score. A winner is marked only
 where its interval overlaps no other's; overlapping ones tie."""
 
@@ -61,13 +62,17 @@ def to_target(curve: np.ndarray, target: float) -> tuple[float, float] | None:
     return (curve[reached[0], 0], curve[reached[0], 1]) if len(reached) else None
 
 
-def problem_scores(outcomes: list, cfg, metric: str, direction: str) -> dict[str, dict]:
-    """Each optimizer's scores on one problem, by name, from its Outcome (trainer/compare/report.py): its
-    tuning jobs, its seed jobs and their loss curves."""
+def finals(jobs: list, metric: str) -> list[float]:
+    return [job.metrics[metric] for job in jobs if math.isfinite(job.metrics.get(metric, math.nan))]
+
+
+def problem_scores(outcomes: list, target: float, metric: str, direction: str) -> dict[str, dict]:
+    """Each optimizer's scores on one problem, by name, from its Outcome (trainer/compare/outcomes.py): its
+    tuning jobs, its seed jobs and their loss curves, its jobs at its own learning rate."""
     scores = {}
     for outcome in outcomes:
-        finals = [job.metrics[metric] for job in outcome.seeds if math.isfinite(job.metrics.get(metric, math.nan))]
-        reached = [hit for hit in (to_target(curve, cfg.target) for curve in outcome.curves) if hit]
+        tuned, default = finals(outcome.seeds, metric), finals(outcome.defaults, metric)
+        reached = [hit for hit in (to_target(curve, target) for curve in outcome.curves) if hit]
         per_step = [curve[-1, 1] / curve[-1, 0] for curve in outcome.curves if len(curve) and curve[-1, 0] > 0]
         state = [
             job.metrics["state_bytes_per_parameter"]
@@ -76,14 +81,19 @@ def problem_scores(outcomes: list, cfg, metric: str, direction: str) -> dict[str
         ]
         scores[outcome.optimizer] = {
             "learning_rate": outcome.learning_rate or math.nan,
-            "metric_mean": float(np.mean(finals)) if finals else math.nan,
-            **dict(zip(("metric_low", "metric_high"), bootstrap_interval(finals))),
+            "metric_mean": float(np.mean(tuned)) if tuned else math.nan,
+            **dict(zip(("metric_low", "metric_high"), bootstrap_interval(tuned))),
             "seeds_at_target": len(reached),
             "steps_to_target": median_or_nan([steps for steps, _ in reached]),
             "seconds_to_target": median_or_nan([seconds for _, seconds in reached]),
-            "tuneability": tuneability(outcome, cfg.target),
+            "tuneability": tuneability(outcome, target),
             "seconds_per_step": median_or_nan(per_step),
             "state_bytes_per_parameter": median_or_nan(state),
+            "default_learning_rate": float(outcome.defaults[0].config.optimizer.learning_rate)
+            if outcome.defaults
+            else math.nan,
+            "default_mean": float(np.mean(default)) if default else math.nan,
+            **dict(zip(("default_low", "default_high"), bootstrap_interval(default))),
         }
     sgd = scores.get("sgd", {}).get("seconds_per_step", math.nan)
     intervals = {name: (s["metric_mean"], s["metric_low"], s["metric_high"]) for name, s in scores.items()}
