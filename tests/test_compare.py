@@ -190,3 +190,12 @@ def test_small_comparison_reports_its_jobs_and_runs_again_only_a_deleted_job(tmp
         assert {name: cells[:5] for name, cells in report_rows(rerun, problem).items()} == {
             name: cells[:5] for name, cells in report_rows(report, problem).items()
         }
+
+
+def test_a_suite_sets_its_problems_and_protocol_and_the_command_line_still_wins():
+    suite = compose_config("suite=toy2d", "seeds=3", config_name="compare")
+    assert list(suite.problems) == ["rosenbrock", "beale", "booth", "himmelblau", "branin"]
+    assert (suite.budget, suite.seeds, suite.steps, suite.target) == (36, 3, 1000, 1e-3)
+    check_settings(suite)
+    with pytest.raises(ConfigError, match=r"^targets: booth is not among the problems \(rosenbrock, beale\)"):
+        check_settings(compose_config("+targets.booth=0.1", config_name="compare"))
