@@ -91,6 +91,8 @@ def seed_randomness(model: DictConfig) -> str:
         return f"each seed but 0 starts at a point drawn N(initial, {model.start_spread:g}²) per variable"
     if model.get("noise_scale"):
         return f"each seed draws its own gradient noise (scale {model.noise_scale:g})"
+    if model.get("batch_size"):  # a stochastic scalar problem of its own data set: quadratic_deep
+        return f"each seed draws its own batches of {model.batch_size} of the problem's samples"
     if "initial" in model:
         return "seeds change nothing: the problem is deterministic from one start"
     return "each seed draws its own initial weights and order of the examples"
