@@ -23,21 +23,15 @@ def per_run_function(python_function, **options):
     return tf.function(functools.partial(python_function), **options)
 
 
-def penalty(model) -> tf.Tensor | float:
-    """The model's own losses, as Keras' `fit` adds them to the loss it minimizes: its layers' weight
-    regularizers (the L2 weight decay of DeepOBS' 3c3d), none for most models and every scalar problem."""
-    losses = getattr(model, "losses", [])
-    return tf.add_n(losses) if losses else 0.0
-
-
 def make_train_step(model, loss_fn, optimizer, metrics, replicas: int = 1):
     """A replica's step `(x, y) -> (loss, gradients)`: forward, loss, gradients, update, metrics.
 
     Under a strategy with several replicas, each differentiates its share of the global batch's mean loss,
     the optimizer sums the shares' gradients over the replicas, and the loss returned (and counted in the
     metrics) is the replica's own mean, which `strategy.reduce` averages. Keras losses with a mean reduction
-    divide by the replica count themselves (Keras >= 3.8); any other loss is divided here, and so is the model's
-    own penalty (its regularizers), which each replica adds as `fit` does. A
+    divide by the replica count themselves (Keras >= 3.8); any other loss is divided here, and so are the model's
+    own losses (its regularizers' penalties, the weight decay of DeepOBS' 3c3d), which each replica adds to
+    its share as Keras' `fit` adds them to the loss. A
     `ClosureOptimizer` takes the step itself from the loss closure (trainer/optimizers.py); the choice is
     made once, while tracing.
 
@@ -64,7 +58,8 @@ def make_train_step(model, loss_fn, optimizer, metrics, replicas: int = 1):
         def closure():
             loss, prediction = forward(x, y)
             share = loss if replicas == 1 or divides_itself else loss / replicas
-            return share + penalty(model) / replicas, prediction
+            penalties = getattr(model, "losses", [])  # none for most models, and every scalar problem
+            return (share + tf.add_n(penalties) / replicas if penalties else share), prediction
 
         variables = model.trainable_variables
         if isinstance(optimizer, ClosureOptimizer):
