@@ -26,6 +26,7 @@ import_tensorflow_quietly()  # as the commands do: each test worker's output wit
 from trainer.plugins.data.cifar10 import write_synthetic_cifar10  # noqa: E402
 from trainer.plugins.data.fashion_mnist import write_synthetic_fashion_mnist  # noqa: E402
 from trainer.plugins.data.mnist import synthetic_images, write_synthetic_mnist  # noqa: E402
+from trainer.plugins.data.python_source import write_python_files  # noqa: E402
 
 from trainer.config.compose import compose_config  # noqa: E402
 from trainer.outputs.events import read_scalars, read_tensors  # noqa: E402,F401 (read_scalars is for the tests)
@@ -89,6 +90,7 @@ def fake_data(name: str, directory: Path) -> list[str]:
         "cifar10": lambda: [f"data.path={write_synthetic_cifar10(directory / 'cifar-10-batches-py')}"],
         "tfrecord": lambda: [f"data.{split}={path}" for split, path in write_mnist_tfrecords(directory).items()],
         "image_folder": lambda: [f"data.{split}={path}" for split, path in write_image_folders(directory).items()],
+        "python_source": lambda: [f"data.root={write_python_files(directory / 'stdlib')}"],
         "tfds": lambda: None,
     }
     return writers[name]() if name in writers else []

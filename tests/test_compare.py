@@ -11,9 +11,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from tests.conftest import read_tensors, run_trainer
+from tests.conftest import fake_data, read_tensors, run_trainer
 from trainer.compare.plan import check_settings
-from trainer.config.compose import compose_config, quoted_literal
+from trainer.config.compose import compose_config, quoted, quoted_literal
 from trainer.errors import ConfigError
 
 NASTY = 'it\'s a "comparison", \\ $x [1]=2'  # quotes, a backslash, a dollar, a comma, brackets, an equals sign
@@ -199,3 +199,24 @@ def test_a_suite_sets_its_problems_and_protocol_and_the_command_line_still_wins(
     check_settings(suite)
     with pytest.raises(ConfigError, match=r"^targets: booth is not among the problems \(rosenbrock, beale\)"):
         check_settings(compose_config("+targets.booth=0.1", config_name="compare"))
+
+
+@pytest.mark.slow
+def test_an_experiment_of_its_own_is_a_problem_with_its_own_overrides(tmp_path):
+    """fmnist_2c2d chooses its model, data and loss; its jobs take the problem's own overrides after the rest."""
+    (data,) = fake_data("fashion_mnist", tmp_path)
+    run_compare(
+        tmp_path / "comparison",
+        "optimizers=[sgd]",
+        "problems=[fmnist_2c2d]",
+        "budget=2",
+        "seeds=1",
+        "steps=3",
+        f"+problem_overrides.fmnist_2c2d=['trainer.steps=4', 'trainer.batch_size=32', {quoted(data)}]",
+    )
+    (job,) = (tmp_path / "comparison" / "seeds").glob("fmnist_2c2d-sgd-seed1")
+    recorded = compose_config(config_name="compare")  # nothing of the problem's leaks into the defaults
+    assert recorded.problem_overrides == {}
+    metrics = json.loads((job / "metrics.json").read_text())
+    assert metrics["steps"] == 4 and "test_accuracy" in metrics
+    assert "## fmnist_2c2d" in (tmp_path / "comparison" / "report.md").read_text()

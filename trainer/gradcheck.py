@@ -50,7 +50,8 @@ def gradient_check(cfg) -> dict[str, float]:
     errors = {}
     for variable, gradient in zip(model.trainable_variables, gradients):
         flat = variable.numpy().reshape(-1)
-        analytic = np.zeros_like(flat) if gradient is None else np.asarray(gradient).reshape(-1)
+        # an embedding's gradient comes as IndexedSlices: made dense, as finite differences see it
+        analytic = np.zeros_like(flat) if gradient is None else np.asarray(tf.convert_to_tensor(gradient)).reshape(-1)
         worst = 0.0
         for index in np.unique(np.linspace(0, flat.size - 1, cfg.gradcheck.elements).astype(int)):
             differences = []
