@@ -36,7 +36,9 @@ def own_targets(cfg: DictConfig) -> str:
 def default_cell(score: dict) -> str:
     """The metric at the optimizer's own learning rate, and that rate."""
     rate = score["default_learning_rate"]
-    return f"{interval(score, 'default')} at {rate:.3g}" if math.isfinite(rate) else "—"
+    if not math.isfinite(rate):
+        return "—"
+    return f"{interval(score, 'default')} at {rate:.3g}" if math.isfinite(score["default_mean"]) else f"failed at {rate:.3g}"
 
 
 def cell(value: float, spec: str = ".3g") -> str:
