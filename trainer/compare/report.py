@@ -38,7 +38,11 @@ def default_cell(score: dict) -> str:
     rate = score["default_learning_rate"]
     if not math.isfinite(rate):
         return "—"
-    return f"{interval(score, 'default')} at {rate:.3g}" if math.isfinite(score["default_mean"]) else f"failed at {rate:.3g}"
+    return (
+        f"{interval(score, 'default')} at {rate:.3g}"
+        if math.isfinite(score["default_mean"])
+        else f"failed at {rate:.3g}"
+    )
 
 
 def cell(value: float, spec: str = ".3g") -> str:
