@@ -29,11 +29,9 @@ def make_train_step(model, loss_fn, optimizer, metrics, replicas: int = 1):
     Under a strategy with several replicas, each differentiates its share of the global batch's mean loss,
     the optimizer sums the shares' gradients over the replicas, and the loss returned (and counted in the
     metrics) is the replica's own mean, which `strategy.reduce` averages. Keras losses with a mean reduction
-    divide by the replica count themselves (Keras >= 3.8); any other loss is divided here, and so are the model's
-    own losses (its regularizers' penalties, the weight decay of DeepOBS' 3c3d), which each replica adds to
-    its share as Keras' `fit` adds them to the loss. A
-    `ClosureOptimizer` takes the step itself from the loss closure (trainer/optimizers.py); the choice is
-    made once, while tracing.
+    divide by the replica count themselves (Keras >= 3.8); any other loss is divided here, and so are the
+    model's own losses (its regularizers: 3c3d's weight decay), added as Keras' `fit` adds them. A
+    `ClosureOptimizer` takes the step itself from the loss closure (trainer/optimizers.py), chosen as it traces.
 
     AutoGraph converts the code of the plugins that the step calls, which may be written as for a
     `tf.function` (`int(tf.size(v))`); the step's own code needs none, and converting it took 0.1 s a process.

@@ -10,13 +10,11 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from hydra.experimental.callback import Callback
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from omegaconf._utils import get_yaml_loader
 
-from trainer.files import replacing, write_atomically
+from trainer.files import load_yaml, replacing, write_atomically
 from trainer.outputs.metrics import flat_metrics, read_metrics
 
 
@@ -63,22 +61,9 @@ def read_job(job_dir: Path) -> Job:
     )
 
 
-class FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # a PyYAML without libyaml has none
-    """libyaml's parser with OmegaConf's rules for plain values (`1e-3` is a float; no timestamps): what
-    OmegaConf.load reads, 20 times faster (14 ms for a job's hydra.yaml), which a comparison paid for each of
-    its jobs' three records, twice."""
-
-    yaml_implicit_resolvers = get_yaml_loader().yaml_implicit_resolvers
-
-
-def load_yaml(path: Path):
-    with open(path, encoding="utf-8") as file:
-        return yaml.load(file, Loader=FastLoader)
-
-
 def best_jobs(jobs: list[Job], ranking: list[tuple[str, str]]) -> list[Job]:
-    """The finished jobs (not pruned) best by each (metric, direction) of `ranking` in turn, the later ones breaking
-    the ties of the earlier: all those still equal. None where no job has a finite first metric."""
+    """The finished jobs (not pruned) best by each (metric, direction) of `ranking` in turn, the later ones
+    breaking the earlier's ties: all those still equal. None where no job has a finite first metric."""
     best = [job for job in jobs if job.status() == "ok" and math.isfinite(job.metrics.get(ranking[0][0], math.nan))]
     for metric, direction in ranking:
         values = [job.metrics.get(metric, math.nan) for job in best]
