@@ -81,7 +81,11 @@ CASES = [  # (overrides, the start of the one line; {f} is the files folder)
     (["model.initial=[1,2]"], "model.initial has 2 values for 1 names ['x']"),
     (["+model.scale=2"], "model.scale is not an argument of trainer.plugins.models.quadratic.Quadratic"),
     (["+loss.from_logits=true"], "loss.from_logits is not an argument of trainer.plugins.losses.objective"),
-    (["experiment=mnst"], "no experiment 'mnst' (did you mean mnist?); choices: mnist, rosenbrock, scalar"),
+    (
+        ["experiment=mnst"],
+        "no experiment 'mnst' (did you mean mnist?); choices: cifar10_3c3d, fmnist_2c2d, mnist, python_char_rnn, "
+        "rosenbrock, scalar",
+    ),
     # keys nothing reads, and the typed sections
     (["+no_such_key=1"], "the config has no key no_such_key, and nothing reads it; its sections: task, model, "),
     (["+batch_size=64"], "the config has no key batch_size, and nothing reads it (did you mean trainer.batch_size?)"),

@@ -15,7 +15,10 @@ def test_scalar_run_logs_loss_learning_rate_gradient_norm_and_variables(make_con
     metrics = train(make_config("trainer.steps=100", "trainer.log_every=10"))
     scalars = read_scalars(tmp_path / "run")
 
-    final = {f"final/{name}" for name in ("x", "loss", "steps", "objective", "distance_to_minimum")}
+    final = {
+        f"final/{name}"
+        for name in ("x", "loss", "steps", "objective", "distance_to_minimum", "state_bytes_per_parameter")
+    }
     timing = {"time/step_seconds", "time/compile_seconds"}
     assert set(scalars) == {"train/loss", "train/learning_rate", "train/gradient_norm", "variables/x", *final, *timing}
     assert [step for step, _ in scalars["train/loss"]] == list(range(10, 101, 10))

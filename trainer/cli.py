@@ -17,6 +17,7 @@ from trainer.outputs.locks import ClaimRefused
 
 FULL_ERROR = "TRAINER_FULL_ERROR"  # the user's HYDRA_FULL_ERROR, which the commands set for themselves
 INTERRUPTED = 130  # the shell's status for a death by SIGINT
+COMPARE_GROUPS = ("suite",)  # groups of conf/compare.yaml alone, which the trainer's --help leaves out
 
 
 def run_command(name: str, app) -> None:
@@ -101,11 +102,16 @@ def register_hydra_plugins() -> None:
 
 def config_choices() -> str:
     """The config groups users choose from, each with its choices, for `--help`: what Hydra finds on its
-    search path (a user's own searchpath included), less Hydra's groups and ours that start with '_'."""
+    search path (a user's own searchpath included), less Hydra's groups, ours that start with '_', and the
+    comparison's own (COMPARE_GROUPS)."""
     from trainer.config.compose import config_loader, group_choices
 
     with config_loader() as loader:
-        groups = [group for group in sorted(loader.list_groups("")) if not group.startswith(("_", "hydra"))]
+        groups = [
+            group
+            for group in sorted(loader.list_groups(""))
+            if not group.startswith(("_", "hydra")) and group not in COMPARE_GROUPS
+        ]
     return "\n".join(f"  {group}: {', '.join(group_choices(group))}" for group in groups)
 
 
