@@ -7,6 +7,7 @@ import json
 import logging
 import signal
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -197,8 +198,22 @@ def test_a_lost_checkpoint_index_resumes_from_the_newest_checkpoint_and_says_so(
 
 
 @pytest.mark.slow
+def catches_sigint(child, timeout: float = 60) -> None:
+    """Wait until the process `child` has a handler of its own for SIGINT (Linux's /proc says), as Python
+    installs at its start: a SIGINT before would kill it outright, which is not what the test is about."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = Path(f"/proc/{child.pid}/status").read_text()
+        caught = int(next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16)
+        if caught >> (signal.SIGINT - 1) & 1:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"the child caught no SIGINT within {timeout} s")
+
+
 def test_ctrl_c_while_starting_is_one_line_and_leaves_no_results(tmp_path):
     child = start_trainer("trainer.steps=100000", f"hydra.run.dir={tmp_path}")
+    catches_sigint(child)  # Python is up: a busy machine may take a second to get there
     time.sleep(1.0)  # importing TensorFlow
     child.send_signal(signal.SIGINT)
     _, stderr = child.communicate(timeout=120)
