@@ -11,6 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 # XLA's cache of compiled programs (trainer.compilation_cache) for the commands the tests start: not the user's;
@@ -187,6 +188,19 @@ def choices(group: str) -> list[str]:
     from trainer.config.compose import group_choices
 
     return group_choices(group)
+
+
+def sampled_gradients(problem, count: int) -> np.ndarray:
+    """`count` gradients of a stochastic scalar problem's training evaluations, one row each (float64)."""
+    import tensorflow as tf
+
+    variables = list(problem.named_variables.values())
+    rows = []
+    for _ in range(count):
+        with tf.GradientTape() as tape:
+            value = problem(training=True)
+        rows.append(tf.stack(tape.gradient(value, variables)).numpy())
+    return np.array(rows, dtype=np.float64)
 
 
 def run_trainer(*args: str, command: str = "trainer") -> subprocess.CompletedProcess:

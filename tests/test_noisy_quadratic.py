@@ -4,9 +4,9 @@ run that ends where an uninterrupted one does."""
 
 import numpy as np
 import pytest
-import tensorflow as tf
 from hydra.utils import instantiate
 
+from tests.conftest import sampled_gradients
 from trainer.config.compose import compose_config
 from trainer.gradcheck import gradient_check
 from trainer.outputs.pictures import objective_at
@@ -17,19 +17,9 @@ def noisy_quadratic(make_config, *overrides):
     return instantiate(make_config("model=noisy_quadratic", *overrides).model)
 
 
-def gradients(problem, count: int) -> np.ndarray:
-    variables = list(problem.named_variables.values())
-    rows = []
-    for _ in range(count):
-        with tf.GradientTape() as tape:
-            value = problem(training=True)
-        rows.append([float(g) for g in tape.gradient(value, variables)])
-    return np.array(rows)
-
-
 def test_training_gradients_are_unbiased_with_the_stated_noise_scale(make_config):
     problem = noisy_quadratic(make_config, "model.noise_scale=0.5")
-    samples = gradients(problem, 200)
+    samples = sampled_gradients(problem, 200)
     exact = np.array(problem.curvatures) * np.array(list(problem.values().values()))
 
     np.testing.assert_allclose(samples.mean(axis=0), exact, atol=4 * 0.5 / np.sqrt(200))
@@ -38,8 +28,8 @@ def test_training_gradients_are_unbiased_with_the_stated_noise_scale(make_config
 
 
 def test_the_noise_is_keyed_by_the_seed_and_the_evaluation_count(make_config):
-    first, again = (gradients(noisy_quadratic(make_config, "trainer.seed=3"), 5) for _ in range(2))
-    other = gradients(noisy_quadratic(make_config, "trainer.seed=4"), 5)
+    first, again = (sampled_gradients(noisy_quadratic(make_config, "trainer.seed=3"), 5) for _ in range(2))
+    other = sampled_gradients(noisy_quadratic(make_config, "trainer.seed=4"), 5)
 
     np.testing.assert_array_equal(first, again)
     assert not np.allclose(first, other)

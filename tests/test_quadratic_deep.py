@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 from hydra.utils import instantiate
 
+from tests.conftest import sampled_gradients
 from trainer.train import train
 
 
@@ -47,19 +48,9 @@ def test_the_objective_is_the_mean_loss_over_deepobs_samples_least_at_their_mean
     assert float(problem.objective(*tf.constant(mean, tf.float32))) == pytest.approx(problem.least, rel=1e-6)
 
 
-def gradients(problem, count: int) -> np.ndarray:
-    variables = list(problem.named_variables.values())
-    rows = []
-    for _ in range(count):
-        with tf.GradientTape() as tape:
-            value = problem(training=True)
-        rows.append(tf.stack(tape.gradient(value, variables)).numpy())
-    return np.array(rows)
-
-
 def test_training_gradients_are_unbiased_estimates_of_the_objectives(problem):
     problem.evaluations.assign(0)
-    samples = gradients(problem, 140)  # 20 epochs of 7 batches
+    samples = sampled_gradients(problem, 140)  # 20 epochs of 7 batches
     exact = problem.hessian @ (np.ones(100) - np.array(list(problem.minimum.values())))
     standard_errors = samples.std(axis=0) / np.sqrt(len(samples))
 

@@ -12,7 +12,6 @@ directory, where its run resumes from its checkpoint. A worker killed outright (
 running in the study: a later command frees it with `hydra.sweeper.release_running=true`, once no worker runs."""
 
 import contextlib
-import logging
 import signal
 import threading
 
@@ -23,8 +22,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from trainer.errors import Interrupted
 from trainer.outputs.trials import counted, lose, release_running, tell, waiting
-
-log = logging.getLogger(__name__)
 
 
 class OptunaSweeper(Sweeper):
