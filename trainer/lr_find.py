@@ -61,14 +61,14 @@ def find_learning_rate(cfg: DictConfig) -> dict:
 def range_test(run, settings: DictConfig) -> tuple[list[float], list[float], list[float]]:
     """The learning rates stepped at, each step's loss, and the smoothed losses, up to the step where the
     smoothed loss diverged (that step included: the curve shows where it turned)."""
-    from trainer.loop.controller import timed_call
+    from trainer.loop.controller import alone, timed_call
 
     beta = settings.smoothing
     rates = np.geomspace(settings.start, settings.stop, settings.steps).tolist()
     losses, smoothed, average, least = [], [], 0.0, math.inf
     for step, rate in enumerate(rates, 1):
         run.optimizer.learning_rate = rate  # assigns the optimizer's variable, which the compiled step reads
-        loss = timed_call(run, 1, compiles=step == 1)[1][1]  # the first hides XLA's native notices
+        loss = timed_call(alone(run), 1, compiles=step == 1)[1][0][1]  # the first hides XLA's native notices
         losses.append(float(loss))
         average = beta * average + (1 - beta) * losses[-1]
         smoothed.append(average / (1 - beta**step))  # the average starts at 0: debiased as Adam's moments are

@@ -17,12 +17,11 @@ from trainer.loop.batching import NoBatches, StreamBatches, global_batch_size, h
 from trainer.loop.checkpoints import check_workers_agree, checkpoint_parts, restore
 from trainer.loop.controller import in_phase_order
 from trainer.loop.evaluate import make_evaluate
-from trainer.loop.points import Points
 from trainer.loop.process import configure_process
 from trainer.loop.reuse import REUSABLE, structure
 from trainer.loop.run import Run
 from trainer.loop.runtime import Runtime
-from trainer.loop.step import make_train_loop, make_train_step
+from trainer.loop.step import make_loops
 from trainer.optimizers import ClosureOptimizer
 from trainer.task import Parts
 
@@ -32,9 +31,13 @@ def make_runtime(cfg: DictConfig) -> Runtime:
     return Runtime.of(build(cfg.distribute, "distribute"))
 
 
-def build_training(cfg: DictConfig, resume_from: Path | None = None, runtime: Runtime | None = None) -> Run:
+def build_training(
+    cfg: DictConfig, resume_from: Path | None = None, runtime: Runtime | None = None, reuse: bool = True
+) -> Run:
     """Seed the process, build the configured run under `runtime` (the config's own by default), restore the
-    newest checkpoint in `resume_from` if there is one, and compile the train loop; no step is run."""
+    newest checkpoint in `resume_from` if there is one, and compile the train loop; no step is run. Unless
+    `reuse` is false (a population's runs, whose parts must be their own), a run of the same structure built
+    earlier in the process lends its parts and program (trainer/loop/reuse.py)."""
     if runtime is None:  # called by itself, not by `train`
         check_config(cfg)
         runtime = make_runtime(cfg)
@@ -42,7 +45,7 @@ def build_training(cfg: DictConfig, resume_from: Path | None = None, runtime: Ru
     configure_process(settings)
     # Loop.logs as JSON, as of the checkpoint; outside the strategy's scope, which cannot broadcast a string
     saved_logs = tf.Variable("{}", trainable=False, name="logs")
-    key = structure(cfg) if runtime.replicas == 1 and not runtime.in_cluster else None
+    key = structure(cfg) if reuse and runtime.replicas == 1 and not runtime.in_cluster else None
     cached = REUSABLE.get(key)
     if cached is not None:
         return reused(cached, cfg, resume_from, saved_logs)
@@ -52,20 +55,13 @@ def build_training(cfg: DictConfig, resume_from: Path | None = None, runtime: Ru
     resumed = restore(cfg, checkpointed, resume_from)  # before the batches: tf.data starts at the step
     if runtime.in_cluster:
         check_workers_agree(runtime, int(fields["global_step"].numpy()), resume_from, batches)
-    train_step = make_train_step(
-        fields["model"], fields["loss_fn"], fields["optimizer"], fields["metrics"], runtime.replicas
-    )
-    jit_compile = not settings.deterministic if settings.jit_compile is None else settings.jit_compile
-    points = Points(fields, settings.log_every, settings.steps_per_call)
-    train_loop = make_train_loop(
-        runtime.strategy, train_step, batches, settings.pipeline, fields["global_step"], fields["loss_mean"],
-        fields["optimizer"], jit_compile=jit_compile and runtime.replicas == 1, points=points,
-    )  # fmt: skip
+    step_body, train_loop, points = make_loops(fields, settings, runtime)
     run = Run(
         cfg=cfg,
         output_dir=Path(cfg.output_dir),
         runtime=runtime,
         train_loop=train_loop,
+        step_body=step_body,
         points=points,
         evaluate=make_evaluate(fields["model"], fields["loss_fn"], build_metrics(cfg)),
         total_steps=settings.steps or settings.epochs * batches.steps_per_epoch,

@@ -32,47 +32,121 @@ PHASES = (
 def drive(run: Run, loop: Loop) -> dict:
     """Train `run` from `loop.done` to its last step, or until an action or a signal stops it; return its
     final numbers."""
+    return drive_together([run], [loop], alone(run))[0]
+
+
+def alone(run: Run):
+    """`run`'s compiled loop as `drive_together` calls one: `(count, going) -> [its outputs]`."""
+    return lambda count, going=(): [run.train_loop(count)]
+
+
+def drive_together(runs: list[Run], loops: list[Loop], train_loop, alone: bool = True) -> list:
+    """Train `runs`, each from its loop's step, with `train_loop(count, going)`, a call of `count` steps of the
+    runs whose indexes are `going` that returns each run's outputs (a population's, trainer/loop/population.py).
+    Each run has its own actions, event file and stop; return each one's final numbers, or, unless it is a run
+    `alone` (which raises it), the error it ended with: the others go on."""
+    visits = Visits(runs, loops, alone)
     with contextlib.ExitStack() as stack:
-        stack.enter_context(run.runtime.summary_writer(run.output_dir).as_default())
         signals = stack.enter_context(StopSignals())
-        for action in reversed(run.actions):
-            stack.callback(action.close)
-        if loop.done < run.total_steps:  # a call of no steps traces and compiles the loop: the calls after it
-            # time steps alone (the step count is a tensor argument, so every call shares its program)
-            loop.compile_seconds, _ = timed_call(run, 0, compiles=True)
-        for action in run.actions:
-            action.begin(run, loop)
+        for run in runs:
+            for action in reversed(run.actions):
+                stack.callback(action.close)
+        if visits.going():  # a call of no steps traces and compiles the loop: the calls after it time steps alone
+            # (the step count is a tensor argument, so every call shares its program)
+            compile_seconds, _ = timed_call(train_loop, 0, compiles=True)
+            for loop in loops:
+                loop.compile_seconds = compile_seconds
+        visits.each(range(len(runs)), begin)
         first_call = True  # a data run's XLA step compiles at its first step in this process
-        while loop.done < run.total_steps and loop.stop is None:
-            due_in = (action.steps_to_due(loop.done) for action in run.actions)
-            count = min(run.cfg.trainer.steps_per_call, run.total_steps - loop.done, *due_in)
-            seconds, loop.outputs = timed_call(run, count, compiles=first_call)
+        while going := visits.going():
+            count = min(steps_before_due(runs[index], loops[index]) for index in going)
+            seconds, outputs = timed_call(train_loop, count, going, compiles=first_call)
             first_call = False
-            loop.step_seconds += seconds
-            loop.done = int(run.global_step.numpy())
-            received = signal_received(run, signals)
-            loop.stop = f"stopped by {received.name}" if received else None
-            for action in run.actions:
-                if action.due(run, loop):
-                    loop.stop = action.act(run, loop) or loop.stop
+            received = signal_received(runs[going[0]], signals)
+            for index in going:
+                run, loop = runs[index], loops[index]
+                loop.step_seconds += seconds / len(going)  # the call's steps, shared by the runs it advanced
+                loop.outputs, loop.done = outputs[index], int(run.global_step.numpy())
+                loop.stop = f"stopped by {received.name}" if received else None
+                visits.each([index], act)
             if received:
-                raise interrupted(run, loop, received)
-        # What fit does at its end: EMA weights, Schedule-Free's averaged weights, ... replace the training ones.
-        run.optimizer.finalize_variable_values(run.model.trainable_variables)
-        for action in run.actions:
-            action.end(run, loop)
-    return loop.results()
+                raise interrupted(runs[going[0]], loops[going[0]], received, len(going))
+            visits.each([index for index in going if index not in visits.going()], end)
+        visits.each(range(len(runs)), end)
+    return visits.results()
 
 
-def timed_call(run: Run, count: int, compiles: bool = False) -> tuple[float, tuple]:
-    """The compiled loop's call of `count` steps: its wall seconds, to its outputs' arrival, and its outputs.
-    A call that `compiles` (the first: a data run's XLA step compiles at its first step) hides TensorFlow's
-    native notices, among them those of XLA's loader of cached programs (trainer.compilation_cache), which
-    takes the tuning flags it was compiled with for CPU features the host lacks."""
+class Visits:
+    """The actions' visits to each run of `drive_together`, with its event file the default: a run's error
+    ends it (or, `alone`, the drive), and a run ends once."""
+
+    def __init__(self, runs: list[Run], loops: list[Loop], alone: bool):
+        self.runs, self.loops, self.alone = runs, loops, alone
+        self.writers = [run.runtime.summary_writer(run.output_dir) for run in runs]
+        self.errors: dict[int, Exception] = {}
+        self.ended: set[int] = set()
+
+    def going(self) -> list[int]:
+        return [
+            index
+            for index, (run, loop) in enumerate(zip(self.runs, self.loops))
+            if index not in self.ended and loop.done < run.total_steps and loop.stop is None
+        ]
+
+    def each(self, indexes, work) -> None:
+        for index in indexes:
+            if index in self.ended:
+                continue
+            try:
+                with self.writers[index].as_default():
+                    work(self.runs[index], self.loops[index])
+            except Exception as error:
+                if self.alone:
+                    raise
+                self.errors[index] = error
+            if work is end or index in self.errors:
+                self.ended.add(index)
+                self.writers[index].close()
+
+    def results(self) -> list:
+        return [self.errors.get(index) or loop.results() for index, loop in enumerate(self.loops)]
+
+
+def steps_before_due(run: Run, loop: Loop) -> int:
+    """The most steps the next call may take for `run`: to its last step, or to the next step an action is due."""
+    due_in = (action.steps_to_due(loop.done) for action in run.actions)
+    return min(run.cfg.trainer.steps_per_call, run.total_steps - loop.done, *due_in)
+
+
+def begin(run: Run, loop: Loop) -> None:
+    for action in run.actions:
+        action.begin(run, loop)
+
+
+def act(run: Run, loop: Loop) -> None:
+    for action in run.actions:
+        if action.due(run, loop):
+            loop.stop = action.act(run, loop) or loop.stop
+
+
+def end(run: Run, loop: Loop) -> None:
+    """What fit does at its end (EMA weights, Schedule-Free's averaged weights, ... replace the training
+    ones), then each action's end."""
+    run.optimizer.finalize_variable_values(run.model.trainable_variables)
+    for action in run.actions:
+        action.end(run, loop)
+
+
+def timed_call(train_loop, count: int, going=(), compiles: bool = False) -> tuple[float, list]:
+    """`train_loop`'s call of `count` steps of the runs `going`: its wall seconds, to its outputs' arrival,
+    and each run's outputs. A call that `compiles` (the first: a data run's XLA step compiles at its first
+    step) hides TensorFlow's native notices, among them those of XLA's loader of cached programs
+    (trainer.compilation_cache), which takes the tuning flags it was compiled with for CPU features the host
+    lacks."""
     started = time.perf_counter()
     with tensorflow_notices_hidden() if compiles else contextlib.nullcontext(), unreadable_cache_reported():
-        outputs = run.train_loop(tf.constant(count, tf.int64))
-        outputs[1].numpy()  # waits for the call to end, where the device runs it asynchronously
+        outputs = train_loop(tf.constant(count, tf.int64), going)
+        outputs[-1][1].numpy()  # waits for the call to end, where the device runs it asynchronously
     return time.perf_counter() - started, outputs
 
 
@@ -84,7 +158,13 @@ def signal_received(run: Run, signals: StopSignals) -> signal.Signals | None:
     return signals.received
 
 
-def interrupted(run: Run, loop: Loop, received: signal.Signals) -> Interrupted:
+def interrupted(run: Run, loop: Loop, received: signal.Signals, together: int = 1) -> Interrupted:
+    if together > 1:
+        return Interrupted(
+            received,
+            f"stopped by {received.name} at step {loop.done} of {run.total_steps}; each of the {together} runs "
+            "trained together wrote its checkpoint: run the same command to resume",
+        )
     saved = checkpoint_paths(run.output_dir / "checkpoints")
     return Interrupted(
         received,

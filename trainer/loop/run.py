@@ -38,6 +38,7 @@ class Run:
     global_step: tf.Variable  # steps taken: also the data position
     loss_mean: keras.metrics.Mean  # the train loss since the last log point
     train_loop: Callable[[tf.Tensor], tuple]  # steps -> (last gradient norm, last loss, log points passed)
+    step_body: Callable  # one step of it, which a population's loop takes in turn with its other runs' (loop/step.py)
     points: Points  # the log points of the last call (trainer/loop/points.py)
     evaluate: Evaluator
     total_steps: int
@@ -48,6 +49,7 @@ class Run:
     checkpoint: tf.train.Checkpoint
     saved_logs: tf.Variable  # Loop.logs as JSON, written into each checkpoint
     resumed: str | None  # the checkpoint restored, if any
+    graph_of: Callable | None = None  # the compiled loop whose graph stands for its own, if not `train_loop`
 
     @property
     def eval_every(self) -> int | None:

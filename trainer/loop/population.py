@@ -1,0 +1,33 @@
+"""Populations: runs of one structure (trainer/loop/reuse.py: they differ only in values, such as a learning
+rate, a seed or a starting point) that advance together, in one compiled program that takes each run's step
+in turn. Each run keeps its own parts (variables, optimizer, data order), actions, directory, event file,
+checkpoints and metrics.json, so summaries, HParams, resuming and the comparison's report see ordinary runs,
+and each run's steps are the operations of the run alone: its numbers are the run alone's, bit for bit under
+`trainer.deterministic=true` (XLA, which compiles the population's program as one, may round otherwise).
+
+One program for many runs costs one Python call per `steps_per_call` steps for all of them, and lets
+TensorFlow overlap their independent steps on the cores (the MNIST MLP, 8 seeds: 1.46x the examples per second
+of the same runs one after another on 2 cores, docs/benchmarks.md). A run that stops (its loss no longer
+finite, early stopping, a pruner) drops out of the program's later steps; the others go on.
+"""
+
+import tensorflow as tf
+
+from trainer.loop.batching import NoBatches
+from trainer.loop.run import Run
+from trainer.loop.step import make_train_loop, uses_xla
+
+
+class Population:
+    """The compiled loop of `runs`, built apart (trainer/loop/build.py with `reuse=False`), as the controller's
+    `drive_together` calls it: `(count, going) -> each run's (gradient norm, loss, log points passed)`."""
+
+    def __init__(self, runs: list[Run]):
+        first = runs[0]
+        self.active = tf.Variable([True] * len(runs), trainable=False, name="active")
+        jit_compile = uses_xla(first.cfg.trainer, first.runtime) and isinstance(first.batches, NoBatches)
+        self.train_loop = make_train_loop([run.step_body for run in runs], jit_compile, self.active)
+
+    def __call__(self, count: tf.Tensor, going=()) -> tuple:
+        self.active.assign([index in going for index in range(int(self.active.shape[0]))])
+        return self.train_loop(count)
