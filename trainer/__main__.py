@@ -20,33 +20,74 @@ from trainer.outputs.metrics import read_metrics, summarize, write_metrics
 from trainer.startup import import_tensorflow_quietly, use_compilation_cache
 
 log = logging.getLogger(__name__)
+SINGLE_DEVICE = "tensorflow.distribute.get_strategy"  # conf/distribute/none.yaml
+NO_DATA = "trainer.data.Splits"  # conf/data/none.yaml
 
 
 def in_sweep() -> bool:
     return HydraConfig.get().mode == RunMode.MULTIRUN
 
 
-@hydra.main(version_base="1.3", config_path="pkg://trainer.conf", config_name="config")
-def app(cfg) -> float:
+def task(cfg) -> float:
+    """One job: train as `cfg` says; print its summary, and give the sweeper its metric."""
     try:
         use_compilation_cache(cfg.trainer.compilation_cache)
         import_tensorflow_quietly()
         from trainer.train import train
 
-        metrics = train(cfg)
+        outcome = train(cfg)
     except Exception as error:
-        problem = find_trainer_error(error)
-        if os.environ.get(FULL_ERROR) == "1":
-            raise
-        # One job's failure leaves the others to run; an interrupted sweep, or a job whose directory another
-        # process owns, stops the sweep (it writes nothing into that directory).
+        outcome = error
+    return job_value(cfg, outcome)
+
+
+def together(cfgs: list) -> list[float]:
+    """Jobs of one structure (`task.population_key`) trained together, each as `task` would train it alone
+    (trainer/loop/population.py); the trainer launcher (hydra_plugins.trainer) groups them."""
+    use_compilation_cache(cfgs[0].trainer.compilation_cache)
+    import_tensorflow_quietly()
+    from trainer.train import train_population
+
+    try:
+        outcomes = train_population(cfgs)
+    except Exception as error:  # an interruption: every job of the group stops
+        outcomes = [error] * len(cfgs)
+    return [job_value(cfg, outcome) for cfg, outcome in zip(cfgs, outcomes)]
+
+
+def population_key(sweep_config) -> str | None:
+    """What jobs trained together must share: their structure (trainer/loop/reuse.py), from a sweep job's
+    config before it runs; None for a job that runs alone: over devices or machines, or without data (a scalar
+    problem's steps take microseconds, and a program of many copies of them compiles longer than they run:
+    its runs take turns on one program instead, trainer/loop/reuse.py)."""
+    from trainer.loop.reuse import structure
+
+    if sweep_config.distribute._target_ != SINGLE_DEVICE or sweep_config.data._target_ == NO_DATA:
+        return None
+    try:
+        return structure(sweep_config, skip=("hydra", "output_dir"))
+    except Exception:  # a config that cannot be read runs alone, where it fails with its own line
+        return None
+
+
+task.together, task.population_key = together, population_key
+app = hydra.main(version_base="1.3", config_path="pkg://trainer.conf", config_name="config")(task)
+
+
+def job_value(cfg, outcome) -> float:
+    """A job's metrics (or the error it ended with) as the command reports them: its summary printed, its
+    metric for the sweeper. Every error a user can act on ends the command in one line, but in a sweep one
+    job's failure leaves the others to run; an interrupted sweep, or a job whose directory another process
+    owns, stops the sweep (it writes nothing into that directory)."""
+    if isinstance(outcome, Exception):
+        problem = find_trainer_error(outcome)
+        if os.environ.get(FULL_ERROR) == "1" or (problem is None and not in_sweep()):
+            raise outcome
         if in_sweep() and not isinstance(problem, (Interrupted, DirectoryInUse)):
-            return failed_job(cfg.output_dir, error, problem)
-        if problem is None:
-            raise
+            return failed_job(cfg.output_dir, outcome, problem)
         exit_with("trainer", problem)
-    print(summarize(metrics))
-    return metrics.get(cfg.sweep.metric, math.nan)  # what a sweeper optimizes
+    print(summarize(outcome))
+    return outcome.get(cfg.sweep.metric, math.nan)  # what a sweeper optimizes
 
 
 def main() -> None:

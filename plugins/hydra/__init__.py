@@ -1,24 +1,97 @@
 """The project's Hydra plugins, installed as `hydra_plugins.trainer`, where Hydra looks for plugins; the
 commands also register them by hand (trainer/__main__.py), which an editable install needs.
 
-`TrainerLauncher` (conf/hydra/launcher/trainer.yaml, the default of conf/config.yaml) runs a multirun's jobs one after
-another in this process, as Hydra's basic launcher does, each job's config composed once per set of group
-choices (trainer/config/sweeps.py) for the sweeper's check of the batch and for the job alike.
+`TrainerLauncher` (conf/hydra/launcher/trainer.yaml, the default of conf/config.yaml) runs a multirun's jobs in
+this process, as Hydra's basic launcher does, each job's config composed once per set of group choices
+(trainer/config/sweeps.py) for the sweeper's check of the batch and for the job alike. Consecutive jobs of one
+structure (a learning-rate grid, seeds: `task.population_key` of the command's task function) are trained
+together, up to `population` at a time (trainer/loop/population.py); each is still a Hydra job of its own,
+with its directory, its saved config and its return value.
 
 `OptunaSweeper` (conf/hydra/sweeper/optuna.yaml, chosen by conf/hparams_search/) searches with Optuna, its
 study in a database (optuna_sweeper.py)."""
 
+import logging
+from pathlib import Path
+
 from hydra._internal.core_plugins.basic_launcher import BasicLauncher
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, run_job, setup_globals
 from hydra_plugins.trainer.optuna_sweeper import OptunaSweeper
+from omegaconf import open_dict
 
 from trainer.config.sweeps import SweepConfigLoader
 
 __all__ = ["OptunaSweeper", "TrainerLauncher"]
 
+log = logging.getLogger("hydra.launcher.trainer")  # under Hydra's logger, shown as its own lines are
+
 
 class TrainerLauncher(BasicLauncher):
+    def __init__(self, population: int = 1) -> None:
+        super().__init__()
+        self.population = population
+
     def setup(self, *, hydra_context, task_function, config) -> None:
         # the sweeper holds the same context: its check of each batch composes through it too
         if not isinstance(hydra_context.config_loader, SweepConfigLoader):
             hydra_context.config_loader = SweepConfigLoader(hydra_context.config_loader)
         super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
+
+    def launch(self, job_overrides, initial_job_idx: int) -> list[JobReturn]:
+        key_of = getattr(self.task_function, "population_key", None)
+        if key_of is None or self.population < 2 or len(job_overrides) < 2:
+            return super().launch(job_overrides, initial_job_idx)
+        setup_globals()
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        log.info(f"Launching {len(job_overrides)} jobs locally")
+        returns, group, group_key = [], [], None
+        for index, overrides in enumerate(job_overrides, initial_job_idx):
+            log.info(f"\t#{index} : {' '.join(filter_overrides(overrides))}")
+            config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+            with open_dict(config):
+                config.hydra.job.id = config.hydra.job.num = index
+            key = key_of(config)
+            if group and (key is None or key != group_key or len(group) == self.population):
+                returns += self.run_group(group)
+                group = []
+            group, group_key = [*group, config], key
+            if key is None:
+                returns += self.run_group(group)
+                group = []
+        return returns + (self.run_group(group) if group else [])
+
+    def run_group(self, configs: list) -> list[JobReturn]:
+        """The jobs of `configs` (one structure): one as Hydra runs it; several set up as Hydra sets up a job
+        (its directory and saved config), then trained together by the task function's `together`."""
+        if len(configs) == 1:
+            return [self.run_one(configs[0], self.task_function)]
+        returns = [self.run_one(config, lambda cfg: cfg) for config in configs]  # each job's own config, its
+        # output_dir resolved as the job sets it up
+        cfgs = [job.return_value for job in returns]
+        numbers = [config.hydra.job.num for config in configs]
+        log.info(f"\t#{numbers[0]} to #{numbers[-1]}: {len(configs)} jobs of one structure trained together")
+        for cfg, job in zip(cfgs, returns):
+            with open_dict(cfg):
+                cfg.output_dir = str(job.hydra_cfg.hydra.runtime.output_dir)
+        previous = HydraConfig.instance().cfg
+        HydraConfig.instance().set_config(returns[0].hydra_cfg)  # a job's, as the task function finds it in a job
+        try:
+            values = self.task_function.together(cfgs)
+        finally:
+            HydraConfig.instance().cfg = previous
+        for job, value in zip(returns, values):
+            job.return_value, job.status = value, JobStatus.COMPLETED
+        return returns
+
+    def run_one(self, config, task_function) -> JobReturn:
+        job = run_job(
+            hydra_context=self.hydra_context,
+            task_function=task_function,
+            config=config,
+            job_dir_key="hydra.sweep.dir",
+            job_subdir_key="hydra.sweep.subdir",
+        )
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        return job
