@@ -61,6 +61,9 @@ def test_search_space_reads_hydra_sweep_syntax_and_the_command_line_wins():
     overrides = space.suggest(trial)
     assert overrides[0] == "optimizer=adam"
     assert overrides[1:] == [f"{key}={value!r}" for key, value in trial.params.items()]
+    # each drawn choice goes back as its own spelling: a shuffled sweep's, and a quoted string's
+    assert search_space({}, ["model.x=shuffle(1,2,3,4,5,6)"]).spelled == {"model.x": {n: str(n) for n in range(1, 7)}}
+    assert search_space({}, ['model.y=a,"b c"']).spelled == {"model.y": {"a": "a", "b c": '"b c"'}}
 
     with pytest.raises(ConfigError, match=r"trainer.steps's range is empty"):
         search_space({"trainer.steps": "range(10, 5)"}, [])

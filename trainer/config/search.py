@@ -6,7 +6,7 @@ same for every trial. A key on the command line replaces the same key of `params
 from dataclasses import dataclass
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep
+from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, QuotedString, RangeSweep, Transformer
 
 from trainer.errors import ConfigError
 
@@ -53,9 +53,9 @@ def search_space(params: dict, arguments: list[str]) -> SearchSpace:
             raise ConfigError(f"hydra.sweeper.params: {key} cannot be searched; search a key of the config's")
         else:
             space.distributions[key] = distribution(override)
-            if isinstance(override.value(), ChoiceSweep):
+            if isinstance(override.value(), ChoiceSweep):  # each value as the command line spells it (quoted)
                 values = override.value().list
-                space.spelled[key] = dict(zip(choices(key, values), override.sweep_string_iterator()))
+                space.spelled[key] = dict(zip(distribution_choices(key, values), map(Transformer.str, values)))
     return space
 
 
@@ -65,7 +65,7 @@ def distribution(override: Override):
 
     key, sweep = override.get_key_element(), override.value()
     if isinstance(sweep, ChoiceSweep):
-        return CategoricalDistribution(choices(key, sweep.list))
+        return CategoricalDistribution(distribution_choices(key, sweep.list))
     if isinstance(sweep, IntervalSweep):
         whole = isinstance(sweep.start, int) and isinstance(sweep.end, int)
         if not sweep.start < sweep.end:
@@ -87,8 +87,10 @@ def distribution(override: Override):
     return FloatDistribution(sweep.start, last, step=sweep.step)
 
 
-def choices(key: str, values: list) -> tuple:
-    """A choice sweep's values as Optuna's categorical choices: numbers, strings, booleans or null."""
+def distribution_choices(key: str, values: list) -> tuple:
+    """A choice sweep's values as Optuna's categorical choices: numbers, strings (a quoted one's text),
+    booleans or null."""
+    values = [value.text if isinstance(value, QuotedString) else value for value in values]
     odd = [value for value in values if not isinstance(value, OPTUNA_CHOICES)]
     equal = [(a, b) for i, a in enumerate(values) for b in values[i + 1 :] if a == b]  # 1 and true, 1 and 1.0
     if equal:
