@@ -11,16 +11,17 @@ short (SIGINT, SIGTERM) is lost and replaced: its parameters run again as the sa
 directory, where its run resumes from its checkpoint. A worker killed outright (SIGKILL) leaves its trial
 running in the study: a later command frees it with `hydra.sweeper.release_running=true`, once no worker runs."""
 
-import contextlib
 import signal
-import threading
 
 from hydra.core.utils import JobReturn
 from hydra.plugins.sweeper import Sweeper
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from trainer.config.search import search_space
 from trainer.errors import Interrupted
+from trainer.loop.signals import StopSignals
+from trainer.outputs.study import JOB, check_prunable, open_study, write_results
 from trainer.outputs.trials import counted, lose, release_running, tell, waiting
 
 
@@ -37,9 +38,6 @@ class OptunaSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> list:
-        from trainer.config.search import search_space
-        from trainer.outputs.study import check_prunable, open_study, write_results
-
         settings, sweep_dir = self.settings, self.config.hydra.sweep.dir
         check_prunable(self.config)
         space = search_space(OmegaConf.to_container(settings.params or {}), arguments)
@@ -49,7 +47,7 @@ class OptunaSweeper(Sweeper):
             release_running(study)
         OmegaConf.save(self.config, f"{sweep_dir}/multirun.yaml")
         returns = []
-        with signals_interrupt():
+        with InterruptingSignals():
             while batch := self.ask(study, space):
                 returns += self.run_batch(study, batch)
                 write_results(study, sweep_dir)
@@ -81,8 +79,6 @@ class OptunaSweeper(Sweeper):
         """A lost trial's replacement and its job, if one waits; else a new trial, numbered by its place among
         the study's trials and drawn by the sampler seeded for it (some samplers draw as the trial is made,
         others as each parameter is suggested); None once the study has n_trials."""
-        from trainer.outputs.study import JOB
-
         while (place := counted(study)) < self.settings.n_trials or waiting(study):
             study.sampler = self.sampler(place)
             trial = study.ask()
@@ -111,28 +107,17 @@ class OptunaSweeper(Sweeper):
         return returns
 
 
-@contextlib.contextmanager
-def signals_interrupt():
+class InterruptingSignals(StopSignals):
     """SIGINT or SIGTERM outside a run's steps (as a job starts, between jobs) ends the search as Interrupted,
     with the line and status of a stopped run: the trials it cuts short are lost and run again next time.
     Inside a run's steps the run's own handler takes over (trainer/loop/signals.py) and checkpoints first."""
 
-    def interrupt(signum, frame):
+    def _catch(self, signum, frame):
         received = signal.Signals(signum)
         raise Interrupted(
             received,
             f"stopped by {received.name}; the study keeps every trial told: run the same command to continue it",
         )
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def consecutive_runs(jobs: list[tuple[int, list[str]]]) -> list[tuple[int, list[list[str]]]]:

@@ -22,7 +22,7 @@ class Pruning(Action):
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
 
-        from trainer.outputs.study import SWEEPER, job_trial
+        from trainer.outputs.study import SWEEPER, job_trial, reported_tag
 
         hydra = HydraConfig.get() if HydraConfig.initialized() else None
         if hydra is None or hydra.mode != RunMode.MULTIRUN or hydra.sweeper.get("_target_") != SWEEPER:
@@ -30,12 +30,10 @@ class Pruning(Action):
         if run.runtime.in_cluster:  # each worker would ask the pruner on its own, and might not agree
             log.info("a multi-worker run reports no intermediate values to its Optuna trial, and is not pruned")
             return
-        metric = run.cfg.sweep.metric
-        validated = metric.startswith("val_")
-        self.tag = f"val/{metric.removeprefix('val_')}" if validated else f"train/{metric}"
-        self.every = run.eval_every if validated else run.cfg.trainer.log_every
-        if self.every is not None and (validated or metric in ("loss", *run.metrics)):
-            self.trial = job_trial(hydra)  # else the metric is known only at the end: nothing to report
+        self.tag = reported_tag(run.cfg)
+        if self.tag is not None:  # else the metric is known only at the end: nothing to report
+            self.every = run.eval_every if self.tag.startswith("val/") else run.cfg.trainer.log_every
+            self.trial = job_trial(hydra)
 
     def due(self, run, loop) -> bool:
         return self.trial is not None and self.tag in loop.logs and super().due(run, loop)

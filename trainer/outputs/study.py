@@ -60,7 +60,7 @@ def engine_options(url: str) -> dict:
     return {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
 
 
-def open_study(sweeper: DictConfig, sweep_dir, search: dict, sampler=None, pruner=None):
+def open_study(sweeper: DictConfig, sweep_dir, search: dict, sampler, pruner):
     """The sweep's study, created on the first run and continued by every later one with the same `search`
     (its space and direction); one made for another search is refused in one line."""
     import optuna
@@ -97,37 +97,37 @@ def describe(search: dict) -> str:
 def check_prunable(cfg: DictConfig) -> None:
     """Refuse a pruner where the trials' `sweep.metric` is known only at their end (a scalar problem's
     distance to its minimum): there would be nothing to prune on."""
-    if cfg.hydra.sweeper.pruner._target_ == "optuna.pruners.NopPruner":
-        return
-    metric = cfg.sweep.metric
-    validated = metric.startswith("val_") and cfg.trainer.validation_split is not None
-    if not validated and metric not in ("loss", *cfg.metrics):
+    if cfg.hydra.sweeper.pruner._target_ != "optuna.pruners.NopPruner" and reported_tag(cfg) is None:
         raise ConfigError(
             f"hydra.sweeper.pruner needs sweep.metric measured during the run: val_<name> (with "
-            f"trainer.validation_split), loss or a name in metrics; got {metric}"
+            f"trainer.validation_split), loss or a name in metrics; got {cfg.sweep.metric}"
         )
+
+
+def reported_tag(cfg: DictConfig) -> str | None:
+    """The logged tag that holds a run's `sweep.metric` while it runs, which its trial reports: val/<name>
+    where it validates, train/<name> for its loss or a metric; None where it is known only at the end."""
+    metric = cfg.sweep.metric
+    if metric.startswith("val_"):
+        return f"val/{metric.removeprefix('val_')}" if cfg.trainer.validation_split is not None else None
+    return f"train/{metric}" if metric in ("loss", *cfg.metrics) else None
 
 
 def job_trial(hydra: DictConfig):
     """The running Optuna trial that a job of an Optuna search (its Hydra config, `hydra`) runs, or None where
     the study has none for it."""
     import optuna
+    from hydra.utils import instantiate
 
     study = optuna.load_study(
         study_name=study_name(hydra.sweeper, hydra.sweep.dir),
         storage=storage(storage_url(hydra.sweeper, hydra.sweep.dir)),
-        pruner=pruner(hydra.sweeper),
+        pruner=instantiate(hydra.sweeper.pruner),
     )
     running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
     mine = [trial for trial in running if trial.user_attrs.get(JOB) == hydra.job.num]  # the latest, where a
     # lost trial of the job's is left running (a worker killed outright)
     return optuna.trial.Trial(study, mine[-1]._trial_id) if mine else None
-
-
-def pruner(sweeper: DictConfig):
-    from hydra.utils import instantiate
-
-    return instantiate(sweeper.pruner)
 
 
 def write_results(study, sweep_dir) -> None:
