@@ -215,8 +215,6 @@ def test_an_experiment_of_its_own_is_a_problem_with_its_own_overrides(tmp_path):
         f"+problem_overrides.fmnist_2c2d=['trainer.steps=4', 'trainer.batch_size=32', {quoted(data)}]",
     )
     (job,) = (tmp_path / "comparison" / "seeds").glob("fmnist_2c2d-sgd-seed1")
-    recorded = compose_config(config_name="compare")  # nothing of the problem's leaks into the defaults
-    assert recorded.problem_overrides == {}
     metrics = json.loads((job / "metrics.json").read_text())
     assert metrics["steps"] == 4 and "test_accuracy" in metrics
     assert "## fmnist_2c2d" in (tmp_path / "comparison" / "report.md").read_text()

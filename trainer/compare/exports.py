@@ -8,6 +8,7 @@ import io
 import math
 from pathlib import Path
 
+from trainer.compare.scores import to_target
 from trainer.files import write_atomically
 
 LATEX_COLUMNS = {  # score -> (column title, format)
@@ -24,8 +25,6 @@ LATEX_COLUMNS = {  # score -> (column title, format)
 
 def run_rows(problem: str, outcomes: list, metric: str, target: float) -> list[dict]:
     """A row per job of the problem's outcomes (trainer/compare/report.py): tuning runs, then seed runs."""
-    from trainer.compare.scores import to_target
-
     rows = []
     for outcome in outcomes:
         curves = iter(outcome.curves)  # one per seed job that did not fail, in order
@@ -82,7 +81,7 @@ def as_latex(scores: dict[str, dict[str, dict]], profile: dict[str, float]) -> s
             cells = [latex_number(score[key], spec) for key, (_, spec) in LATEX_COLUMNS.items()]
             label = f"\\textbf{{{name}}}" if score["winner"] == "winner" else name
             rows.append(" & ".join([label.replace("_", "\\_"), *cells]) + " \\\\")
-        tables.append(tabular(f"{problem}".replace("_", "\\_"), "l" + "r" * len(LATEX_COLUMNS), head, rows))
+        tables.append(tabular(problem.replace("_", "\\_"), "l" + "r" * len(LATEX_COLUMNS), head, rows))
     rows = [f"{name.replace('_', chr(92) + '_')} & {value:.3f} \\\\" for name, value in profile.items()]
     tables.append(tabular("performance-profile score", "lr", "optimizer & score", rows))
     return "\n".join(tables)

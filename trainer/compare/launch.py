@@ -18,17 +18,18 @@ PRESETS = "compare_job"  # the config group of the jobs' presets under another l
 def run_missing(cfg: DictConfig, directory: Path, specs: list[JobSpec]) -> None:
     """The jobs of `specs` without metrics.json. Under the trainer launcher, in this process, one multirun per
     problem and optimizer: its jobs share one composed config and one built program (trainer/loop/reuse.py),
-    across both phases. Under another (parallel processes, a cluster), one multirun of them all, each job a
+    across both phases. Under another (parallel processes, a cluster), one multirun per problem, each job a
     preset written into <directory>/presets, so that the launcher runs as many at once as it can."""
     missing = [spec for spec in specs if read_metrics(directory / spec.phase / spec.name) is None]
     if not missing:
         return
     print(f"trainer.compare: {missing[0].phase}: {len(missing)} jobs to run", flush=True)
-    groups: dict[tuple, list[JobSpec]] = {}  # by problem under another launcher, else by problem and optimizer
+    in_process = cfg.launcher == "trainer"
+    groups: dict[tuple, list[JobSpec]] = {}  # by problem and optimizer in this process, else by problem
     for spec in missing:
-        groups.setdefault((spec.problem, cfg.launcher == "trainer" and spec.optimizer), []).append(spec)
-    for (problem, _), specs in groups.items():
-        jobs = pair_overrides(cfg, specs) if cfg.launcher == "trainer" else preset_overrides(cfg, directory, specs)
+        groups.setdefault((spec.problem, spec.optimizer) if in_process else (spec.problem,), []).append(spec)
+    for (problem, *_), specs in groups.items():
+        jobs = pair_overrides(cfg, specs) if in_process else preset_overrides(cfg, directory, specs)
         multirun(cfg, directory, specs[0].phase, jobs, problem)
 
 

@@ -31,15 +31,23 @@ class Outcome:
         return float(self.seeds[0].config.optimizer.learning_rate) if self.seeds else None
 
 
-def least_value(config: DictConfig):
-    """(the problem, its objective at its stated minimum) for a scalar problem; (None, 0) for a classifier."""
-    from hydra.utils import instantiate
+def scalar_problem(config: DictConfig):
+    """A job's scalar problem, built from its config; None for another model, which is not built (a Keras
+    model costs far more to build than to ask)."""
+    from hydra.utils import get_object, instantiate
 
-    from trainer.outputs.pictures import objective_at
     from trainer.scalar import ScalarProblem
 
-    problem = instantiate(config.model)
-    if not isinstance(problem, ScalarProblem):
+    target = get_object(config.model._target_)
+    return instantiate(config.model) if isinstance(target, type) and issubclass(target, ScalarProblem) else None
+
+
+def least_value(config: DictConfig):
+    """(the problem, its objective at its stated minimum) for a scalar problem; (None, 0) for a classifier."""
+    from trainer.outputs.pictures import objective_at
+
+    problem = scalar_problem(config)
+    if problem is None:
         return None, 0.0
     return problem, float(objective_at(problem, np.array([list(problem.minimum.values())]))[0])
 
@@ -72,15 +80,11 @@ def read_outcomes(cfg: DictConfig, directory: Path, problem: str, tuned: dict) -
             defaults[spec.optimizer] += read_spec_jobs(directory, spec)
     finished = [job for jobs in seeds.values() for job in jobs if not job.error]
     problem_object, least = least_value(finished[0].config) if finished else (None, 0.0)
+    tuning = [spec for spec in tuning_jobs(cfg, directory) if spec.problem == problem]
     return [
         Outcome(
             optimizer,
-            [
-                job
-                for spec in tuning_jobs(cfg, directory)
-                if (spec.problem, spec.optimizer) == (problem, optimizer)
-                for job in read_spec_jobs(directory, spec)
-            ],
+            [job for spec in tuning if spec.optimizer == optimizer for job in read_spec_jobs(directory, spec)],
             seeds[optimizer],
             [loss_curve(job, problem_object, least) for job in seeds[optimizer] if not job.error],
             least,

@@ -9,6 +9,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from omegaconf import DictConfig
 
+from trainer.compare.outcomes import scalar_problem
+from trainer.compare.scores import performance_ratios
 from trainer.outputs.pictures import landscape_png, png
 
 
@@ -75,13 +77,10 @@ def curves_png(problem: str, outcomes: list) -> bytes:
 
 def tuned_paths(outcomes: list, config: DictConfig):
     """(problem, {optimizer (lr): path of its first seed}, ) for a scalar problem of one or two variables, else None."""
-    from hydra.utils import instantiate
-
     from trainer.outputs.events import read_path
-    from trainer.scalar import ScalarProblem
 
-    problem = instantiate(config.model)
-    if not isinstance(problem, ScalarProblem) or len(problem.named_variables) > 2:
+    problem = scalar_problem(config)
+    if problem is None or len(problem.named_variables) > 2:
         return None
     paths = {
         f"{o.optimizer} (lr {o.learning_rate:.3g})": read_path(o.seeds[0].directory, list(problem.named_variables))
@@ -95,14 +94,9 @@ def profile_png(costs: dict[str, dict[str, float]], tau_max: float) -> bytes:
     """For each optimizer, the fraction of problems it solves within tau times the cost of the best
     optimizer on that problem, tau from 1 to `tau_max`; `costs` is problem -> optimizer -> steps to target."""
     taus = np.geomspace(1, tau_max, 400)
-    optimizers = list(dict.fromkeys(name for per_problem in costs.values() for name in per_problem))
     figure = Figure(figsize=(6.5, 4.5))
     axes = figure.add_subplot()
-    for optimizer in optimizers:
-        ratios = []
-        for per_problem in costs.values():
-            best = min(per_problem.values())
-            ratios.append(per_problem[optimizer] / best if math.isfinite(best) else math.inf)
+    for optimizer, ratios in performance_ratios(costs).items():
         axes.step(taus, [np.mean(np.array(ratios) <= tau) for tau in taus], where="post", label=optimizer)
     axes.set_xscale("log")
     axes.set_ylim(-0.03, 1.03)

@@ -36,20 +36,29 @@ def winners(intervals: dict[str, tuple[float, float, float]], direction: str) ->
     return [name for name, (_, other_low, other_high) in finite.items() if other_low <= high and other_high >= low]
 
 
-def profile_scores(costs: dict[str, dict[str, float]], tau_max: float = TAU_MAX) -> dict[str, float]:
+def profile_scores(costs: dict[str, dict[str, float]]) -> dict[str, float]:
     """AlgoPerf's performance-profile score of each optimizer, from `costs` (problem -> optimizer -> steps to
-    the target, infinite where not reached): the integral over tau in [1, tau_max] of the share of problems
-    it solves within tau times the fastest's steps, over tau_max - 1. A problem solved at ratio r >= 1 adds
-    tau_max - r where r < tau_max; 1 means the fastest on every problem, 0 none solved within tau_max."""
+    the target, infinite where not reached): the integral over tau in [1, TAU_MAX] of the share of problems
+    it solves within tau times the fastest's steps, over TAU_MAX - 1. A problem solved at ratio r >= 1 adds
+    TAU_MAX - r where r < TAU_MAX; 1 means the fastest on every problem, 0 none solved within TAU_MAX."""
+    return {
+        name: sum(max(0.0, TAU_MAX - ratio) for ratio in ratios) / (len(costs) * (TAU_MAX - 1))
+        for name, ratios in performance_ratios(costs).items()
+    }
+
+
+def performance_ratios(costs: dict[str, dict[str, float]]) -> dict[str, list[float]]:
+    """Each optimizer's cost on each problem over the least cost on it (1 for the least, infinite where it did
+    not reach the target or the least is 0 and its own is not): what the performance profile counts."""
     optimizers = list(dict.fromkeys(name for problem in costs.values() for name in problem))
-    totals = dict.fromkeys(optimizers, 0.0)
+    ratios = {name: [] for name in optimizers}
     for problem in costs.values():
         best = min(problem.values(), default=math.inf)
         for name in optimizers:
             cost = problem.get(name, math.inf)
             ratio = 1.0 if cost == best and math.isfinite(cost) else cost / best if 0 < best < math.inf else math.inf
-            totals[name] += max(0.0, tau_max - ratio)
-    return {name: total / (len(costs) * (tau_max - 1)) for name, total in totals.items()}
+            ratios[name].append(ratio)
+    return ratios
 
 
 def median_or_nan(values: list[float]) -> float:
