@@ -146,13 +146,12 @@ def make_train_loop(bodies: list, jit_compile: bool, active: tf.Variable | None 
 
     def train_loop(num_steps):
         def going(states) -> list:
-            return [
-                tf.math.is_finite(loss) if active is None else tf.logical_and(active[i], tf.math.is_finite(loss))
-                for i, (_, loss, _) in enumerate(states)
-            ]
+            finite = [tf.math.is_finite(loss) for _, loss, _ in states]
+            return finite if active is None else [tf.logical_and(active[i], on) for i, on in enumerate(finite)]
 
         def running(index, states):
-            return tf.logical_and(index < num_steps, tf.reduce_any(tf.stack(going(states))))
+            on = going(states)  # a run alone: its loss is finite, as its loop has always asked
+            return tf.logical_and(index < num_steps, on[0] if len(on) == 1 else tf.reduce_any(tf.stack(on)))
 
         def one_step(index, states):
             if active is None:  # a run alone: the loop itself stops at a loss that is not finite
