@@ -86,7 +86,7 @@ def main():
     from bench.fixed_costs import mnist_process_section, sweep_section
     from bench.mirrored import mirrored_section
     from bench.mnist import throughput_section, time_to_accuracy_section
-    from bench.populations import population_section
+    from bench.populations import SEEDS, population_section
     from bench.process import memory_section, startup_section
     from bench.scalar import scalar_section
 
@@ -107,7 +107,7 @@ def main():
         startup_section(more),
         mnist_process_section(str(data_path), data_name, repeats),
         sweep_section(repeats, optuna_trials=4 if args.quick else 20),
-        population_section(str(data_path), data_name, repeats),
+        population_section(str(data_path), data_name, repeats, seeds=2 if args.quick else SEEDS),
         memory_section(str(data_path), data_name),
         mirrored_section(str(data_path), data_name, repeats, steps=50 if args.quick else 200),
         diagnostics_section(str(data_path), data_name, repeats),

@@ -33,7 +33,7 @@ def test_quick_benchmark_writes_every_table_with_its_targets(tmp_path):
         "Memory",
         "Mirrored over two logical CPU devices vs one device",
         "Diagnostics: what one measurement of each costs",
-        "Populations: 8 MNIST seeds, one epoch each",
+        "Populations: 2 MNIST seeds, one epoch each",  # --quick: 2 of the 8
     ):
         assert f"## {title}" in text
     assert text.count("| target | measured | met |") == 9
