@@ -1,13 +1,11 @@
 """TensorBoard: each run's event files hold the documented tags, read back by TensorBoard itself."""
 
-import math
 import time
 
 import pytest
 
 from tests.conftest import read_scalars, read_text
 from trainer.errors import Diverged
-from trainer.outputs.progress import Progress
 from trainer.train import train
 
 
@@ -55,12 +53,6 @@ def test_a_diverging_run_keeps_the_points_its_last_call_passed(make_config, tmp_
 
     diverged = int(str(error.value).split(" at step ")[1].split(":")[0])
     assert 50 < diverged < 1000 and steps == list(range(10, diverged, 10))
-
-
-def test_progress_in_a_log_ends_calls_at_the_first_point_of_each_tenth():
-    shown, quiet = Progress(1000, 0, 0.0, enabled=True), Progress(1000, 0, 0.0, enabled=False)  # not a terminal
-    assert [shown.steps_to_next(done, 7) for done in (0, 105, 995)] == [105, 98, 5]  # to 105, 203 and the end
-    assert quiet.steps_to_next(0, 7) == math.inf
 
 
 def test_gradient_norm_is_that_of_the_last_step_before_each_point(make_config, tmp_path):

@@ -30,12 +30,12 @@ class TrainScalars(Action):
             write_scalars({**start, STEP_SECONDS: 0.0}, 0)
 
     def steps_to_due(self, done: int) -> float:
-        """The loop records its log points itself (trainer/loop/points.py): a call ends where the progress
-        display shows one, and runs past a log point only for about CALL_SECONDS of steps at the rate measured
-        so far, since a signal (SIGTERM, Ctrl-C) waits for its call to end."""
+        """The loop records its log points itself (trainer/loop/points.py), and the progress display shows
+        them after the call that passed them: a call runs past a log point only for about CALL_SECONDS of steps
+        at the rate measured so far, so that the display keeps up and a signal (SIGTERM, Ctrl-C), which waits
+        for its call to end, is answered soon. Ending calls at the display's points cost a short run ten calls."""
         to_point = self.every - done % self.every
-        within = to_point if self.rate is None else max(to_point, int(CALL_SECONDS / max(self.rate, 1e-9)))
-        return min(self.progress.steps_to_next(done, self.every), within)
+        return to_point if self.rate is None else max(to_point, int(CALL_SECONDS / max(self.rate, 1e-9)))
 
     def due(self, run, loop) -> bool:
         return True  # after every call: the points it passed

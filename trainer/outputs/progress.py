@@ -2,7 +2,6 @@
 tenth of the run where it is not (a log file, a pipe, a sweep's worker), nothing with `logging.progress=false`."""
 
 import logging
-import math
 import sys
 
 import keras
@@ -22,16 +21,6 @@ class Progress:
             self.bar = keras.utils.Progbar(total_steps, stateful_metrics=["loss", "steps/s"], unit_name="step")
             self.bar.update(done)
         self.last_step, self.last_seconds = done, step_seconds
-
-    def steps_to_next(self, done: int, every: int) -> float:
-        """Steps from `done` to the next log point it shows: every one on a terminal, the first of each tenth of
-        the run in a log, none when it is off."""
-        if not self.enabled:
-            return math.inf
-        if self.bar is not None:
-            return every - done % every
-        tenth = -(-(done * 10 // self.total_steps + 1) * self.total_steps // 10)  # the next tenth's first step
-        return min(-(-tenth // every) * every, self.total_steps) - done
 
     def update(self, done: int, step_seconds: float, values: dict[str, float]) -> None:
         tenths = self.last_step * 10 // self.total_steps, done * 10 // self.total_steps
