@@ -18,6 +18,7 @@ and "... or null" lets the setting be left unset. A setting whose argument defau
 null. Booleans need no declaration: true and false are checked by type.
 """
 
+import functools
 import math
 import operator
 import re
@@ -42,8 +43,10 @@ def valid(**specs: str):
     return declare
 
 
+@functools.cache  # a plugin's declarations are made as its module is imported, before it is checked
 def declared(target) -> dict[str, "Spec"]:
-    """The specs declared for `target`'s arguments, a class's own over its bases'."""
+    """The specs declared for `target`'s arguments, a class's own over its bases'. Read only: the same dict
+    answers each call."""
     from trainer.config.keras_ranges import register_keras
 
     register_keras()
