@@ -50,6 +50,7 @@ def test_a_sweep_of_populations_and_jobs_alone_summarizes_as_one_job_at_a_time(f
         "model.units=[16],[8]",  # each width a structure of its own
         "trainer.seed=0,1,2",  # the sweep's last override: its jobs are consecutive
         "trainer.steps=20",
+        *FAST,
     )
     _, alone = run_sweep(tmp_path / "alone", *jobs)
     result, together = run_sweep(tmp_path / "together", *jobs, "hydra.launcher.population=2")
