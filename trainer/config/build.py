@@ -1,5 +1,5 @@
 """The one place plugins are built: Hydra's `instantiate`, with a plugin's refusal of its settings reported
-in one line."""
+in one line naming its key."""
 
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
@@ -21,3 +21,13 @@ def build(node: DictConfig, key: str, **kwargs):
             raise
         reason = " ".join(str(cause).split())
         raise ConfigError(f"{key}: {node._target_} refused its settings: {type(cause).__name__}: {reason}") from error
+
+
+def build_named(section: DictConfig, key: str) -> dict:
+    """Each plugin of a section of named plugins (`actions`, `metrics`) by name, built by one `instantiate` of
+    the section: a call per plugin cost a run 5 ms more. Where one refuses its settings, they are built one by
+    one, so that the line names it."""
+    try:
+        return dict(instantiate(section))
+    except InstantiationException:
+        return {name: build(node, f"{key}.{name}") for name, node in section.items()}

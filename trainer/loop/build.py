@@ -10,7 +10,7 @@ import keras
 import tensorflow as tf
 from omegaconf import DictConfig
 
-from trainer.config.build import build
+from trainer.config.build import build, build_named
 from trainer.config.checks import check_config, check_distributable
 from trainer.errors import ConfigError
 from trainer.loop.batching import NoBatches, StreamBatches, global_batch_size, hold_out, make_batches
@@ -90,7 +90,7 @@ def reused(cached: Run, cfg: DictConfig, resume_from: Path | None, saved_logs: t
         fresh_optimizer = build_optimizer(cfg, schedule)
         fresh_optimizer.build(cached.model.trainable_variables)  # some slots start as the weights (Lookahead)
         assign_all(cached.optimizer.variables, fresh_optimizer.variables)
-        actions = {name: build(node, f"actions.{name}") for name, node in cfg.actions.items()}
+        actions = build_named(cfg.actions, "actions")
     for metric in (cached.loss_mean, *cached.metrics.values()):
         metric.reset_state()
     cached.global_step.assign(0)
@@ -138,7 +138,7 @@ def build_in_scope(cfg: DictConfig, runtime: Runtime, saved_logs: tf.Variable) -
     optimizer.build(parts.model.trainable_variables)
     global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     loss_mean = keras.metrics.Mean(name="loss")
-    actions = {name: build(node, f"actions.{name}") for name, node in cfg.actions.items()}
+    actions = build_named(cfg.actions, "actions")
     states = {name: action.state() for name, action in actions.items()}
     checkpointed = checkpoint_parts(
         parts.model, optimizer, global_step, [loss_mean, *parts.metrics.values()], states, batches.checkpointed(),
@@ -164,7 +164,7 @@ def build_in_scope(cfg: DictConfig, runtime: Runtime, saved_logs: tf.Variable) -
 
 def build_metrics(cfg: DictConfig) -> dict:
     """The config's metrics, built anew: evaluation's own, apart from the train step's running ones."""
-    return {name: build(metric, f"metrics.{name}") for name, metric in cfg.metrics.items()}
+    return build_named(cfg.metrics, "metrics")
 
 
 def build_parts(cfg: DictConfig) -> Parts:
@@ -173,7 +173,7 @@ def build_parts(cfg: DictConfig) -> Parts:
         data=build(cfg.data, "data"),
         model=build(cfg.model, "model"),
         loss_fn=build(cfg.loss, "loss"),
-        metrics={name: build(metric, f"metrics.{name}") for name, metric in cfg.metrics.items()},
+        metrics=build_named(cfg.metrics, "metrics"),
     )
 
 
