@@ -80,6 +80,7 @@ def test_optuna_preset_improves_on_its_first_trial_within_twenty(tmp_path):
     assert min(distances) < distances[0] / 100
     assert float(next(row for row in rows if row["best"] == "yes")["distance_to_minimum"]) == min(distances)
     assert "best_value" in (tmp_path / "optimization_results.yaml").read_text()
+    assert (tmp_path / "landscape.png").is_file() and not list(tmp_path.glob("*/landscape.png"))  # one, of all
 
 
 @pytest.mark.slow
