@@ -34,7 +34,8 @@ def compare_section() -> Section:
             f"{seconds:.0f} s",
             seconds < 120,
             "each job is still a run of its own: Hydra's job set-up, a reused build, its event file, checkpoint "
-            "and metrics.json, some 0.2 s; training the jobs of a pair as one population is issue 20's next step",
+            "and metrics.json, about 0.1 s beside its steps; training a pair's jobs as one stacked population "
+            "is issue 20's next step",
         )
     ]
     return section
