@@ -191,9 +191,9 @@ def sweep_section(repeats: int, optuna_trials: int = 20) -> Section:
             f"hparams_search=scalar ({optuna_trials} trials) < 6 s",
             f"{optuna:.2f} s",
             optuna < 6,
-            f"importing TensorFlow, then for each trial a composed config and a run as in the loop (each with its "
-            f"own trace and XLA compilation): {optuna_floor:.2f} s before Hydra's start, Optuna's sampler, the "
-            "pictures and the summary",
+            f"importing TensorFlow, then for each trial a composed config and a run as in the loop (the trials "
+            f"share one compiled program): {optuna_floor:.2f} s before Hydra's start, each trial's job set-up, "
+            "Optuna's sampler and study, and the summary",
         ),
     ]
     return section
