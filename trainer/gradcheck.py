@@ -17,8 +17,27 @@ from trainer.startup import import_tensorflow_quietly
 
 def gradient_check(cfg) -> dict[str, float]:
     """The largest relative error between tape and finite-difference gradients, per variable name."""
+    import tensorflow as tf
+
+    x, y, model, loss_fn = float64_parts(cfg)
+
+    @tf.function(autograph=False)  # traced once: an eager pass per difference took 25 s for the char RNN
+    def loss():
+        return loss_fn(y, model(x, training=False))
+
+    with tf.GradientTape() as tape:
+        value = loss()
+    gradients = tape.gradient(value, model.trainable_variables)
+    return {
+        variable_name(variable): largest_error(variable, gradient, lambda: float(loss()), cfg.gradcheck)
+        for variable, gradient in zip(model.trainable_variables, gradients)
+    }
+
+
+def float64_parts(cfg) -> tuple:
+    """(x, y, model, loss) of the config, built in float64, on the first gradcheck.batch_size training
+    examples; (None, None, ...) for a scalar problem."""
     import keras
-    import numpy as np
     import tensorflow as tf
     from hydra.utils import instantiate
 
@@ -31,44 +50,33 @@ def gradient_check(cfg) -> dict[str, float]:
     finally:
         keras.config.set_floatx(floatx)
         keras.mixed_precision.set_global_policy(policy)
-    x, y = (
-        (None, None)
-        if data.train is None
-        else (
-            tf.constant(data.train[0][: cfg.gradcheck.batch_size], tf.float64),
-            data.train[1][: cfg.gradcheck.batch_size],
-        )
-    )
+    if data.train is None:
+        return None, None, model, loss_fn
+    size = cfg.gradcheck.batch_size
+    return tf.constant(data.train[0][:size], tf.float64), data.train[1][:size], model, loss_fn
 
-    @tf.function(autograph=False)  # traced once: an eager pass per difference took 25 s for the char RNN
-    def compiled_loss():
-        return loss_fn(y, model(x, training=False))
 
-    def loss():
-        return float(compiled_loss())
+def largest_error(variable, gradient, loss, settings) -> float:
+    """The largest relative error of `gradient` against central differences of `loss()` at
+    `settings.elements` elements spread over `variable`, each moved by `settings.epsilon` and put back."""
+    import numpy as np
+    import tensorflow as tf
 
-    with tf.GradientTape() as tape:
-        value = loss_fn(y, model(x, training=False))
-    gradients = tape.gradient(value, model.trainable_variables)
-    h = cfg.gradcheck.epsilon
-    errors = {}
-    for variable, gradient in zip(model.trainable_variables, gradients):
-        flat = variable.numpy().reshape(-1)
-        # an embedding's gradient comes as IndexedSlices: made dense, as finite differences see it
-        analytic = np.zeros_like(flat) if gradient is None else np.asarray(tf.convert_to_tensor(gradient)).reshape(-1)
-        worst = 0.0
-        for index in np.unique(np.linspace(0, flat.size - 1, cfg.gradcheck.elements).astype(int)):
-            differences = []
-            for sign in (1, -1):
-                moved = flat.copy()
-                moved[index] += sign * h
-                variable.assign(moved.reshape(variable.shape))
-                differences.append(loss())
-            variable.assign(flat.reshape(variable.shape))
-            numeric = (differences[0] - differences[1]) / (2 * h)
-            worst = max(worst, abs(numeric - analytic[index]) / max(abs(numeric), abs(analytic[index]), 1e-8))
-        errors[variable_name(variable)] = worst
-    return errors
+    flat, h = variable.numpy().reshape(-1), settings.epsilon
+    # an embedding's gradient comes as IndexedSlices: made dense, as finite differences see it
+    analytic = np.zeros_like(flat) if gradient is None else np.asarray(tf.convert_to_tensor(gradient)).reshape(-1)
+    worst = 0.0
+    for index in np.unique(np.linspace(0, flat.size - 1, settings.elements).astype(int)):
+        differences = []
+        for sign in (1, -1):
+            moved = flat.copy()
+            moved[index] += sign * h
+            variable.assign(moved.reshape(variable.shape))
+            differences.append(loss())
+        variable.assign(flat.reshape(variable.shape))
+        numeric = (differences[0] - differences[1]) / (2 * h)
+        worst = max(worst, abs(numeric - analytic[index]) / max(abs(numeric), abs(analytic[index]), 1e-8))
+    return worst
 
 
 @hydra.main(version_base="1.3", config_path="pkg://trainer.conf", config_name="gradcheck")
