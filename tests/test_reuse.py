@@ -26,7 +26,8 @@ def test_a_reused_run_and_a_population_member_end_as_the_run_built_afresh(make_c
     train(config("afresh"))
     other = ("trainer.seed=3", "model.initial=[1.0]", "trainer.steps=5")  # another start and budget
     train_population([config("member"), config("other", *other)])
-    train(config("reused"))  # the program of "afresh" (a population's runs lend none)
+    train(config("between", *other))  # the program of "afresh" (a population's runs lend none), other values
+    train(config("reused"))  # that program again, its state put back from this run's own values
 
     # The weights and every number computed from them, bit for bit. The loss means are float32 sums of each
     # step's loss: SAM's differ in their last bits (40.315598 against 40.315594), not yet explained.

@@ -4,6 +4,7 @@ Every error a user can act on ends the command with one line on stderr and a non
 (trainer/cli.py); in a sweep, a job's failure is recorded and the other jobs still run.
 """
 
+import copy
 import logging
 import math
 import os
@@ -12,6 +13,7 @@ import sys
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
+from omegaconf import open_dict
 
 import trainer.config.settings  # noqa: F401 (registers the schemas conf/ names)
 from trainer.cli import FULL_ERROR, exit_with, run_command
@@ -44,13 +46,13 @@ def task(cfg) -> float:
 def together(cfgs: list) -> list[float]:
     """Jobs of one structure (`task.population_key`) trained together, each as `task` would train it alone
     (trainer/loop/population.py); the trainer launcher (hydra_plugins.trainer) groups them."""
-    use_compilation_cache(cfgs[0].trainer.compilation_cache)
-    import_tensorflow_quietly()
-    from trainer.train import train_population
-
     try:
+        use_compilation_cache(cfgs[0].trainer.compilation_cache)
+        import_tensorflow_quietly()
+        from trainer.train import train_population
+
         outcomes = train_population(cfgs)
-    except Exception as error:  # an interruption: every job of the group stops
+    except Exception as error:  # an interruption, or the set-up they share: every job of the group stops
         outcomes = [error] * len(cfgs)
     return [job_value(cfg, outcome) for cfg, outcome in zip(cfgs, outcomes)]
 
@@ -64,8 +66,12 @@ def population_key(sweep_config) -> str | None:
 
     if sweep_config.distribute._target_ != SINGLE_DEVICE or sweep_config.data._target_ == NO_DATA:
         return None
+    job = copy.deepcopy(sweep_config)
+    with open_dict(job):
+        del job["hydra"]
+        job.output_dir = ""  # Hydra sets it as the job starts; settings that name it are values of each run
     try:
-        return structure(sweep_config, skip=("hydra", "output_dir"))
+        return structure(job)
     except Exception:  # a config that cannot be read runs alone, where it fails with its own line
         return None
 

@@ -111,7 +111,7 @@ def train_population(cfgs: list[DictConfig]) -> list:
             for run in runs:
                 record_config(run.cfg, run.output_dir / "checkpoints")
             with reported():
-                outcomes = drive_together(runs, list(loops), Population(runs), alone=False)
+                outcomes = drive_together(runs, list(loops), Population(runs), raises=False)
             for index, outcome in zip(indexes, outcomes):
                 results[index] = outcome
     return results

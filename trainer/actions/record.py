@@ -13,7 +13,7 @@ class Record(Action):
         text = "\n".join("    " + line for line in OmegaConf.to_yaml(run.cfg, resolve=True).splitlines())
         tf.summary.text("config", text, step=loop.done)  # indented: shown verbatim by TensorBoard's markdown
         log_session(run.cfg, run.output_dir.name)
-        if run.cfg.logging.graph:  # traces the loop that the first call then runs (a population's runs, of
-            # one structure, show the first's: trainer/train.py)
+        if run.cfg.logging.graph:  # traces the loop that the first call then runs; a population's runs show
+            # the first's loop (one structure, trainer/train.py), traced here apart from the program they run
             loop_function = run.graph_of or run.train_loop
             tf.summary.graph(loop_function.get_concrete_function(tf.TensorSpec([], tf.int64)).graph)

@@ -40,12 +40,12 @@ def alone(run: Run):
     return lambda count, going=(): [run.train_loop(count)]
 
 
-def drive_together(runs: list[Run], loops: list[Loop], train_loop, alone: bool = True) -> list:
+def drive_together(runs: list[Run], loops: list[Loop], train_loop, raises: bool = True) -> list:
     """Train `runs`, each from its loop's step, with `train_loop(count, going)`, a call of `count` steps of the
     runs whose indexes are `going` that returns each run's outputs (a population's, trainer/loop/population.py).
     Each run has its own actions, event file and stop; return each one's final numbers, or, unless it is a run
-    `alone` (which raises it), the error it ended with: the others go on."""
-    visits = Visits(runs, loops, alone)
+    `raises` (a run alone, which raises it), the error it ended with: the others go on."""
+    visits = Visits(runs, loops, raises)
     with contextlib.ExitStack() as stack:
         signals = stack.enter_context(StopSignals())
         for run in runs:
@@ -71,17 +71,18 @@ def drive_together(runs: list[Run], loops: list[Loop], train_loop, alone: bool =
                 visits.each([index], act)
             if received:
                 raise interrupted(runs[going[0]], loops[going[0]], received, len(going))
-            visits.each([index for index in going if index not in visits.going()], end)
+            still = visits.going()
+            visits.each([index for index in going if index not in still], end)
         visits.each(range(len(runs)), end)
     return visits.results()
 
 
 class Visits:
     """The actions' visits to each run of `drive_together`, with its event file the default: a run's error
-    ends it (or, `alone`, the drive), and a run ends once."""
+    ends it (or, where it `raises`, the drive), and a run ends once."""
 
-    def __init__(self, runs: list[Run], loops: list[Loop], alone: bool):
-        self.runs, self.loops, self.alone = runs, loops, alone
+    def __init__(self, runs: list[Run], loops: list[Loop], raises: bool):
+        self.runs, self.loops, self.raises = runs, loops, raises
         self.writers = [run.runtime.summary_writer(run.output_dir) for run in runs]
         self.errors: dict[int, Exception] = {}
         self.ended: set[int] = set()
@@ -101,7 +102,7 @@ class Visits:
                 with self.writers[index].as_default():
                     work(self.runs[index], self.loops[index])
             except Exception as error:
-                if self.alone:
+                if self.raises:
                     raise
                 self.errors[index] = error
             if work is end or index in self.errors:

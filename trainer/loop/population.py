@@ -6,16 +6,15 @@ and each run's steps are the operations of the run alone: its numbers are the ru
 `trainer.deterministic=true` (XLA, which compiles the population's program as one, may round otherwise).
 
 One program for many runs costs one Python call per `steps_per_call` steps for all of them, and lets
-TensorFlow overlap their independent steps on the cores (the MNIST MLP, 8 seeds: 1.46x the examples per second
-of the same runs one after another on 2 cores, docs/benchmarks.md). A run that stops (its loss no longer
+TensorFlow overlap their independent steps on the cores (the MNIST MLP, 8 seeds: about 1.5x the examples per
+second of the same runs one after another on 2 cores, docs/benchmarks.md). A run that stops (its loss no longer
 finite, early stopping, a pruner) drops out of the program's later steps; the others go on.
 """
 
 import tensorflow as tf
 
-from trainer.loop.batching import NoBatches
 from trainer.loop.run import Run
-from trainer.loop.step import make_train_loop, uses_xla
+from trainer.loop.step import loop_uses_xla, make_train_loop
 
 
 class Population:
@@ -25,7 +24,7 @@ class Population:
     def __init__(self, runs: list[Run]):
         first = runs[0]
         self.active = tf.Variable([True] * len(runs), trainable=False, name="active")
-        jit_compile = uses_xla(first.cfg.trainer, first.runtime) and isinstance(first.batches, NoBatches)
+        jit_compile = loop_uses_xla(first.cfg.trainer, first.runtime, first.batches)
         self.train_loop = make_train_loop([run.step_body for run in runs], jit_compile, self.active)
 
     def __call__(self, count: tf.Tensor, going=()) -> tuple:

@@ -71,14 +71,11 @@ class Reusable:
 REUSABLE = Reusable()
 
 
-def structure(cfg: DictConfig, skip: tuple[str, ...] = ()) -> str:
+def structure(cfg: DictConfig) -> str:
     """What a run's compiled program depends on: its resolved config without the VALUES, nor the model's start
-    settings (nor its learning rate, where no schedule holds it), nor the top-level keys `skip` (a sweep job's
-    `hydra` section, and its `output_dir`, which Hydra resolves only as the job starts)."""
+    settings (nor its learning rate, where no schedule holds it)."""
     values = (*VALUES, *start_settings(cfg), *(() if cfg.schedule else LEARNING_RATES))
-    kept = {key: cfg[key] for key in cfg if key not in skip}
-    flat = dotted({key: OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
-                   for key, node in kept.items()})  # fmt: skip
+    flat = dotted(OmegaConf.to_container(cfg, resolve=True))
     return repr(sorted((key, repr(value)) for key, value in flat.items() if not matches(key, values)))
 
 

@@ -87,7 +87,8 @@ def make_loops(fields: dict, settings, runtime) -> tuple:
         runtime.strategy, train_step, fields["batches"], settings.pipeline, fields["global_step"],
         fields["loss_mean"], optimizer, jit_compile=jit_compile, points=points,
     )  # fmt: skip
-    return step_body, make_train_loop([step_body], jit_compile and isinstance(fields["batches"], NoBatches)), points
+    train_loop = make_train_loop([step_body], loop_uses_xla(settings, runtime, fields["batches"]))
+    return step_body, train_loop, points
 
 
 def uses_xla(settings, runtime) -> bool:
@@ -95,6 +96,11 @@ def uses_xla(settings, runtime) -> bool:
     replica: the whole loop where it gathers no data (trainer/loop/step.py)."""
     jit_compile = not settings.deterministic if settings.jit_compile is None else settings.jit_compile
     return jit_compile and runtime.replicas == 1
+
+
+def loop_uses_xla(settings, runtime, batches) -> bool:
+    """Whether XLA compiles a run's whole loop: where it compiles its step and the loop gathers no data."""
+    return uses_xla(settings, runtime) and isinstance(batches, NoBatches)
 
 
 def make_step_body(strategy, train_step, batches, pipeline: str, step, loss_mean, optimizer, jit_compile: bool,
