@@ -3,7 +3,7 @@ in one line naming its key."""
 
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from trainer.errors import ConfigError, find_trainer_error
 
@@ -26,8 +26,12 @@ def build(node: DictConfig, key: str, **kwargs):
 def build_named(section: DictConfig, key: str) -> dict:
     """Each plugin of a section of named plugins (`actions`, `metrics`) by name, built by one `instantiate` of
     the section: a call per plugin cost a run 5 ms more. Where one refuses its settings, they are built one by
-    one, so that the line names it."""
+    one, so that the line names it; so they are where the section's result is a config, not what a plugin gave
+    (OmegaConf converts a dataclass, a dict or a list it holds)."""
     try:
-        return dict(instantiate(section))
+        built = dict(instantiate(section))
     except InstantiationException:
+        built = None
+    if built is None or any(OmegaConf.is_config(plugin) for plugin in built.values()):
         return {name: build(node, f"{key}.{name}") for name, node in section.items()}
+    return built

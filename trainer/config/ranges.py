@@ -38,12 +38,13 @@ def valid(**specs: str):
         for spec in specs.values():
             Spec.parse(spec)  # a typo in a declaration fails at import, not at a user's run
         RANGES[plugin] = {**RANGES.get(plugin, {}), **specs}
+        declared.cache_clear()  # a class's specs include its bases'
         return plugin
 
     return declare
 
 
-@functools.cache  # a plugin's declarations are made as its module is imported, before it is checked
+@functools.cache  # every run checks its plugins; a declaration empties it
 def declared(target) -> dict[str, "Spec"]:
     """The specs declared for `target`'s arguments, a class's own over its bases'. Read only: the same dict
     answers each call."""

@@ -55,7 +55,7 @@ def search_space(params: dict, arguments: list[str]) -> SearchSpace:
             space.distributions[key] = distribution(override)
             if isinstance(override.value(), ChoiceSweep):  # each value as the command line spells it (quoted)
                 values = override.value().list
-                space.spelled[key] = dict(zip(distribution_choices(key, values), map(Transformer.str, values)))
+                space.spelled[key] = dict(zip(space.distributions[key].choices, map(Transformer.str, values)))
     return space
 
 
