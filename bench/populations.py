@@ -52,8 +52,8 @@ def population_section(data_path: str, data_name: str, repeats: int, seeds: int 
     sweeps = {population: sweep_seconds(data_path, seeds, population) for population in (1, seeds)}
     section = Section(
         f"Populations: {seeds} MNIST seeds, one epoch each",
-        f"784-128-10, Adam, batch 128, {data_name}. Steps: the median of {repeats} epochs of the 8 runs' compiled "
-        "loops one after another, against one population's loop (after a warm-up each). Sweeps: `trainer -m "
+        f"784-128-10, Adam, batch 128, {data_name}. Steps: the median of {repeats} epochs of the {seeds} runs' "
+        "compiled loops one after another, against one population's loop (after a warm-up each). Sweeps: `trainer -m "
         f"experiment=mnist trainer.epochs=1 trainer.seed=range({seeds})`, whole processes, one job at a time "
         f"(the default: the jobs take turns on one compiled program) against `hydra.launcher.population={seeds}`, "
         "where each run is built and its XLA step compiled on its own.",

@@ -8,13 +8,12 @@ from none: its random numbers come from stateless ops, Keras' seed generators an
 states are the seeds and the checkpointed variables. So the seeds are set with the cache kept: emptying it cost
 each run of a sweep 40 ms (of 105) in making every kernel again. Plugins draw the same way (docs/plugins.md):
 a legacy stateful op's state is in neither a checkpoint nor the seed. A kernel may settle how it computes as it
-is made, so a run under `trainer.deterministic` still empties the cache where a kernel in it may have been made
-without op determinism.
+is made, so a run under `trainer.deterministic` still empties the cache, with op determinism on.
 """
 
+import contextlib
 import random
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -28,14 +27,6 @@ from tensorflow.python.framework import config as tf_config
 KERAS_SEEDS = ("global_random_seed", "global_seed_generator")
 
 
-@dataclass
-class KernelCache:
-    deterministic: bool = False  # whether every kernel in TensorFlow's cache was made with op determinism on
-
-
-KERNEL_CACHE = KernelCache()  # this process's
-
-
 def configure_process(settings) -> None:
     """Seed Python, NumPy, TensorFlow and Keras from `trainer.seed`, give TensorFlow a global generator from
     it (checkpointed with the run), and set op determinism and the precision policy as the settings say."""
@@ -43,13 +34,8 @@ def configure_process(settings) -> None:
         tf.config.experimental.enable_op_determinism()
     else:
         tf_config.disable_op_determinism()
-    if settings.deterministic and not KERNEL_CACHE.deterministic:
-        keras.utils.set_random_seed(settings.seed)  # and empties the cache, determinism on
-        KERNEL_CACHE.deterministic = True
-    else:
-        with kernel_cache_kept():
-            keras.utils.set_random_seed(settings.seed)
-        KERNEL_CACHE.deterministic = KERNEL_CACHE.deterministic and settings.deterministic
+    with contextlib.nullcontext() if settings.deterministic else kernel_cache_kept():
+        keras.utils.set_random_seed(settings.seed)  # and, deterministic, empties the cache: determinism is on
     tf.random.set_global_generator(tf.random.Generator.from_seed(settings.seed))
     keras.mixed_precision.set_global_policy(settings.precision)
 
@@ -79,7 +65,6 @@ def process_restored():
             global_state.set_global_attribute(name, value)
         tf.random.set_global_generator(generator)
         (tf_config.enable_op_determinism if determinism else tf_config.disable_op_determinism)()
-        KERNEL_CACHE.deterministic = KERNEL_CACHE.deterministic and determinism
         keras.mixed_precision.set_global_policy(policy)
 
 
