@@ -82,3 +82,34 @@ def test_resolved_config_is_logged_as_text(make_config, tmp_path):
     text = read_text(tmp_path / "run", "config")
     assert "_target_: keras.optimizers.Adam" in text
     assert "learning_rate: 0.05" in text
+
+
+def test_scalars_are_written_as_tf_summary_scalar_writes_them(tmp_path):
+    """write_scalars builds the protobuf itself (TensorBoard's scalar_pb costs 30 us a tag, an operation a tag
+    0.2 ms); the dashboards must read what tf.summary.scalar writes: the same values, dtype and metadata."""
+    import tensorflow as tf
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    from trainer.outputs.events import write_scalars
+
+    values = {"train/loss": 0.1, "train/learning_rate": 3, "variables/x": float("nan"), "time/step_seconds": 1e-40}
+    for name, write in {
+        "ours": lambda: write_scalars(values, 7),
+        "tf": lambda: [tf.summary.scalar(tag, value, step=7) for tag, value in values.items()],
+    }.items():
+        with tf.summary.create_file_writer(str(tmp_path / name)).as_default() as writer:
+            write()
+            writer.flush()
+    ours, reference = (
+        [(event.step, value) for event in EventFileLoader(str(events)).Load() for value in event.summary.value]
+        for (events,) in (tuple((tmp_path / name).glob("events.out.tfevents.*")) for name in ("ours", "tf"))
+    )
+
+    assert [step for step, _ in ours] == [7] * len(values)
+    assert [value.tag for _, value in ours] == list(values)
+    assert [value.metadata for _, value in ours] == [value.metadata for _, value in reference]
+    decoded = [[tf.make_ndarray(value.tensor) for _, value in events] for events in (ours, reference)]
+    assert [(array.dtype, array.shape, array.tobytes()) for array in decoded[0]] == [
+        (array.dtype, array.shape, array.tobytes())
+        for array in decoded[1]  # bytes: NaN is not NaN
+    ]
