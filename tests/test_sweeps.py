@@ -183,3 +183,11 @@ def test_a_jobs_config_composed_once_per_set_of_group_choices_is_hydras_own():
             got = OmegaConf.to_container(ours.load_sweep_config(master, overrides))
             assert got == want
     assert len(ours.compositions) == 2  # one per set of group choices
+
+    checked = [ours.load_sweep_config(master, overrides) for overrides in jobs]  # the sweeper's check of a batch
+    with ours.launching():
+        launched = [ours.load_sweep_config(master, overrides) for overrides in jobs]
+        again = ours.load_sweep_config(master, jobs[0])  # a job of the batch twice: composed anew
+    assert all(config is checked_config for config, checked_config in zip(launched, checked))
+    assert again is not launched[0] and OmegaConf.to_container(again) == OmegaConf.to_container(launched[0])
+    assert ours.checked == {}

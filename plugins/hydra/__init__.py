@@ -39,6 +39,10 @@ class TrainerLauncher(BasicLauncher):
         super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def launch(self, job_overrides, initial_job_idx: int) -> list[JobReturn]:
+        with self.hydra_context.config_loader.launching():
+            return self.launch_batch(job_overrides, initial_job_idx)
+
+    def launch_batch(self, job_overrides, initial_job_idx: int) -> list[JobReturn]:
         key_of = getattr(self.task_function, "population_key", None)
         if key_of is None or self.population < 2 or len(job_overrides) < 2:
             return super().launch(job_overrides, initial_job_idx)

@@ -4,8 +4,11 @@ a short run's cost. Jobs of a sweep mostly differ in values alone (a learning ra
 after composing, to the composed config. `SweepConfigLoader` stands in for Hydra's config loader in a multirun
 (the `trainer` launcher puts it in place, hydra_plugins/trainer): a job's config is a copy of the composition
 of its group choices, its values set by Hydra's own override rules, and its `hydra.overrides.task` and
-`hydra.job.override_dirname` what Hydra writes. `tests/test_sweeps.py` checks it against Hydra's own."""
+`hydra.job.override_dirname` what Hydra writes. `tests/test_sweeps.py` checks it against Hydra's own. A job's
+config that the sweeper's check of the batch composed is the one the launcher then runs (`launching`): one
+copy of the composition a job, not two."""
 
+import contextlib
 import copy
 
 from hydra._internal.config_loader_impl import ConfigLoaderImpl, get_overrides_dirname
@@ -22,11 +25,31 @@ class SweepConfigLoader:
         self.loader = loader
         self.compositions: dict[tuple, DictConfig] = {}
         self.repositories: dict[int, object] = {}  # by the master config's id
+        self.checked: dict[tuple, DictConfig] = {}  # the batch's configs, as the sweeper's check composed them
+        self.running = False  # whether the launcher is running a batch
+
+    @contextlib.contextmanager
+    def launching(self):
+        """While the launcher runs a batch, whose configs the sweeper checked (composed) just before."""
+        self.running = True
+        try:
+            yield
+        finally:
+            self.running, self.checked = False, {}
 
     def __getattr__(self, name: str):
         return getattr(self.loader, name)
 
     def load_sweep_config(self, master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:
+        key = (id(master_config), tuple(sweep_overrides))
+        if self.running and key in self.checked:
+            return self.checked.pop(key)
+        cfg = self.composed(master_config, sweep_overrides)
+        if not self.running:
+            self.checked[key] = cfg
+        return cfg
+
+    def composed(self, master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:
         parsed = OverridesParser.create().parse_overrides(list(sweep_overrides))
         groups = self.repository(master_config)
         values = [override for override in parsed if is_value(override, groups)]
