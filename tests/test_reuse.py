@@ -44,3 +44,22 @@ def test_a_reused_run_and_a_population_member_end_as_the_run_built_afresh(make_c
 def test_the_values_a_run_may_change_are_named_exactly():
     assert matches("trainer.steps", VALUES) and matches("logging.pictures", VALUES)
     assert not matches("trainer.steps_per_call", VALUES) and not matches("trainer.log_every", VALUES)
+
+
+@pytest.mark.parametrize("model", ["noisy_quadratic", "quadratic_deep"])
+def test_a_stochastic_problems_runs_of_other_seeds_share_one_program(make_config, tmp_path, model):
+    """Its seed keys its draws (noise, batches) from a variable: a run of another seed takes the program and
+    ends as that run built afresh, and the seed changes its numbers."""
+
+    def run(directory: str, seed: int) -> dict:
+        train(make_config(f"model={model}", *STEPS, f"trainer.seed={seed}", f"output_dir={tmp_path / directory}"))
+        return json.loads((tmp_path / directory / "metrics.json").read_text())
+
+    REUSABLE.clear()
+    first = run("first", 1)
+    reused = run("reused", 2)
+    assert len(REUSABLE.runs) == 1  # one program, built for the first
+    REUSABLE.clear()
+
+    assert reused == run("afresh", 2)
+    assert reused["loss"] != first["loss"]

@@ -21,9 +21,10 @@ from trainer.errors import ConfigError
 class ScalarProblem(tf.Module):
     """Named scalar variables and an objective of them; called like a model, it ignores its inputs."""
 
-    # The settings that only set where the variables start, which the compiled program never reads: runs that
-    # differ in them alone share it (trainer/loop/reuse.py), a reused run's variables set from a fresh build's.
-    # A subclass whose objective reads one of them (NoisyQuadratic's seed keys its noise) names fewer.
+    # The settings that set only the variables' values (where they start, and a seed the objective reads from
+    # a variable, `hold_seed`), never the compiled program: runs that differ in them alone share it
+    # (trainer/loop/reuse.py), a reused run's variables set from a fresh build's. A subclass whose objective
+    # reads one of them as a number names fewer.
     START_SETTINGS = ("initial", "start_spread", "seed")
 
     def __init__(
@@ -44,6 +45,12 @@ class ScalarProblem(tf.Module):
         }
         self.minimum = dict(zip(names, (float(m) for m in minimum)))  # the one drawn on landscapes
         self.minima = [list(self.minimum.values()), *([float(m) for m in point] for point in other_minima)]
+
+    def hold_seed(self, seed: int) -> tf.Variable:
+        """`seed`, which keys a stochastic objective's draws, as a variable its compiled program reads, so that
+        runs of other seeds share the program. It is a setting, not state: checkpoints leave it out (a resumed
+        run's config gives it again, and a checkpoint written before it existed still restores)."""
+        return self._no_dependency(tf.Variable(int(seed), dtype=tf.int64, trainable=False, name="seed"))
 
     def objective(self, *values):
         """The value to minimize, given the variables' values in order: scalars while training. Written

@@ -23,13 +23,11 @@ from trainer.errors import ConfigError
 
 @valid(noise_scale=">= 0", seed="int (-inf, inf)")
 class NoisyQuadratic(IllConditionedQuadratic):
-    START_SETTINGS = ("initial",)  # its seed keys the noise, which the compiled program reads
-
     def __init__(self, dimensions: int, condition_number: float, initial: float, noise_scale: float, seed: int):
         if noise_scale < 0:
             raise ConfigError(f"model.noise_scale must be >= 0; got {noise_scale}")
         super().__init__(dimensions, condition_number, initial)
-        self.noise_scale, self.seed = float(noise_scale), int(seed)
+        self.noise_scale, self.seed = float(noise_scale), self.hold_seed(seed)
         self.evaluations = tf.Variable(0, dtype=tf.int64, trainable=False, name="evaluations")
 
     def __call__(self, inputs=None, training=False):
@@ -37,8 +35,6 @@ class NoisyQuadratic(IllConditionedQuadratic):
         if not training:
             return expected
         point = tf.stack(list(self.named_variables.values()))
-        noise = tf.random.stateless_normal(
-            point.shape, seed=tf.stack([tf.constant(self.seed, tf.int64), self.evaluations]), dtype=point.dtype
-        )
+        noise = tf.random.stateless_normal(point.shape, seed=tf.stack([self.seed, self.evaluations]), dtype=point.dtype)
         self.evaluations.assign_add(1)
         return expected + self.noise_scale * tf.reduce_sum(noise * point)

@@ -77,8 +77,6 @@ def deepobs_samples() -> np.ndarray:
 
 @valid(batch_size=f"int [1, {EXAMPLES}]", initial="(-inf, inf)", seed="int (-inf, inf)")
 class QuadraticDeep(ScalarProblem):
-    START_SETTINGS = ("initial",)  # its seed keys the batches, which the compiled program reads
-
     def __init__(self, batch_size: int, initial: float, seed: int):
         if not 1 <= batch_size <= EXAMPLES:
             raise ConfigError(f"model.batch_size must be an integer in [1, {EXAMPLES}]; got {batch_size}")
@@ -88,7 +86,7 @@ class QuadraticDeep(ScalarProblem):
         super().__init__([f"v{i}" for i in range(DIMENSIONS)], [initial] * DIMENSIONS, minimum=mean)
         self.hessian, self.samples, self.mean = hessian, samples, mean
         self.least = float(0.5 * np.mean(np.einsum("ij,jk,ik->i", centred, hessian, centred)))
-        self.batch_size, self.seed = int(batch_size), int(seed)
+        self.batch_size, self.seed = int(batch_size), self.hold_seed(seed)
         self.evaluations = tf.Variable(0, dtype=tf.int64, trainable=False, name="evaluations")
 
     def objective(self, *values):
@@ -110,7 +108,7 @@ class QuadraticDeep(ScalarProblem):
         """The samples of this evaluation: its slot of its epoch's permutation, keyed by (seed, epoch)."""
         per_epoch = EXAMPLES // self.batch_size
         epoch, slot = self.evaluations // per_epoch, self.evaluations % per_epoch
-        keys = tf.random.stateless_uniform([EXAMPLES], seed=tf.stack([tf.constant(self.seed, tf.int64), epoch]))
+        keys = tf.random.stateless_uniform([EXAMPLES], seed=tf.stack([self.seed, epoch]))
         start = tf.cast(slot, tf.int32) * self.batch_size
         return tf.gather(tf.argsort(keys), start + tf.range(self.batch_size))
 
