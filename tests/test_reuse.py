@@ -63,3 +63,17 @@ def test_a_stochastic_problems_runs_of_other_seeds_share_one_program(make_config
 
     assert reused == run("afresh", 2)
     assert reused["loss"] != first["loss"]
+
+
+def test_the_programs_of_a_comparisons_pairs_are_kept_within_a_memory_budget(make_config, tmp_path, monkeypatch):
+    """A comparison's later phases take the programs of its tuning phase: one per (problem, optimizer)."""
+    from trainer.loop import reuse
+
+    REUSABLE.clear()
+    for name in ("sgd", "adam", "rmsprop", "lion", "radam", "adagrad"):
+        train(make_config(f"optimizer={name}", "trainer.steps=2", f"output_dir={tmp_path / name}"))
+    assert len(REUSABLE.runs) == 6
+    monkeypatch.setattr(reuse, "KEEP_BYTES", 0)
+    train(make_config("optimizer=nadam", "trainer.steps=2", f"output_dir={tmp_path / 'nadam'}"))
+    assert len(REUSABLE.runs) == 1  # the latest, whatever its size
+    REUSABLE.clear()

@@ -15,6 +15,7 @@ points' cadence and the call's length are part of the program (trainer/loop/poin
 
 from collections import OrderedDict
 
+import numpy as np
 from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
@@ -41,14 +42,16 @@ VALUES = (
     "actions.",
 )
 LEARNING_RATES = ("optimizer.learning_rate", "optimizer.optimizer.learning_rate")  # read from a variable
-KEEP = 4  # the most recent structures whose programs are kept
+KEEP = 64  # the most recent structures whose programs are kept: a comparison's every (problem, optimizer)
+KEEP_BYTES = 1 << 30  # what they may hold together (variables, examples in memory); the latest is always kept
 
 
 class Reusable:
-    """The runs built in this process, by structure: the most recent KEEP of them."""
+    """The runs built in this process, by structure: the most recent KEEP of them, within KEEP_BYTES."""
 
     def __init__(self):
         self.runs: OrderedDict[str, object] = OrderedDict()
+        self.sizes: dict[str, int] = {}  # held_bytes of each
 
     def get(self, key: str | None):
         if key is None or key not in self.runs:
@@ -59,13 +62,23 @@ class Reusable:
     def keep(self, key: str | None, run) -> None:
         if key is None:
             return
-        self.runs[key] = run
+        self.runs[key], self.sizes[key] = run, held_bytes(run)
         self.runs.move_to_end(key)
-        while len(self.runs) > KEEP:
-            self.runs.popitem(last=False)
+        while len(self.runs) > KEEP or len(self.runs) > 1 and sum(self.sizes.values()) > KEEP_BYTES:
+            del self.sizes[self.runs.popitem(last=False)[0]]
 
     def clear(self) -> None:
         self.runs.clear()
+        self.sizes.clear()
+
+
+def held_bytes(run) -> int:
+    """What a kept run holds: its model's and optimizer's variables, and its examples in memory."""
+    variables = [*run.model.variables, *run.optimizer.variables]
+    splits = (run.data.train, run.data.test, run.held_out)
+    arrays = [array for split in splits if isinstance(split, tuple) for array in split]
+    sizes = [v.shape.num_elements() * np.dtype(getattr(v.dtype, "as_numpy_dtype", v.dtype)).itemsize for v in variables]
+    return sum(sizes) + sum(array.nbytes for array in arrays)
 
 
 REUSABLE = Reusable()
