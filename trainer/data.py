@@ -105,6 +105,11 @@ class Pixels:
     def __len__(self) -> int:
         return len(self.raw)
 
+    @property
+    def nbytes(self) -> int:
+        """The memory it holds (a quarter of its floats')."""
+        return self.raw.nbytes
+
     def __getitem__(self, index) -> np.ndarray:
         return pixel_values(self.raw[index])
 
