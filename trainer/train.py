@@ -52,7 +52,7 @@ def train(cfg: DictConfig) -> dict:
             if run.resumed:
                 log.info("resumed from %s at step %d of %d", run.resumed, loop.done, run.total_steps)
             if runtime.is_writer:
-                record_config(cfg, run_dir / "checkpoints")
+                record_config(run.config_text, run_dir / "checkpoints")
             with lost_workers_reported(runtime, loop):
                 results = drive(run, loop)
             if runtime.in_cluster:
@@ -109,7 +109,7 @@ def train_population(cfgs: list[DictConfig]) -> list:
             runs = [dataclasses.replace(run, graph_of=runs[0].train_loop) for run in runs]  # one trace for the graph
             log.info("training %d runs together from step %d: %s", len(runs), loops[0].done, runs[0].output_dir.parent)
             for run in runs:
-                record_config(run.cfg, run.output_dir / "checkpoints")
+                record_config(run.config_text, run.output_dir / "checkpoints")
             with reported():
                 outcomes = drive_together(runs, list(loops), Population(runs), raises=False)
             for index, outcome in zip(indexes, outcomes):

@@ -2,7 +2,6 @@
 (with `logging.graph`) the compiled train loop's graph for the Graphs dashboard."""
 
 import tensorflow as tf
-from omegaconf import OmegaConf
 
 from trainer.actions.base import Action
 from trainer.outputs.hparams import log_session
@@ -10,7 +9,7 @@ from trainer.outputs.hparams import log_session
 
 class Record(Action):
     def begin(self, run, loop) -> None:
-        text = "\n".join("    " + line for line in OmegaConf.to_yaml(run.cfg, resolve=True).splitlines())
+        text = "\n".join("    " + line for line in run.config_text.splitlines())
         tf.summary.text("config", text, step=loop.done)  # indented: shown verbatim by TensorBoard's markdown
         log_session(run.cfg, run.output_dir.name)
         if run.cfg.logging.graph:  # traces the loop that the first call then runs; a population's runs show

@@ -30,10 +30,10 @@ RESUMABLE_CHANGES = (
 )
 
 
-def record_config(cfg: DictConfig, directory: Path) -> None:
-    """Write the run's resolved configuration beside its checkpoints."""
+def record_config(text: str, directory: Path) -> None:
+    """Write the run's resolved configuration, as YAML `text`, beside its checkpoints."""
     directory.mkdir(parents=True, exist_ok=True)
-    write_atomically(directory / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    write_atomically(directory / "config.yaml", text)
 
 
 def check_same_config(cfg: DictConfig, directory: Path) -> None:

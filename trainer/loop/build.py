@@ -8,7 +8,7 @@ from pathlib import Path
 
 import keras
 import tensorflow as tf
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from trainer.config.build import build, build_named
 from trainer.config.checks import check_config, check_distributable
@@ -58,6 +58,7 @@ def build_training(
     step_body, train_loop, points = make_loops(fields, settings, runtime)
     run = Run(
         cfg=cfg,
+        config_text=OmegaConf.to_yaml(cfg, resolve=True),
         output_dir=Path(cfg.output_dir),
         runtime=runtime,
         train_loop=train_loop,
@@ -102,6 +103,7 @@ def reused(cached: Run, cfg: DictConfig, resume_from: Path | None, saved_logs: t
     return dataclasses.replace(
         cached,
         cfg=cfg,
+        config_text=OmegaConf.to_yaml(cfg, resolve=True),
         output_dir=Path(cfg.output_dir),
         task=task,
         schedule=schedule if isinstance(schedule, keras.callbacks.Callback) else cached.schedule,

@@ -25,6 +25,7 @@ STEP_SECONDS = "time/step_seconds"  # the logged seconds of steps alone: what a 
 @dataclass(frozen=True, kw_only=True)
 class Run:
     cfg: DictConfig
+    config_text: str  # cfg resolved, as YAML: what checkpoints/config.yaml and the Text dashboard hold
     output_dir: Path
     runtime: Runtime
     task: Task
