@@ -17,40 +17,55 @@ PRESETS = "compare_job"  # the config group of the jobs' presets under another l
 
 def run_missing(cfg: DictConfig, directory: Path, specs: list[JobSpec]) -> None:
     """The jobs of `specs` without metrics.json. Under the trainer launcher, in this process, one multirun per
-    problem and optimizer: its jobs share one composed config and one built program (trainer/loop/reuse.py),
-    across both phases. Under another (parallel processes, a cluster), one multirun per problem, each job a
-    preset written into <directory>/presets, so that the launcher runs as many at once as it can."""
+    problem and set of values (`sweeps`): its jobs share one composed config per optimizer and one built program
+    per structure (trainer/loop/reuse.py), across the phases. Under another (parallel processes, a cluster),
+    one multirun per problem, each job a preset written into <directory>/presets, so that the launcher runs as
+    many at once as it can."""
     missing = [spec for spec in specs if read_metrics(directory / spec.phase / spec.name) is None]
     if not missing:
         return
     print(f"trainer.compare: {missing[0].phase}: {len(missing)} jobs to run", flush=True)
-    in_process = cfg.launcher == "trainer"
-    groups: dict[tuple, list[JobSpec]] = {}  # by problem and optimizer in this process, else by problem
+    problems: dict[str, list[JobSpec]] = {}
     for spec in missing:
-        groups.setdefault((spec.problem, spec.optimizer) if in_process else (spec.problem,), []).append(spec)
-    for (problem, *_), specs in groups.items():
-        jobs = pair_overrides(cfg, specs) if in_process else preset_overrides(cfg, directory, specs)
-        multirun(cfg, directory, specs[0].phase, jobs, problem)
+        problems.setdefault(spec.problem, []).append(spec)
+    for problem, specs in problems.items():
+        if cfg.launcher != "trainer":
+            multirun(cfg, directory, specs[0].phase, preset_overrides(cfg, directory, specs), problem)
+            continue
+        for optimizers, values in sweeps(specs):
+            multirun(cfg, directory, specs[0].phase, sweep_overrides(cfg, optimizers, values), problem)
 
 
-def pair_overrides(cfg: DictConfig, specs: list[JobSpec]) -> list[str]:
-    """The choices of one problem and optimizer, and their jobs' learning rates (tuning) or seeds, swept."""
+def sweeps(specs: list[JobSpec]) -> list[tuple[list[str], list[JobSpec]]]:
+    """One problem's jobs as sweeps of optimizers x values: the optimizers whose jobs have the same values
+    (learning rates and seeds) together, each sweep as (its optimizers, the values of the first's jobs)."""
+    by_optimizer: dict[str, list[JobSpec]] = {}
+    for spec in specs:
+        by_optimizer.setdefault(spec.optimizer, []).append(spec)
+    alike: dict[tuple, list[str]] = {}
+    for optimizer, jobs in by_optimizer.items():
+        alike.setdefault(tuple((job.learning_rate, job.seed) for job in jobs), []).append(optimizer)
+    return [(optimizers, by_optimizer[optimizers[0]]) for optimizers in alike.values()]
+
+
+def sweep_overrides(cfg: DictConfig, optimizers: list[str], specs: list[JobSpec]) -> list[str]:
+    """The choices of a problem and its optimizers `optimizers`, and their jobs' learning rates (tuning) or
+    seeds: each optimizer's jobs one after another (Hydra's sweep varies its first sweep slowest)."""
     first = specs[0]
+    choices = pair_choices(cfg, first.problem, ",".join(optimizers))  # the optimizers' sweep before the values'
     if first.phase == "tune":
         rates = ",".join(repr(spec.learning_rate) for spec in specs)
-        values, varied = (
-            [f"optimizer.learning_rate={rates}", f"trainer.seed={first.seed}"],
-            "lr${significant:${optimizer.learning_rate}}",
-        )
+        values = [f"optimizer.learning_rate={rates}", f"trainer.seed={first.seed}"]
+        varied = "lr${significant:${optimizer.learning_rate}}"
     else:  # the seeds, at the tuned learning rate or the optimizer's own
         rate = [] if first.learning_rate is None else [f"optimizer.learning_rate={first.learning_rate!r}"]
         values = [f"trainer.seed={','.join(str(spec.seed) for spec in specs)}", *rate]
         varied = ("seed" if rate else "default-seed") + "${trainer.seed}"
     return [
         *searchpath([]),
-        *(f"{group}={choice}" for group, choice in pair_choices(cfg, first.problem, first.optimizer).items()),
+        *(f"{group}={choice}" for group, choice in choices.items()),
         *values,
-        f"hydra.sweep.subdir={quoted(f'{first.problem}-{first.optimizer}-{varied}')}",  # JobSpec.name
+        f"hydra.sweep.subdir={quoted(first.problem + '-${hydra:runtime.choices.optimizer}-' + varied)}",  # JobSpec.name
     ]
 
 
