@@ -7,7 +7,7 @@ import pytest
 from trainer.plugins.tasks.scalar import ScalarTask
 
 from tests.conftest import FAST, read_tensors, run_sweep, session_hparams
-from trainer.outputs.sweep import read_jobs
+from trainer.outputs.jobs import read_jobs
 
 
 @pytest.mark.slow
@@ -101,17 +101,12 @@ def test_mnist_optuna_preset_maximizes_validation_accuracy(tmp_path, fake_mnist)
 
 def test_ties_on_the_metric_are_broken_by_the_tiebreak_and_the_rest_share_the_mark(tmp_path):
     """23 optimizers on the tutorial quadratic: many end exactly on the minimum. None wins by list order."""
-    from trainer.outputs.sweep import Job, best_jobs
+    from trainer.outputs.jobs import Job, best_jobs
 
     def job(number, distance, objective):
-        return Job(
-            number,
-            tmp_path,
-            [f"optimizer={number}"],
-            {"distance_to_minimum": distance, "objective": objective, "loss": 2.875},
-            None,
-            None,
-        )
+        job = Job(tmp_path, {"distance_to_minimum": distance, "objective": objective, "loss": 2.875}, None)
+        job.number = number  # its .hydra record's, which this job has none of
+        return job
 
     jobs = [job(0, 1.5e-8, 2.875), job(1, 0.0, 2.875), job(2, 0.0, 2.8750002), job(3, 0.0, 2.875), job(4, 0.05, 2.88)]
     ranking = [("distance_to_minimum", "minimize"), ("objective", "minimize")]

@@ -60,7 +60,7 @@ class ScalarTask(Task):
         from hydra.errors import InstantiationException
         from hydra.utils import instantiate
 
-        from trainer.outputs.sweep import shared_overrides
+        from trainer.outputs.jobs import shared_overrides
 
         groups = {}
         for job in jobs:

@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 
 from trainer.compare.plan import default_jobs, seed_jobs, tuning_jobs
 from trainer.compare.select import read_spec_jobs
-from trainer.outputs.sweep import Job
+from trainer.outputs.jobs import Job
 
 
 @dataclass

@@ -34,7 +34,7 @@ def sensitivity_png(problem: str, outcomes: list, metric: str) -> bytes:
     values = []
     for outcome in outcomes:
         points = sorted(
-            (float(job.config.optimizer.learning_rate), job.metrics.get(metric, math.nan)) for job in outcome.tuning
+            (float(job.setting("optimizer.learning_rate")), job.metrics.get(metric, math.nan)) for job in outcome.tuning
         )
         if points:
             rates, finals = np.array(points).T

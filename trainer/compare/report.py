@@ -137,17 +137,18 @@ def write_report(directory: Path, cfg: DictConfig, tuned: dict) -> Path:
     pictures, scores, runs = {}, {}, []
     for problem in cfg.problems:
         outcomes = read_outcomes(cfg, directory, problem, tuned)
-        configs = [job.config for outcome in outcomes for job in outcome.seeds + outcome.tuning]
-        if not configs:
+        jobs = [job for outcome in outcomes for job in outcome.seeds + outcome.tuning]
+        if not jobs:
             continue
-        sweep = configs[0].sweep
+        config = jobs[0].config
+        sweep = config.sweep
         scores[problem] = problem_scores(outcomes, target_of(cfg, problem), sweep.metric, sweep.direction)
         runs += run_rows(problem, outcomes, sweep.metric, target_of(cfg, problem))
-        drawn = draw.problem_pictures(problem, outcomes, configs[0], sweep.metric)
+        drawn = draw.problem_pictures(problem, outcomes, config, sweep.metric)
         pictures.update(drawn)
         shown = "\n".join(f"![{name}]({name}.png)" for name in drawn)
         table = problem_table(scores[problem], sweep.metric, cfg.seeds)
-        varied = seed_randomness(configs[0].model)
+        varied = seed_randomness(config.model)
         sections.append(f"## {problem}\n\n{sweep.direction} {sweep.metric}; {varied}\n\n{table}\n{shown}\n")
     costs = {
         problem: {name: profile_cost(score, cfg.seeds) for name, score in by.items()} for problem, by in scores.items()

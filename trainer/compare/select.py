@@ -6,7 +6,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from trainer.compare.plan import JobSpec, tuning_jobs
-from trainer.outputs.sweep import Job, best_jobs, ranking, read_job
+from trainer.outputs.jobs import Job, best_jobs, ranking, read_job
 
 
 def read_spec_jobs(directory: Path, spec: JobSpec) -> list[Job]:
@@ -25,5 +25,5 @@ def best_learning_rates(directory: Path, cfg: DictConfig) -> dict[tuple[str, str
     for pair, jobs in pairs.items():
         winners = best_jobs(jobs, ranking(jobs[0].config.sweep)) if jobs else []
         if winners:
-            best[pair] = float(winners[0].config.optimizer.learning_rate)
+            best[pair] = float(winners[0].setting("optimizer.learning_rate"))
     return best

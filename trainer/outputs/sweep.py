@@ -6,72 +6,14 @@ with every job's path). A Hydra callback, registered in conf/config.yaml, so it 
 sweeper's multirun."""
 
 import csv
-import math
-from dataclasses import dataclass
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from trainer.files import load_yaml, replacing, write_atomically
-from trainer.outputs.metrics import flat_metrics, read_metrics
-
-
-@dataclass
-class Job:
-    number: int
-    directory: Path
-    overrides: list[str]
-    metrics: dict[str, float]  # the final numbers, empty for a failed job
-    error: str | None  # why it failed; None where it finished
-    config: DictConfig  # the job's composed config, as Hydra saved it
-
-    def status(self) -> str:
-        """ok, failed, or pruned: stopped early by an Optuna search's pruner."""
-        return "failed" if self.error else "pruned" if "pruned_at" in self.metrics else "ok"
-
-    def label(self, shared: set[str] = frozenset()) -> str:
-        """Its overrides but the `shared` ones, or else its directory's name."""
-        return " ".join(o for o in self.overrides if o not in shared) or self.directory.name
-
-
-def shared_overrides(jobs: list[Job]) -> set[str]:
-    """The overrides every job has: the sweep's fixed settings rather than what it compares."""
-    return set.intersection(*(set(job.overrides) for job in jobs)) if len(jobs) > 1 else set()
-
-
-def read_jobs(sweep_dir: Path) -> list[Job]:
-    """Every job directory of a sweep (those with Hydra's .hydra record), in job order."""
-    return sorted((read_job(record.parent) for record in Path(sweep_dir).glob("*/.hydra")), key=lambda job: job.number)
-
-
-def read_job(job_dir: Path) -> Job:
-    """One sweep job from its directory: Hydra's .hydra record and its metrics.json."""
-    record = job_dir / ".hydra"
-    metrics = read_metrics(job_dir)
-    error = "it wrote no metrics.json: it stopped before its end" if metrics is None else metrics.get("error")
-    return Job(
-        number=load_yaml(record / "hydra.yaml")["hydra"]["job"]["num"],
-        directory=job_dir,
-        overrides=load_yaml(record / "overrides.yaml"),
-        metrics=flat_metrics(metrics) if metrics and error is None else {},
-        error=error,
-        config=OmegaConf.create(load_yaml(record / "config.yaml")),
-    )
-
-
-def best_jobs(jobs: list[Job], ranking: list[tuple[str, str]]) -> list[Job]:
-    """The finished jobs (not pruned) best by each (metric, direction) of `ranking` in turn, the later ones
-    breaking the earlier's ties: all those still equal. None where no job has a finite first metric."""
-    best = [job for job in jobs if job.status() == "ok" and math.isfinite(job.metrics.get(ranking[0][0], math.nan))]
-    for metric, direction in ranking:
-        values = [job.metrics.get(metric, math.nan) for job in best]
-        finite = [value for value in values if math.isfinite(value)]
-        if finite:
-            target = min(finite) if direction == "minimize" else max(finite)
-            best = [job for job, value in zip(best, values) if value == target]
-    return best
+from trainer.files import replacing, write_atomically
+from trainer.outputs.jobs import Job, best_jobs, ranking, read_jobs, shared_overrides
 
 
 def summary_table(jobs: list[Job], metrics: list[str], best: list[Job]) -> tuple[list[str], list[dict]]:
@@ -136,14 +78,6 @@ def write_summary(sweep_dir: Path, jobs: list[Job], ranking: list[tuple[str, str
         lines += [f"  job {job.number} ({job.label(shared)}): {job.error}" for job in failed]
     lines.append(f"summary: {sweep_dir / 'summary.md'}, {sweep_dir / 'summary.csv'}")
     return "\n".join(lines)
-
-
-def ranking(sweep: DictConfig) -> list[tuple[str, str]]:
-    """[(metric, direction)] from the `sweep` settings: the metric, then its tiebreak if one is set."""
-    order = [(sweep.metric, sweep.direction)]
-    if sweep.tiebreak:
-        order.append((sweep.tiebreak, sweep.tiebreak_direction))
-    return order
 
 
 class SweepSummary(Callback):
