@@ -186,3 +186,19 @@ def test_a_jobs_config_composed_once_per_set_of_group_choices_is_hydras_own():
     assert all(config is checked_config for config, checked_config in zip(launched, checked))
     assert again is not launched[0] and OmegaConf.to_container(again) == OmegaConf.to_container(launched[0])
     assert ours.checked == {}
+
+
+def test_a_jobs_setting_is_read_from_its_saved_config_and_resolved_where_interpolated(tmp_path):
+    """The comparison reads a setting of thousands of jobs without building their OmegaConf configs."""
+    from trainer.outputs.jobs import Job
+
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / ".hydra" / "config.yaml").write_text(
+        "trainer: {seed: 3, rate: 0.5}\noptimizer: {learning_rate: '${trainer.rate}'}\nmodel: '${trainer}'\n"
+    )
+    job = Job(tmp_path, {}, None)
+
+    assert job.setting("trainer.seed") == 3 and "config" not in vars(job)  # no OmegaConf config built
+    assert job.setting("optimizer.learning_rate") == 0.5 and job.setting("model.seed") == 3
+    with pytest.raises(KeyError, match=r"trainer.steps is not in .*config.yaml"):
+        job.setting("trainer.steps")

@@ -48,8 +48,9 @@ class ScalarProblem(tf.Module):
 
     def hold_seed(self, seed: int) -> tf.Variable:
         """`seed`, which keys a stochastic objective's draws, as a variable its compiled program reads, so that
-        runs of other seeds share the program. It is a setting, not state: checkpoints leave it out (a resumed
-        run's config gives it again, and a checkpoint written before it existed still restores)."""
+        runs of other seeds share the program: a reused run takes it from a fresh build with the problem's other
+        variables (`tf.Module.variables` lists it although untracked). It is a setting, not state: checkpoints
+        leave it out (a resumed run's config gives it again; a checkpoint written before it existed restores)."""
         return self._no_dependency(tf.Variable(int(seed), dtype=tf.int64, trainable=False, name="seed"))
 
     def objective(self, *values):

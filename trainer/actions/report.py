@@ -7,7 +7,7 @@ metrics.json, and the task's export of the model. In the last phase: metrics.jso
 import numpy as np
 
 from trainer.actions.base import Action
-from trainer.loop.run import FINAL
+from trainer.loop.run import FINAL, variable_bytes
 from trainer.outputs.events import write_scalars
 from trainer.outputs.metrics import flat_metrics, write_metrics
 
@@ -43,4 +43,4 @@ def state_bytes_per_parameter(run) -> float:
     bytes per trained parameter: 8 for Adam's two float32 moments, 0 for plain SGD."""
     kept = [v for v in run.optimizer.variables if v.name not in ("iteration", "learning_rate")]
     parameters = sum(int(np.prod(v.shape)) for v in run.model.trainable_variables)
-    return sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in kept) / max(parameters, 1)
+    return sum(map(variable_bytes, kept)) / max(parameters, 1)

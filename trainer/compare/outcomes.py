@@ -28,7 +28,7 @@ class Outcome:
 
     @property
     def learning_rate(self) -> float | None:
-        return float(self.seeds[0].config.optimizer.learning_rate) if self.seeds else None
+        return float(self.seeds[0].setting("optimizer.learning_rate")) if self.seeds else None
 
 
 def scalar_problem(config: DictConfig):

@@ -98,7 +98,7 @@ def problem_scores(outcomes: list, target: float, metric: str, direction: str) -
             "tuneability": tuneability(outcome, target),
             "seconds_per_step": median_or_nan(per_step),
             "state_bytes_per_parameter": median_or_nan(state),
-            "default_learning_rate": float(outcome.defaults[0].config.optimizer.learning_rate)
+            "default_learning_rate": float(outcome.defaults[0].setting("optimizer.learning_rate"))
             if outcome.defaults
             else math.nan,
             "default_mean": float(np.mean(default)) if default else math.nan,

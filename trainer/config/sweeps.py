@@ -34,8 +34,8 @@ class SweepConfigLoader:
         self.running = True
         try:
             yield
-        finally:
-            self.running, self.checked = False, {}
+        finally:  # the configs it did not run stay: a sweeper may launch a checked batch in parts (Optuna's)
+            self.running = False
 
     def __getattr__(self, name: str):
         return getattr(self.loader, name)

@@ -8,14 +8,14 @@ those of the same run built afresh (bit for bit under `trainer.deterministic=tru
 
 The values that may differ (`VALUES`) are what the compiled program reads from variables or does not read at
 all: the seed, the step budget and the actions' cadences, where it writes, the learning rate (when no schedule
-holds it) and the settings that only set where a scalar problem starts, which its class names (`START_SETTINGS`
-of trainer/scalar.py: its initial point, and the seed and spread that draw it around that point). The log
+holds it) and the settings that set only a scalar problem's variables, which its class names (`START_SETTINGS`
+of trainer/scalar.py: its initial point, the seed and spread that draw it around that point, and a stochastic
+problem's seed, which its program reads from a variable). The log
 points' cadence and the call's length are part of the program (trainer/loop/points.py).
 """
 
 from collections import OrderedDict
 
-import numpy as np
 from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
@@ -73,28 +73,31 @@ class Reusable:
 
 
 def held_bytes(run) -> int:
-    """What a kept run holds: its model's and optimizer's variables, and its examples in memory."""
+    """About what a kept run holds: its model's and optimizer's variables, and its examples in memory (an array
+    that does not tell its bytes counts none)."""
+    from trainer.loop.run import variable_bytes  # it imports TensorFlow, which a sweep's launcher keys jobs
+    # (structure) without
+
     variables = [*run.model.variables, *run.optimizer.variables]
     splits = (run.data.train, run.data.test, run.held_out)
     arrays = [array for split in splits if isinstance(split, tuple) for array in split]
-    sizes = [v.shape.num_elements() * np.dtype(getattr(v.dtype, "as_numpy_dtype", v.dtype)).itemsize for v in variables]
-    return sum(sizes) + sum(array.nbytes for array in arrays)
+    return sum(map(variable_bytes, variables)) + sum(getattr(array, "nbytes", 0) for array in arrays)
 
 
 REUSABLE = Reusable()
 
 
 def structure(cfg: DictConfig) -> str:
-    """What a run's compiled program depends on: its resolved config without the VALUES, nor the model's start
-    settings (nor its learning rate, where no schedule holds it)."""
+    """What a run's compiled program depends on: its resolved config without the VALUES, nor the model's
+    START_SETTINGS (nor its learning rate, where no schedule holds it)."""
     values = (*VALUES, *start_settings(cfg), *(() if cfg.schedule else LEARNING_RATES))
     flat = dotted(OmegaConf.to_container(cfg, resolve=True))
     return repr(sorted((key, repr(value)) for key, value in flat.items() if not matches(key, values)))
 
 
 def start_settings(cfg: DictConfig) -> tuple[str, ...]:
-    """The model's settings that only set where its variables start (a scalar problem's `START_SETTINGS`): a
-    reused run takes its variables from a fresh build of its own config (trainer/loop/build.py)."""
+    """The model's settings that set only its variables' values (a scalar problem's `START_SETTINGS`): a reused
+    run takes its variables from a fresh build of its own config (trainer/loop/build.py)."""
     target = cfg.model.get("_target_") if cfg.get("model") else None
     return tuple(f"model.{name}" for name in getattr(get_object(target), "START_SETTINGS", ())) if target else ()
 

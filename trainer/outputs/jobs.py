@@ -40,9 +40,18 @@ class Job:
         return OmegaConf.create(self.saved)
 
     def setting(self, key: str):
-        """One value of the config (a dotted key), resolved where it is an interpolation."""
-        value = functools.reduce(lambda node, name: node[name], key.split("."), self.saved)
-        return OmegaConf.select(self.config, key) if isinstance(value, str) and "${" in value else value
+        """One value of the config (a dotted key): as the saved YAML has it where that is a plain value, else as
+        OmegaConf resolves it (an interpolation, or a node inside one)."""
+        node = self.saved
+        for name in key.split("."):
+            if not isinstance(node, dict):
+                return OmegaConf.select(self.config, key, throw_on_missing=True)
+            if name not in node:
+                raise KeyError(f"{key} is not in {self.directory / '.hydra' / 'config.yaml'}")
+            node = node[name]
+        if isinstance(node, str) and ("${" in node or node == "???"):
+            return OmegaConf.select(self.config, key, throw_on_missing=True)
+        return node
 
     def status(self) -> str:
         """ok, failed, or pruned: stopped early by an Optuna search's pruner."""
