@@ -4,7 +4,6 @@ Every error a user can act on ends the command with one line on stderr and a non
 (trainer/cli.py); in a sweep, a job's failure is recorded and the other jobs still run.
 """
 
-import copy
 import logging
 import math
 import os
@@ -13,7 +12,7 @@ import sys
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
 
 import trainer.config.settings  # noqa: F401 (registers the schemas conf/ names)
 from trainer.cli import FULL_ERROR, exit_with, run_command
@@ -33,8 +32,7 @@ def in_sweep() -> bool:
 def task(cfg) -> float:
     """One job: train as `cfg` says; print its summary, and give the sweeper its metric."""
     try:
-        use_compilation_cache(cfg.trainer.compilation_cache)
-        import_tensorflow_quietly()
+        start_tensorflow(cfg)
         from trainer.train import train
 
         outcome = train(cfg)
@@ -43,12 +41,18 @@ def task(cfg) -> float:
     return job_value(cfg, outcome)
 
 
+def start_tensorflow(cfg) -> None:
+    """Import TensorFlow as a job needs it: with the XLA cache `cfg` names (read once, at its import) and its
+    notices hidden."""
+    use_compilation_cache(cfg.trainer.compilation_cache)
+    import_tensorflow_quietly()
+
+
 def together(cfgs: list) -> list[float]:
     """Jobs of one structure (`task.population_key`) trained together, each as `task` would train it alone
     (trainer/loop/population.py); the trainer launcher (hydra_plugins.trainer) groups them."""
     try:
-        use_compilation_cache(cfgs[0].trainer.compilation_cache)
-        import_tensorflow_quietly()
+        start_tensorflow(cfgs[0])
         from trainer.train import train_population
 
         outcomes = train_population(cfgs)
@@ -66,11 +70,11 @@ def population_key(sweep_config) -> str | None:
 
     if sweep_config.distribute._target_ != SINGLE_DEVICE or sweep_config.data._target_ == NO_DATA:
         return None
-    job = copy.deepcopy(sweep_config)
+    job = OmegaConf.masked_copy(sweep_config, [key for key in sweep_config if key != "hydra"])
     with open_dict(job):
-        del job["hydra"]
         job.output_dir = ""  # Hydra sets it as the job starts; settings that name it are values of each run
     try:
+        start_tensorflow(sweep_config)  # the key imports the model's class, and so TensorFlow
         return structure(job)
     except Exception:  # a config that cannot be read runs alone, where it fails with its own line
         return None

@@ -20,6 +20,7 @@ from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
 from trainer.config.record import dotted
+from trainer.loop.run import variable_bytes
 
 VALUES = (
     "output_dir",
@@ -50,34 +51,29 @@ class Reusable:
     """The runs built in this process, by structure: the most recent KEEP of them, within KEEP_BYTES."""
 
     def __init__(self):
-        self.runs: OrderedDict[str, object] = OrderedDict()
-        self.sizes: dict[str, int] = {}  # held_bytes of each
+        self.runs: OrderedDict[str, tuple] = OrderedDict()  # (the run, its held_bytes)
 
     def get(self, key: str | None):
         if key is None or key not in self.runs:
             return None
         self.runs.move_to_end(key)
-        return self.runs[key]
+        return self.runs[key][0]
 
     def keep(self, key: str | None, run) -> None:
         if key is None:
             return
-        self.runs[key], self.sizes[key] = run, held_bytes(run)
+        self.runs[key] = run, held_bytes(run)
         self.runs.move_to_end(key)
-        while len(self.runs) > KEEP or len(self.runs) > 1 and sum(self.sizes.values()) > KEEP_BYTES:
-            del self.sizes[self.runs.popitem(last=False)[0]]
+        while len(self.runs) > KEEP or len(self.runs) > 1 and sum(size for _, size in self.runs.values()) > KEEP_BYTES:
+            self.runs.popitem(last=False)
 
     def clear(self) -> None:
         self.runs.clear()
-        self.sizes.clear()
 
 
 def held_bytes(run) -> int:
     """About what a kept run holds: its model's and optimizer's variables, and its examples in memory (an array
     that does not tell its bytes counts none)."""
-    from trainer.loop.run import variable_bytes  # it imports TensorFlow, which a sweep's launcher keys jobs
-    # (structure) without
-
     variables = [*run.model.variables, *run.optimizer.variables]
     splits = (run.data.train, run.data.test, run.held_out)
     arrays = [array for split in splits if isinstance(split, tuple) for array in split]
