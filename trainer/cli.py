@@ -113,8 +113,9 @@ def config_choices() -> str:
 
 @functools.cache  # OmegaConf resolves the help text wherever Hydra resolves its config: 3 times a command, 0.15 s each
 def choices_on(search_path: tuple) -> str:
-    """`config_choices` on the search path `search_path` ((provider, path) pairs), listed once a process."""
-    from trainer.config.compose import config_loader, group_choices
+    """`config_choices` listed once a process for each search path: `search_path` ((provider, path) pairs) is
+    the cache's key; the listing reads the running loader's own."""
+    from trainer.config.compose import config_loader
 
     with config_loader() as loader:
         groups = [
@@ -122,7 +123,7 @@ def choices_on(search_path: tuple) -> str:
             for group in sorted(loader.list_groups(""))
             if not group.startswith(("_", "hydra")) and group not in COMPARE_GROUPS
         ]
-    return "\n".join(f"  {group}: {', '.join(group_choices(group))}" for group in groups)
+        return "\n".join(f"  {group}: {', '.join(loader.get_group_options(group))}" for group in groups)
 
 
 # ${trainer_choices:} in the commands' --help templates (conf/hydra/help/, conf/lr_find.yaml, conf/gradcheck.yaml)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import keras
 import tensorflow as tf
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from trainer.config.build import build, build_named
 from trainer.config.checks import check_config, check_distributable
@@ -58,7 +58,6 @@ def build_training(
     step_body, train_loop, points = make_loops(fields, settings, runtime)
     run = Run(
         cfg=cfg,
-        config_text=OmegaConf.to_yaml(cfg, resolve=True),
         output_dir=Path(cfg.output_dir),
         runtime=runtime,
         train_loop=train_loop,
@@ -103,7 +102,6 @@ def reused(cached: Run, cfg: DictConfig, resume_from: Path | None, saved_logs: t
     return dataclasses.replace(
         cached,
         cfg=cfg,
-        config_text=OmegaConf.to_yaml(cfg, resolve=True),
         output_dir=Path(cfg.output_dir),
         task=task,
         schedule=schedule if isinstance(schedule, keras.callbacks.Callback) else cached.schedule,
@@ -165,7 +163,8 @@ def build_in_scope(cfg: DictConfig, runtime: Runtime, saved_logs: tf.Variable) -
 
 
 def build_metrics(cfg: DictConfig) -> dict:
-    """The config's metrics, built anew: evaluation's own, apart from the train step's running ones."""
+    """The config's metrics, built anew: each call's apart from another's (the train step's running ones,
+    evaluation's own)."""
     return build_named(cfg.metrics, "metrics")
 
 
@@ -175,7 +174,7 @@ def build_parts(cfg: DictConfig) -> Parts:
         data=build(cfg.data, "data"),
         model=build(cfg.model, "model"),
         loss_fn=build(cfg.loss, "loss"),
-        metrics=build_named(cfg.metrics, "metrics"),
+        metrics=build_metrics(cfg),  # the train step's running ones
     )
 
 

@@ -13,7 +13,6 @@ is made, so a run under `trainer.deterministic` still empties the cache, with op
 
 import contextlib
 import random
-from contextlib import contextmanager
 
 import keras
 import numpy as np
@@ -30,17 +29,14 @@ KERAS_SEEDS = ("global_random_seed", "global_seed_generator")
 def configure_process(settings) -> None:
     """Seed Python, NumPy, TensorFlow and Keras from `trainer.seed`, give TensorFlow a global generator from
     it (checkpointed with the run), and set op determinism and the precision policy as the settings say."""
-    if settings.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    else:
-        tf_config.disable_op_determinism()
+    (tf_config.enable_op_determinism if settings.deterministic else tf_config.disable_op_determinism)()
     with contextlib.nullcontext() if settings.deterministic else kernel_cache_kept():
         keras.utils.set_random_seed(settings.seed)  # and, deterministic, empties the cache: determinism is on
     tf.random.set_global_generator(tf.random.Generator.from_seed(settings.seed))
     keras.mixed_precision.set_global_policy(settings.precision)
 
 
-@contextmanager
+@contextlib.contextmanager
 def process_restored():
     """Put back, when the block ends, what `configure_process` changes. TensorFlow has no public reader of its
     global seed or its determinism, hence its internal ones."""
@@ -68,7 +64,7 @@ def process_restored():
         keras.mixed_precision.set_global_policy(policy)
 
 
-@contextmanager
+@contextlib.contextmanager
 def kernel_cache_kept():
     """Setting TensorFlow's global seed inside the block leaves its kernel cache as it is (see above). TensorFlow
     has no public way to set the seed alone, hence its internal call, made a no-op for the block."""

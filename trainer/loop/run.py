@@ -2,6 +2,7 @@
 built: the parts, the compiled loop, the actions, the checkpoint), and `Loop`, the state the controller
 advances (the step reached, the last call's outputs, the stop) and the actions report into (`logs`)."""
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from trainer.data import Splits
 from trainer.loop.evaluate import Evaluator
@@ -26,7 +27,6 @@ STEP_SECONDS = "time/step_seconds"  # the logged seconds of steps alone: what a 
 @dataclass(frozen=True, kw_only=True)
 class Run:
     cfg: DictConfig
-    config_text: str  # cfg resolved, as YAML: what checkpoints/config.yaml and the Text dashboard hold
     output_dir: Path
     runtime: Runtime
     task: Task
@@ -52,6 +52,11 @@ class Run:
     saved_logs: tf.Variable  # Loop.logs as JSON, written into each checkpoint
     resumed: str | None  # the checkpoint restored, if any
     graph_of: Callable | None = None  # the compiled loop whose graph stands for its own, if not `train_loop`
+
+    @functools.cached_property
+    def config_text(self) -> str:
+        """cfg resolved, as YAML: what checkpoints/config.yaml and the Text dashboard hold, dumped once."""
+        return OmegaConf.to_yaml(self.cfg, resolve=True)
 
     @property
     def eval_every(self) -> int | None:

@@ -93,7 +93,7 @@ def make_loops(fields: dict, settings, runtime) -> tuple:
 
 def uses_xla(settings, runtime) -> bool:
     """Whether XLA compiles the run's step (`trainer.jit_compile`; by default unless deterministic), on one
-    replica: the whole loop where it gathers no data (trainer/loop/step.py)."""
+    replica; `loop_uses_xla` says when the whole loop is compiled instead."""
     jit_compile = not settings.deterministic if settings.jit_compile is None else settings.jit_compile
     return jit_compile and runtime.replicas == 1
 
