@@ -93,17 +93,17 @@ def test_scalars_are_written_as_tf_summary_scalar_writes_them(tmp_path):
     from trainer.outputs.events import write_scalars
 
     values = {"train/loss": 0.1, "train/learning_rate": 3, "variables/x": float("nan"), "time/step_seconds": 1e-40}
-    for name, write in {
-        "ours": lambda: write_scalars(values, 7),
-        "tf": lambda: [tf.summary.scalar(tag, value, step=7) for tag, value in values.items()],
-    }.items():
+
+    def written(name: str, write) -> list[tuple]:
+        """(step, Summary.Value) of each tag `write` wrote to an event file of its own."""
         with tf.summary.create_file_writer(str(tmp_path / name)).as_default() as writer:
             write()
             writer.flush()
-    ours, reference = (
-        [(event.step, value) for event in EventFileLoader(str(events)).Load() for value in event.summary.value]
-        for (events,) in (tuple((tmp_path / name).glob("events.out.tfevents.*")) for name in ("ours", "tf"))
-    )
+        (events,) = (tmp_path / name).glob("events.out.tfevents.*")
+        return [(event.step, value) for event in EventFileLoader(str(events)).Load() for value in event.summary.value]
+
+    ours = written("ours", lambda: write_scalars(values, 7))
+    reference = written("tf", lambda: [tf.summary.scalar(tag, value, step=7) for tag, value in values.items()])
 
     assert [step for step, _ in ours] == [7] * len(values)
     assert [value.tag for _, value in ours] == list(values)

@@ -104,9 +104,9 @@ def test_ties_on_the_metric_are_broken_by_the_tiebreak_and_the_rest_share_the_ma
     from trainer.outputs.jobs import Job, best_jobs
 
     def job(number, distance, objective):
-        job = Job(tmp_path, {"distance_to_minimum": distance, "objective": objective, "loss": 2.875}, None)
-        job.number = number  # its .hydra record's, which this job has none of
-        return job
+        made = Job(tmp_path, {"distance_to_minimum": distance, "objective": objective, "loss": 2.875}, None)
+        made.number = number  # its .hydra record's, which this job has none of
+        return made
 
     jobs = [job(0, 1.5e-8, 2.875), job(1, 0.0, 2.875), job(2, 0.0, 2.8750002), job(3, 0.0, 2.875), job(4, 0.05, 2.88)]
     ranking = [("distance_to_minimum", "minimize"), ("objective", "minimize")]

@@ -89,7 +89,7 @@ def problem_experiments() -> list[str]:
 def pair_choices(cfg: DictConfig, problem: str, optimizer: str) -> dict[str, str]:
     """The config group choices of a (problem, optimizer)'s jobs: its trainer experiment among them. A
     conf/model/ name runs under the experiment data_problems names (scalar by default); an experiment of its
-    own chooses its model."""
+    own chooses its model. `optimizer` may be a sweep of several ("sgd,adam"): the problem's are the same."""
     if problem in cfg.data_problems or problem in group_choices("model"):
         return {"experiment": cfg.data_problems.get(problem, "scalar"), "model": problem, "optimizer": optimizer}
     return {"experiment": problem, "optimizer": optimizer}

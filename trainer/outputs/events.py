@@ -21,16 +21,22 @@ def write_scalars(values: dict, step: int) -> None:
     which the project never sets): most of a short run's logging, which writes a point every few steps."""
     import tensorflow as tf
     from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.compat.proto.tensor_pb2 import TensorProto
+    from tensorboard.compat.proto.tensor_shape_pb2 import TensorShapeProto
+    from tensorboard.compat.proto.types_pb2 import DT_FLOAT
     from tensorflow.python.ops.summary_ops_v2 import _summary_state  # the default writer, which tf.summary's
     # own writes read too
 
     if _summary_state.writer is None:  # none, or a no-op writer's (a worker that does not write)
         return
-    tags = [
-        Summary.Value(tag=tag, metadata=scalar_metadata(), tensor=float_proto(value)) for tag, value in values.items()
-    ]
-    serialized = Summary(value=tags).SerializeToString()
-    tf.raw_ops.WriteRawProtoSummary(writer=_summary_state.writer._resource, step=step, tensor=serialized)
+    scalar = TensorShapeProto()  # no dimensions
+    summary = Summary(value=[
+        Summary.Value(tag=tag, metadata=scalar_metadata(),
+                      tensor=TensorProto(dtype=DT_FLOAT, tensor_shape=scalar, float_val=[float(value)]))
+        for tag, value in values.items()
+    ])  # fmt: skip
+    writer = _summary_state.writer._resource
+    tf.raw_ops.WriteRawProtoSummary(writer=writer, step=step, tensor=summary.SerializeToString())
 
 
 @functools.cache
@@ -39,15 +45,6 @@ def scalar_metadata():
     from tensorboard.plugins.scalar.metadata import create_summary_metadata
 
     return create_summary_metadata(display_name=None, description=None)
-
-
-def float_proto(value: float):
-    """`value` as the scalar float32 TensorProto `tf.summary.scalar` writes."""
-    from tensorboard.compat.proto.tensor_pb2 import TensorProto
-    from tensorboard.compat.proto.tensor_shape_pb2 import TensorShapeProto
-    from tensorboard.compat.proto.types_pb2 import DT_FLOAT
-
-    return TensorProto(dtype=DT_FLOAT, tensor_shape=TensorShapeProto(), float_val=[float(value)])
 
 
 def read_events(run_dir: Path) -> dict[str, list]:
