@@ -36,12 +36,102 @@ def run_compare(directory, *settings: str) -> subprocess.CompletedProcess:
         ("learning_rates=[0.1]", "learning_rates must be [low, high] with 0 < low <= high; got [0.1]"),
         ("optimizers=sgd", "optimizers must be a list, e.g. optimizers=[adabelief,adadelta]; got 'sgd'"),
         ("target=-1", "target must be a number >= 0; got -1"),
+        ("search=random", "search must be one of grid, quasi_random; got 'random'"),
+        ("studies=0", "studies must be an integer >= 1; got 0"),
+        ("search_spaces.sgd.momentum=[0.9,0.1,linear]", "search_spaces.sgd.momentum: a linear range needs low <= high"),
+        ("search_spaces.sgd.momentum=[0,0.99,log]", "search_spaces.sgd.momentum: a log range needs 0 < low <= high"),
+        (
+            "search_spaces.sgd.momentum=[0,0.9]",
+            "search_spaces.sgd.momentum must be [low, high, scale] with scale one of",
+        ),
     ],
 )
 def test_bad_settings_are_refused_naming_the_key_and_what_is_valid(setting, message):
     with pytest.raises(ConfigError) as error:
         check_settings(compose_config(setting, config_name="compare"))
     assert str(error.value).startswith(message)
+
+
+def test_a_searched_setting_the_optimizer_lacks_is_refused_before_any_job():
+    with pytest.raises(ConfigError, match=r"^search_spaces.sgd.momentun: optimizer sgd has no setting momentun$"):
+        check_settings(
+            compose_config("search=quasi_random", "+search_spaces.sgd.momentun=[0,0.9,linear]", config_name="compare")
+        )
+
+
+def test_quasi_random_trials_fill_their_ranges_on_their_scales_and_each_study_draws_its_own():
+    from trainer.compare.search import trials
+
+    cfg = compose_config(
+        "search=quasi_random", "budget=64", "+search_spaces.sgd.nesterov_steps=[1,9,linear]", config_name="compare"
+    )
+    drawn = trials(cfg, "sgd", 0, None)
+    assert [list(trial) for trial in drawn[:1]] == [["learning_rate", "momentum", "nesterov_steps"]]
+    rates, momenta, steps = (np.array([trial[key] for trial in drawn]) for key in drawn[0])
+    logs = np.log10(rates)  # log-uniform over [1e-4, 1]: a quarter of the points in each quarter of -4..0
+    assert np.histogram(logs, bins=4, range=(-4, 0))[0].tolist() == [16, 16, 16, 16]
+    gaps = np.log10(1 - momenta)  # 1 - momentum log-uniform over [0.01, 1], as evenly as base 3 allows 64 points
+    counts = np.histogram(gaps, bins=3, range=(-2, 0))[0]
+    assert gaps.min() >= -2 and gaps.max() <= 0 and counts.sum() == 64 and counts.max() - counts.min() <= 1
+    assert set(steps.tolist()) == set(range(1, 10)) and all(isinstance(value, int) for value in steps.tolist())
+    assert trials(cfg, "sgd", 0, None) == drawn  # a resumed comparison draws the same trials
+    assert trials(cfg, "sgd", 1, None) != drawn
+    assert [list(trial) for trial in trials(cfg, "lbfgs", 0, None)[:1]] == [["learning_rate"]]  # no space: the rate
+
+
+@pytest.mark.slow
+def test_a_quasi_random_study_repeated_reruns_its_median_studys_best_settings(tmp_path):
+    """AlgoPerf's external tuning: each study's own trials of the searched settings, and the seeds rerun the
+    best of the study whose best is the median; the report and runs.csv show the settings."""
+    from omegaconf import OmegaConf
+
+    run_compare(
+        tmp_path,
+        "optimizers=[sgd,lookahead]",
+        "problems=[booth]",
+        "budget=3",
+        "seeds=2",
+        "steps=20",
+        "search=quasi_random",
+        "studies=3",
+        "at_defaults=false",
+    )
+
+    def settings(job, keys):
+        config = OmegaConf.load(job / ".hydra" / "config.yaml")
+        return {key: config.optimizer[key] for key in keys}, config.trainer.seed
+
+    report = report_rows((tmp_path / "report.md").read_text(), "booth")
+    with open(tmp_path / "runs.csv", newline="") as file:
+        runs = {row["directory"]: row for row in csv.DictReader(file)}
+    for optimizer, keys in (
+        ("sgd", ["learning_rate", "momentum"]),
+        ("lookahead", ["learning_rate", "sync_period", "slow_step_size"]),
+    ):
+        bests = []
+        for study, seed in ((0, 0), (1, 3), (2, 4)):  # a later study's seed is seeds + study
+            jobs = [
+                tmp_path / "tune" / (f"booth-{optimizer}-trial{trial}" + (f"-study{study}" if study else ""))
+                for trial in range(3)
+            ]
+            drawn = [settings(job, keys) for job in jobs]
+            assert {seed_of for _, seed_of in drawn} == {seed}
+            for job, (values, _) in zip(jobs, drawn):
+                row = runs[f"tune/{job.name}"]
+                assert float(row["learning_rate"]) == values["learning_rate"]
+                assert row["settings"] == " ".join(f"{key}={values[key]}" for key in keys[1:])
+            bests.append(
+                min(((metric(job), values) for job, (values, _) in zip(jobs, drawn)), key=lambda best: best[0])
+            )
+        assert len({str(values) for _, values in bests}) == 3  # each study its own points
+        bests.sort(key=lambda best: best[0])
+        median, chosen = bests[1]
+        for seed in (1, 2):
+            assert settings(tmp_path / "seeds" / f"booth-{optimizer}-seed{seed}", keys) == (chosen, seed)
+        searched = ", ".join(f"{key} {chosen[key]:.4g}" for key in keys[1:])
+        assert report[optimizer][1] == f"{chosen['learning_rate']:.3g} ({searched})"
+        assert report[optimizer][-2] == f"{median:.3g} [{bests[0][0]:.3g}, {bests[2][0]:.3g}]"
+        assert isinstance(chosen.get("sync_period", 0), int)
 
 
 def report_rows(report: str, problem: str) -> dict[str, list[str]]:

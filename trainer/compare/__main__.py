@@ -3,8 +3,10 @@ compared on problems as a benchmark does, in the comparison directory (`hydra.ru
 
 1. tune: each (problem, optimizer) gets `budget` runs, at learning rates log-spaced over `learning_rates`
    (a grid, as DeepOBS: every optimizer sees the same rates, which the sensitivity curves need), or with
-   `centre=lr_find` over the same ratio centred on the pair's learning-rate range test (centres.py);
-2. seeds: the best of them by the problem's `sweep.metric` runs again with seeds 1..`seeds`;
+   `centre=lr_find` over the same ratio centred on the pair's learning-rate range test (centres.py), or with
+   `search=quasi_random` at points of the optimizer's search space (search.py); `studies` times over;
+2. seeds: the best of them by the problem's `sweep.metric` (the median study's) runs again with seeds
+   1..`seeds`;
 3. defaults (with `at_defaults`): each optimizer at its own learning rate, with the same seeds;
 4. report: report.md, PNGs and TensorBoard events (trainer/compare/report.py).
 """
@@ -19,7 +21,7 @@ from trainer.compare.centres import find_centres
 from trainer.compare.launch import run_missing
 from trainer.compare.plan import check_settings, default_jobs, seed_jobs, tuning_jobs
 from trainer.compare.report import write_report
-from trainer.compare.select import best_learning_rates
+from trainer.compare.select import tuned_settings
 
 
 def compare(cfg: DictConfig, directory: Path) -> Path:
@@ -27,7 +29,7 @@ def compare(cfg: DictConfig, directory: Path) -> Path:
     check_settings(cfg)
     find_centres(cfg, directory)
     run_missing(cfg, directory, tuning_jobs(cfg, directory))
-    tuned = best_learning_rates(directory, cfg)
+    tuned = tuned_settings(directory, cfg)
     run_missing(cfg, directory, seed_jobs(cfg, tuned))
     run_missing(cfg, directory, default_jobs(cfg))
     return write_report(directory, cfg, tuned)

@@ -32,15 +32,10 @@ def find_centres(cfg: DictConfig, directory: Path) -> None:
 
 def pair_config(cfg: DictConfig, problem: str, optimizer: str, output_dir: Path) -> DictConfig:
     """conf/lr_find.yaml composed with the choices and overrides of the pair's jobs (trainer/compare/plan.py)."""
-    from hydra import compose
-    from hydra.core.global_hydra import GlobalHydra
-
     overrides = [
         *(f"{group}={choice}" for group, choice in pair_choices(cfg, problem, optimizer).items()),
         f"output_dir={quoted_literal(str(output_dir.resolve()))}",
         *cfg.overrides,
         *cfg.problem_overrides.get(problem, []),
     ]
-    if GlobalHydra.instance().is_initialized():  # inside the comparison's app: its search path, the user's own too
-        return compose("lr_find", overrides=overrides)
     return compose_config(*overrides, config_name="lr_find")

@@ -1,7 +1,8 @@
 """A comparison's numbers as files for other tools, beside its report.md: `scores.csv` (every score of every
 optimizer on every problem, and over the problems, one per line, as AlgoPerf's scores.csv lists them),
-`runs.csv` (every tuning, seed and default run: its setting, its final metric, its steps to the target) and
-`report.tex` (the tables as LaTeX, as DeepOBS exports them for a paper)."""
+`runs.csv` (every tuning, seed and default run: its learning rate and other searched settings, its final
+metric, its steps to the target) and `report.tex` (the tables as LaTeX, as DeepOBS exports them for a
+paper)."""
 
 import csv
 import io
@@ -27,6 +28,7 @@ def run_rows(problem: str, outcomes: list, metric: str, target: float) -> list[d
     """A row per job of the problem's outcomes (trainer/compare/report.py): tuning runs, then seed runs."""
     rows = []
     for outcome in outcomes:
+        searched = [key for key, _ in outcome.tuned.settings[1:]] if outcome.tuned else []
         curves = iter(outcome.curves)  # one per seed job that did not fail, in order
         for phase, jobs in (("tune", outcome.tuning), ("seeds", outcome.seeds), ("defaults", outcome.defaults)):
             for job in jobs:
@@ -37,6 +39,7 @@ def run_rows(problem: str, outcomes: list, metric: str, target: float) -> list[d
                         "optimizer": outcome.optimizer,
                         "phase": phase,
                         "learning_rate": float(job.setting("optimizer.learning_rate")),
+                        "settings": " ".join(f"{key}={job.setting('optimizer.' + key)}" for key in searched),
                         "seed": int(job.setting("trainer.seed")),
                         "status": job.status(),
                         "metric": job.metrics.get(metric, math.nan),

@@ -4,7 +4,7 @@ starts what was left, the killed jobs resuming their checkpoints."""
 
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from trainer.compare.plan import JobSpec, pair_choices
 from trainer.config.compose import quoted, quoted_literal
@@ -19,8 +19,9 @@ def run_missing(cfg: DictConfig, directory: Path, specs: list[JobSpec]) -> None:
     """The jobs of `specs` without metrics.json. Under the trainer launcher, in this process, one multirun per
     problem and set of values (`sweeps`): its jobs share one composed config per optimizer and one built program
     per structure (trainer/loop/reuse.py), across the phases. Under another (parallel processes, a cluster),
-    one multirun per problem, each job a preset written into <directory>/presets, so that the launcher runs as
-    many at once as it can."""
+    and for the jobs no sweep of learning rates or seeds can name (a quasi-random search's trials, a later
+    study's), one multirun per problem, each job a preset written into <directory>/presets, so that the
+    launcher runs as many at once as it can."""
     missing = [spec for spec in specs if read_metrics(directory / spec.phase / spec.name) is None]
     if not missing:
         return
@@ -29,11 +30,12 @@ def run_missing(cfg: DictConfig, directory: Path, specs: list[JobSpec]) -> None:
     for spec in missing:
         problems.setdefault(spec.problem, []).append(spec)
     for problem, specs in problems.items():
-        if cfg.launcher != "trainer":
-            multirun(cfg, directory, specs[0].phase, preset_overrides(cfg, directory, specs), problem)
-            continue
-        for optimizers, values in sweeps(specs):
+        swept = [spec for spec in specs if cfg.launcher == "trainer" and spec.swept]
+        for optimizers, values in sweeps(swept):
             multirun(cfg, directory, specs[0].phase, sweep_overrides(cfg, optimizers, values), problem)
+        presets = [spec for spec in specs if spec not in swept]
+        if presets:
+            multirun(cfg, directory, specs[0].phase, preset_overrides(cfg, directory, presets), problem)
 
 
 def sweeps(specs: list[JobSpec]) -> list[tuple[list[str], list[JobSpec]]]:
@@ -81,7 +83,11 @@ def preset_overrides(cfg: DictConfig, directory: Path, specs: list[JobSpec]) -> 
 
 
 def write_preset(presets: Path, spec: JobSpec, cfg: DictConfig) -> None:
-    """The job's settings as a global preset: its experiment, problem and optimizer, learning rate and seed."""
+    """The job's settings as a global preset: its experiment, problem and optimizer, its optimizer settings
+    (a dotted key nested) and seed."""
+    values = OmegaConf.create({"trainer": {"seed": spec.seed}})
+    for key, value in spec.settings:
+        OmegaConf.update(values, f"optimizer.{key}", value)
     lines = [
         "# @package _global_",
         "defaults:",
@@ -89,11 +95,10 @@ def write_preset(presets: Path, spec: JobSpec, cfg: DictConfig) -> None:
             f"  - override /{group}: {choice}"
             for group, choice in pair_choices(cfg, spec.problem, spec.optimizer).items()
         ),
-        f"trainer: {{seed: {spec.seed}}}",
-        *([] if spec.learning_rate is None else [f"optimizer: {{learning_rate: {spec.learning_rate!r}}}"]),
+        OmegaConf.to_yaml(values),
     ]
     (presets / PRESETS).mkdir(parents=True, exist_ok=True)
-    write_atomically(presets / PRESETS / f"{spec.name}.yaml", "\n".join(lines) + "\n")
+    write_atomically(presets / PRESETS / f"{spec.name}.yaml", "\n".join(lines))
 
 
 def searchpath(ours: list[str]) -> list[str]:

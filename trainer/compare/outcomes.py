@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
-from trainer.compare.plan import default_jobs, seed_jobs, tuning_jobs
+from trainer.compare.plan import Tuned, default_jobs, seed_jobs, tuning_jobs
 from trainer.compare.select import read_spec_jobs
 from trainer.outputs.jobs import Job
 
 
 @dataclass
 class Outcome:
-    """One optimizer on one problem: its tuning jobs, its seed jobs, and the seed jobs' loss curves."""
+    """One optimizer on one problem: its tuning jobs, its seed jobs and their loss curves, its default jobs."""
 
     optimizer: str
     tuning: list[Job]
@@ -25,6 +25,7 @@ class Outcome:
     curves: list[np.ndarray]  # per seed job: rows of (step, seconds spent in steps, loss less the least value)
     least: float  # the problem's least value: its objective at its minimum, 0 for a classifier
     defaults: list[Job]  # the seed jobs at the optimizer's own learning rate (at_defaults)
+    tuned: Tuned | None  # its tuned settings and each study's best metric; None where every tuning job failed
 
     @property
     def learning_rate(self) -> float | None:
@@ -72,7 +73,7 @@ def loss_curve(job: Job, problem, least: float) -> np.ndarray:
 
 def read_outcomes(cfg: DictConfig, directory: Path, problem: str, tuned: dict) -> list[Outcome]:
     seeds = {optimizer: [] for optimizer in cfg.optimizers}
-    for spec in seed_jobs(cfg, {key: rate for key, rate in tuned.items() if key[0] == problem}):
+    for spec in seed_jobs(cfg, {pair: chosen for pair, chosen in tuned.items() if pair[0] == problem}):
         seeds[spec.optimizer] += read_spec_jobs(directory, spec)
     defaults = {optimizer: [] for optimizer in cfg.optimizers}
     for spec in default_jobs(cfg):
@@ -89,6 +90,7 @@ def read_outcomes(cfg: DictConfig, directory: Path, problem: str, tuned: dict) -
             [loss_curve(job, problem_object, least) for job in seeds[optimizer] if not job.error],
             least,
             defaults[optimizer],
+            tuned.get((problem, optimizer)),
         )
         for optimizer in cfg.optimizers
     ]

@@ -1,16 +1,16 @@
-"""The plan of a comparison (trainer/compare/): its settings' checks, its learning-rate grids and its jobs,
-each one `python -m trainer -m` job in <dir>/<phase>/<its name> (`rosenbrock-adam-lr0.01`), which
-trainer/compare/launch.py runs. With `centre: lr_find`, each (problem, optimizer)'s grid is centred on its
-learning-rate range test's suggestion (trainer/compare/centres.py), kept in <dir>/lr_find/centres.json."""
+"""The plan of a comparison (trainer/compare/): its settings' checks and its jobs, each one `python -m trainer
+-m` job in <dir>/<phase>/<its name> (`rosenbrock-adam-lr0.01`), which trainer/compare/launch.py runs: the
+tuning studies' trials (trainer/compare/search.py), the tuned settings' seeds, the optimizers' own. With
+`centre: lr_find`, each (problem, optimizer)'s learning rates are centred on its learning-rate range test's
+suggestion (trainer/compare/centres.py), kept in <dir>/lr_find/centres.json."""
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from omegaconf import DictConfig, ListConfig
 
+from trainer.compare.search import check_search, trials
 from trainer.config.compose import group_choices
 from trainer.config.settings import did_you_mean
 from trainer.errors import ConfigError
@@ -20,18 +20,39 @@ CENTRES = Path("lr_find", "centres.json")  # centre=lr_find: each pair's suggest
 
 @dataclass(frozen=True)
 class JobSpec:
-    phase: str  # tune, seeds, or defaults (the optimizer's own learning rate)
+    phase: str  # tune, seeds, or defaults (the optimizer's own settings)
     problem: str  # a conf/model/ name, or a conf/experiment/ name that chooses its model
     optimizer: str  # a conf/optimizer/ name
-    learning_rate: float | None  # None: the optimizer's own, as its config gives it for the problem
+    settings: tuple[tuple[str, float], ...]  # its optimizer settings by key (learning_rate first); none: its own
     seed: int
+    trial: int | None = None  # a quasi-random search's trial: the job is named by its number, not its rate
+    study: int = 0  # the tuning study it belongs to (`studies`)
+
+    @property
+    def learning_rate(self) -> float | None:
+        return dict(self.settings).get("learning_rate")
 
     @property
     def name(self) -> str:
         """The job's directory (and preset) name: the problem, the optimizer, then what the phase varies."""
         if self.phase == "tune":
-            return f"{self.problem}-{self.optimizer}-lr{self.learning_rate:.3g}"
+            varied = f"lr{self.learning_rate:.3g}" if self.trial is None else f"trial{self.trial}"
+            return f"{self.problem}-{self.optimizer}-{varied}" + (f"-study{self.study}" if self.study else "")
         return f"{self.problem}-{self.optimizer}-{'default-' if self.phase == 'defaults' else ''}seed{self.seed}"
+
+    @property
+    def swept(self) -> bool:
+        """Whether it can be one job of a sweep of learning rates or seeds: the learning rate its only setting,
+        named by it, in the first study (whose jobs are named as before there were studies)."""
+        return len(self.settings) <= 1 and self.trial is None and self.study == 0
+
+
+@dataclass(frozen=True)
+class Tuned:
+    """A (problem, optimizer)'s tuned settings: its median study's best job's, and each study's best metric."""
+
+    settings: tuple[tuple[str, float], ...]
+    study_bests: tuple[float, ...]
 
 
 def check_settings(cfg: DictConfig) -> None:
@@ -67,16 +88,7 @@ def check_settings(cfg: DictConfig) -> None:
     for key in ("target", "tau_max"):
         if not isinstance(cfg[key], (int, float)) or cfg[key] < (0 if key == "target" else 1):
             raise ConfigError(f"{key} must be a number >= {0 if key == 'target' else 1}; got {cfg[key]!r}")
-
-
-def learning_rate_grid(cfg: DictConfig, centre: float | None = None) -> list[float]:
-    """`budget` learning rates log-spaced from the low to the high end, to 3 significant digits; about a
-    `centre`, rates of the same ratio whose geometric mean it is, unrounded (rounding would move the centre)."""
-    low, high = cfg.learning_rates
-    if centre is None:
-        return [float(f"{rate:.3g}") for rate in np.geomspace(low, high, cfg.budget)]
-    half = math.sqrt(high / low)
-    return np.geomspace(centre / half, centre * half, cfg.budget).tolist() if cfg.budget > 1 else [centre]
+    check_search(cfg)
 
 
 def problem_experiments() -> list[str]:
@@ -101,25 +113,36 @@ def target_of(cfg: DictConfig, problem: str) -> float:
 
 
 def tuning_jobs(cfg: DictConfig, directory: Path) -> list[JobSpec]:
-    """Each pair's jobs at the rates of its grid: centred as <directory>'s centres.json says, where `centre` is set."""
+    """Each pair's trials in each study (trainer/compare/search.py): centred as <directory>'s centres.json says,
+    where `centre` is set. Study s's jobs run with seed 0 for the first, `seeds` + s after it, a seed no rerun
+    of the tuned setting has."""
     centres = json.loads((directory / CENTRES).read_text()) if cfg.centre else {}
     return [
-        JobSpec("tune", p, o, rate, 0)
+        JobSpec(
+            "tune",
+            p,
+            o,
+            tuple(settings.items()),
+            cfg.seeds + study if study else 0,
+            None if cfg.search == "grid" else trial,
+            study,
+        )
+        for study in range(cfg.studies)
         for p in cfg.problems
         for o in cfg.optimizers
-        for rate in learning_rate_grid(cfg, centres.get(f"{p}-{o}"))
+        for trial, settings in enumerate(trials(cfg, o, study, centres.get(f"{p}-{o}")))
     ]
 
 
-def seed_jobs(cfg: DictConfig, tuned: dict[tuple[str, str], float]) -> list[JobSpec]:
+def seed_jobs(cfg: DictConfig, tuned: dict[tuple[str, str], Tuned]) -> list[JobSpec]:
     return [
-        JobSpec("seeds", problem, optimizer, rate, seed)
-        for (problem, optimizer), rate in tuned.items()
+        JobSpec("seeds", problem, optimizer, chosen.settings, seed)
+        for (problem, optimizer), chosen in tuned.items()
         for seed in range(1, cfg.seeds + 1)
     ]
 
 
 def default_jobs(cfg: DictConfig) -> list[JobSpec]:
-    """With `at_defaults`, each pair at the optimizer's own learning rate, with the seeds of the tuned runs."""
+    """With `at_defaults`, each pair at the optimizer's own settings, with the seeds of the tuned runs."""
     seeds = range(1, cfg.seeds + 1) if cfg.at_defaults else ()
-    return [JobSpec("defaults", p, o, None, seed) for p in cfg.problems for o in cfg.optimizers for seed in seeds]
+    return [JobSpec("defaults", p, o, (), seed) for p in cfg.problems for o in cfg.optimizers for seed in seeds]

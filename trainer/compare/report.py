@@ -20,6 +20,7 @@ from trainer.compare.exports import run_rows, write_exports
 from trainer.compare.outcomes import read_outcomes
 from trainer.compare.plan import target_of
 from trainer.compare.scores import TAU_MAX, problem_scores, profile_cost, profile_scores
+from trainer.compare.search import search_text
 from trainer.files import write_atomically
 from trainer.outputs.sweep import as_markdown
 
@@ -49,14 +50,27 @@ def cell(value: float, spec: str = ".3g") -> str:
     return "—" if not math.isfinite(value) else format(value, spec)
 
 
-def problem_table(scores: dict[str, dict], metric: str, seeds: int) -> str:
-    """The problem's markdown table: a row of scores per optimizer."""
+def study_cell(score: dict) -> str:
+    """The median study's best tuning metric, and the least and greatest of the studies'."""
+    values = [cell(score[key]) for key in ("study_metric", "study_metric_low", "study_metric_high")]
+    return "—" if values[0] == "—" else f"{values[0]} [{values[1]}, {values[2]}]"
+
+
+def tuned_cell(score: dict) -> str:
+    """The tuned learning rate, and after it the other tuned settings a search drew."""
+    if not math.isfinite(score["learning_rate"]):
+        return "every one failed"
+    searched = ", ".join(f"{key[6:]} {value:.4g}" for key, value in score.items() if key.startswith("tuned_"))
+    return cell(score["learning_rate"]) + (f" ({searched})" if searched else "")
+
+
+def problem_table(scores: dict[str, dict], metric: str, seeds: int, studies: int) -> str:
+    """The problem's markdown table: a row of scores per optimizer; with several studies, the median study's
+    best tuning metric and the studies' range."""
     rows = [
         {
             "optimizer": name,
-            "learning rate": cell(score["learning_rate"])
-            if math.isfinite(score["learning_rate"])
-            else "every one failed",
+            "learning rate": tuned_cell(score),
             f"{metric} (mean [95% CI])": interval(score),
             "at its own learning rate": default_cell(score),
             "seeds at target": f"{score['seeds_at_target']}/{seeds}",
@@ -66,6 +80,7 @@ def problem_table(scores: dict[str, dict], metric: str, seeds: int) -> str:
             "ms per step": cell(1e3 * score["seconds_per_step"]),
             "× SGD": cell(score["cost_vs_sgd"], ".2f"),
             "state bytes / parameter": cell(score["state_bytes_per_parameter"], ".3g"),
+            **({f"median of {studies} studies [range]": study_cell(score)} if studies > 1 else {}),
             "winner": {"winner": "**winner**", "tie": "tie"}.get(score["winner"], ""),
         }
         for name, score in scores.items()
@@ -106,8 +121,6 @@ def seed_randomness(model: DictConfig) -> str:
 
 def introduction(cfg: DictConfig) -> str:
     """The report's first paragraph: the protocol, and how to read the tables."""
-    span = list(cfg.learning_rates)
-    grid = f"the ratio of {span} centred on each pair's lr_find suggestion (lr_find/)" if cfg.centre else span
     defaults = (
         ""
         if not cfg.at_defaults
@@ -117,8 +130,7 @@ def introduction(cfg: DictConfig) -> str:
         )
     )
     return (
-        f"# Optimizer comparison\n\n{cfg.budget} tuning runs (learning rates log-spaced over {grid}) per "
-        f"optimizer and problem, {cfg.seeds} seeds of the best, {cfg.steps} steps each; the target: a loss "
+        f"# Optimizer comparison\n\n{search_text(cfg)}, {cfg.steps} steps each; the target: a loss "
         f"within {cfg.target:g} of the problem's least value (0 for classifiers){own_targets(cfg)}.{defaults} "
         "Each mean has its 95% bootstrap confidence interval over the seeds; the best mean is the winner where "
         "its interval overlaps no other's, and ties with those it overlaps. Tuneability is the share of the "
@@ -147,7 +159,7 @@ def write_report(directory: Path, cfg: DictConfig, tuned: dict) -> Path:
         drawn = draw.problem_pictures(problem, outcomes, config, sweep.metric)
         pictures.update(drawn)
         shown = "\n".join(f"![{name}]({name}.png)" for name in drawn)
-        table = problem_table(scores[problem], sweep.metric, cfg.seeds)
+        table = problem_table(scores[problem], sweep.metric, cfg.seeds, cfg.studies)
         varied = seed_randomness(config.model)
         sections.append(f"## {problem}\n\n{sweep.direction} {sweep.metric}; {varied}\n\n{table}\n{shown}\n")
     costs = {

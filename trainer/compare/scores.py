@@ -90,6 +90,7 @@ def problem_scores(outcomes: list, target: float, metric: str, direction: str) -
         ]
         scores[outcome.optimizer] = {
             "learning_rate": outcome.learning_rate or math.nan,
+            **searched_scores(outcome.tuned),
             "metric_mean": float(np.mean(tuned)) if tuned else math.nan,
             **dict(zip(("metric_low", "metric_high"), bootstrap_interval(tuned))),
             "seeds_at_target": len(reached),
@@ -111,6 +112,20 @@ def problem_scores(outcomes: list, target: float, metric: str, direction: str) -
         score["cost_vs_sgd"] = score["seconds_per_step"] / sgd
         score["winner"] = ("winner" if len(best) == 1 else "tie") if name in best else ""
     return scores
+
+
+def searched_scores(tuned) -> dict[str, float]:
+    """The tuned settings besides the learning rate (`tuned_<key>`), and the best tuning metric of the median
+    study with the least and greatest of the studies' (one study: its best run's metric, thrice)."""
+    if tuned is None:
+        return {"study_metric": math.nan, "study_metric_low": math.nan, "study_metric_high": math.nan}
+    bests = tuned.study_bests  # best first
+    return {
+        **{f"tuned_{key}": float(value) for key, value in tuned.settings if key != "learning_rate"},
+        "study_metric": bests[len(bests) // 2],
+        "study_metric_low": min(bests),
+        "study_metric_high": max(bests),
+    }
 
 
 def tuneability(outcome, target: float) -> float:

@@ -1,4 +1,4 @@
-"""The project's configs composed outside a Hydra app (by the notebook API, the benchmarks and the tests),
+"""The project's configs composed by the notebook API, the benchmarks, the tests and the comparison's checks,
 the one way plugins are found (the config groups on Hydra's search path), and values written as Hydra
 overrides for the commands that start others (trainer.compare)."""
 
@@ -16,7 +16,12 @@ CONF_DIR = Path(str(files(CONF_MODULE)))
 
 
 def compose_config(*overrides: str, config_name: str = "config"):
-    """conf/<config_name>.yaml composed with Hydra's override syntax, as `python -m trainer` would."""
+    """conf/<config_name>.yaml composed with Hydra's override syntax, as `python -m trainer` would; inside a
+    running app (trainer.compare's), on its search path, which holds a user's own `hydra.searchpath`."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    if GlobalHydra.instance().is_initialized():
+        return compose(config_name, overrides=list(overrides))
     with initialize_config_module(config_module=CONF_MODULE, version_base="1.3"):
         return compose(config_name, overrides=list(overrides))
 
