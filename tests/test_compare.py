@@ -165,6 +165,8 @@ def check_scores_against_the_runs(directory, report: str) -> None:
             tuning = {rate: metric(directory / "tune" / f"{problem}-{optimizer}-lr{rate}") for rate in ("0.0001", "1")}
             tuning = {rate: value for rate, value in tuning.items() if value is not None}
             assert rows[optimizer][1] == min(tuning, key=tuning.get) == f"{score['learning_rate']:.3g}"
+            best = min(tuning.values())  # one study: the best tuning run's metric, its own range
+            assert (score["study_metric"], score["study_metric_low"], score["study_metric_high"]) == (best,) * 3
             finals = [metric(directory / "seeds" / f"{problem}-{optimizer}-seed{seed}") for seed in (1, 2)]
             draws = np.random.default_rng(0).integers(0, 2, (2000, 2))  # the percentile bootstrap, by hand
             low, high = np.quantile(np.asarray(finals)[draws].mean(axis=1), [0.025, 0.975])

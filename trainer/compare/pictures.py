@@ -27,8 +27,8 @@ def problem_pictures(problem: str, outcomes: list, config: DictConfig, metric: s
 
 
 def sensitivity_png(problem: str, outcomes: list, metric: str) -> bytes:
-    """The final metric of each tuning run against its learning rate, one line per optimizer; failed runs
-    are left out of the line."""
+    """The final metric of each tuning run against its learning rate, a line per optimizer (its points alone
+    where a search drew other settings too, or studies repeated the search); failed runs are left out."""
     figure = Figure(figsize=(6.5, 4.5))
     axes = figure.add_subplot()
     values = []
@@ -38,7 +38,12 @@ def sensitivity_png(problem: str, outcomes: list, metric: str) -> bytes:
         )
         if points:
             rates, finals = np.array(points).T
-            axes.plot(rates, finals, marker="o", markersize=3, label=outcome.optimizer)
+            # a curve over one study's learning rates alone; the points of several, or of a search of more
+            tuned = outcome.tuned
+            curve = tuned is None or (len(tuned.settings) == 1 and len(tuned.study_bests) == 1)
+            axes.plot(
+                rates, finals, marker="o", markersize=3, linestyle="-" if curve else "none", label=outcome.optimizer
+            )
             values += [value for value in finals if math.isfinite(value)]
     axes.set_xscale("log")
     if values and min(values) > 0:
