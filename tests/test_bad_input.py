@@ -83,8 +83,8 @@ CASES = [  # (overrides, the start of the one line; {f} is the files folder)
     (["+loss.from_logits=true"], "loss.from_logits is not an argument of trainer.plugins.losses.objective"),
     (
         ["experiment=mnst"],
-        "no experiment 'mnst' (did you mean mnist?); choices: cifar10_3c3d, fmnist_2c2d, mnist, python_char_rnn, "
-        "rosenbrock, scalar",
+        "no experiment 'mnst' (did you mean mnist?); choices: cifar10_3c3d, fmnist_2c2d, mnist, mnist_vae, "
+        "python_char_rnn, rosenbrock, scalar",
     ),
     # keys nothing reads, and the typed sections
     (["+no_such_key=1"], "the config has no key no_such_key, and nothing reads it; its sections: task, model, "),

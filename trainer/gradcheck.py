@@ -36,10 +36,13 @@ def gradient_check(cfg) -> dict[str, float]:
 
 def float64_parts(cfg) -> tuple:
     """(x, y, model, loss) of the config, built in float64, on the first gradcheck.batch_size training
-    examples; (None, None, ...) for a scalar problem."""
+    examples, as its task gives them to training (an autoencoder's targets are its inputs); (None, None, ...)
+    for a scalar problem."""
     import keras
     import tensorflow as tf
     from hydra.utils import instantiate
+
+    from trainer.task import Parts
 
     floatx, policy = keras.config.floatx(), keras.mixed_precision.global_policy()
     keras.config.set_floatx("float64")
@@ -50,6 +53,7 @@ def float64_parts(cfg) -> tuple:
     finally:
         keras.config.set_floatx(floatx)
         keras.mixed_precision.set_global_policy(policy)
+    data = instantiate(cfg.task).check(Parts(data=data, model=model, loss_fn=loss_fn, metrics={})).data
     if data.train is None:
         return None, None, model, loss_fn
     size = cfg.gradcheck.batch_size

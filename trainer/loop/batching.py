@@ -2,9 +2,10 @@
 
 In-memory batches are gathered in the graph from the step counter alone, so the loop needs no Python
 iterator and the data position is whatever the step counter says: an epoch's order is a shuffle seeded
-by (seed, epoch), reproducible from the step number. Images kept as bytes (`Pixels`) stay bytes in memory
-and in the loop, which converts each batch to float32 as it gathers it. Under a strategy with several
-replicas, each step gathers the global batch and each replica trains on its slice of it (`replica_slice`).
+by (seed, epoch), reproducible from the step number. Images kept as bytes (`Pixels`), as inputs or as
+targets, stay bytes in memory and in the loop, which converts each batch to float32 as it gathers it. Under a
+strategy with several replicas, each step gathers the global batch and each replica trains on its slice of it
+(`replica_slice`).
 
 A stream (a data plugin's `tf.data.Dataset`) is cut by `StreamBatches`: it repeats it and cuts it into
 per-replica batches with the strategy's `distribute_datasets_from_function`, one input pipeline per
@@ -31,10 +32,12 @@ class InMemoryBatches:
         self.steps_per_epoch = self.size // self.batch_size
         self.seed = tf.Variable(seed, dtype=tf.int64, trainable=False, name="seed")  # a variable: runs reuse the loop
         self.x = tf.convert_to_tensor(x.raw if isinstance(x, Pixels) else x)
-        self.y = tf.convert_to_tensor(y)
+        # the targets may be Pixels too (an autoencoder's are its inputs, the same array: held once)
+        self.y = self.x if y is x else tf.convert_to_tensor(y.raw if isinstance(y, Pixels) else y)
+        self.pixels = isinstance(x, Pixels), isinstance(y, Pixels)
         # Pixels are divided by a variable: Grappler and XLA turn a division by a constant into a multiplication
         # by its rounded reciprocal, which gives other floats than `pixel_values`.
-        self.pixel_max = tf.Variable(PIXEL_MAX, trainable=False, name="pixel_max") if isinstance(x, Pixels) else None
+        self.pixel_max = tf.Variable(PIXEL_MAX, trainable=False, name="pixel_max") if any(self.pixels) else None
         self.order = tf.Variable(tf.range(self.size), trainable=False, name="order")
         self.order_epoch = tf.Variable(tf.constant(-1, tf.int64), trainable=False, name="order_epoch")
 
@@ -57,10 +60,12 @@ class InMemoryBatches:
         tf.cond(tf.not_equal(epoch, self.order_epoch), reshuffle, lambda: tf.constant(False))
         start = (step % self.steps_per_epoch) * self.batch_size
         indices = self.order[start : start + self.batch_size]
-        x = tf.gather(self.x, indices)
-        if self.pixel_max is not None:
-            x = tf.cast(x, tf.float32) / self.pixel_max
-        return x, tf.gather(self.y, indices)
+        x = self.read(tf.gather(self.x, indices), self.pixels[0])
+        return x, (x if self.y is self.x else self.read(tf.gather(self.y, indices), self.pixels[1]))
+
+    def read(self, batch, pixels: bool):
+        """A gathered batch as the model takes it: Pixels' bytes as float32 in [0, 1]."""
+        return tf.cast(batch, tf.float32) / self.pixel_max if pixels else batch
 
     def source(self, pipeline: str, step: tf.Variable):
         """A function the train loop calls for each step's (x, y): gathered in the loop itself ("graph"), or
