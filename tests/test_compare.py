@@ -309,4 +309,5 @@ def test_an_experiment_of_its_own_is_a_problem_with_its_own_overrides(tmp_path):
     (job,) = (tmp_path / "comparison" / "seeds").glob("fmnist_2c2d-sgd-seed1")
     metrics = json.loads((job / "metrics.json").read_text())
     assert metrics["steps"] == 4 and "test_accuracy" in metrics
+    assert not (job / "model.keras").exists()  # a comparison's jobs export no model: its report reads none
     assert "## fmnist_2c2d" in (tmp_path / "comparison" / "report.md").read_text()

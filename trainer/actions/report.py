@@ -2,7 +2,8 @@
 reported as final numbers (`final/<name>` in the loop's logs: validation, early stopping) and the task's own
 numbers (test metrics, a scalar problem's variables), with the optimizer state's bytes per parameter, logged
 as final/<name> scalars (the HParams dashboard's metric columns) at the step reached, written to
-metrics.json, and the task's export of the model. In the last phase: metrics.json marks a run finished."""
+metrics.json, and the task's export of the model (unless logging.export=false). In the last phase:
+metrics.json marks a run finished."""
 
 import numpy as np
 
@@ -34,7 +35,8 @@ class Report(Action):
             logs.pop(FINAL + name, None)
             logs[FINAL + name] = value
         if run.runtime.is_writer:
-            run.task.export(run)
+            if run.cfg.logging.export:
+                run.task.export(run)
             write_metrics(run.output_dir, results)
 
 

@@ -126,6 +126,7 @@ def multirun(cfg: DictConfig, directory: Path, phase: str, jobs: list[str], prob
         "logging.progress=false",
         "logging.pictures=false",
         "logging.graph=false",  # the report shows neither
+        "logging.export=false",  # nor reads the models: a VAE's model.keras is 122 MB, its jobs hundreds
         *cfg.overrides,
         *cfg.problem_overrides.get(problem, []),
     ]

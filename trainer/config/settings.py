@@ -77,6 +77,7 @@ class LoggingSettings:
     histogram_every: int | None = setting("null or an integer >= 1", optional(at_least(1)))
     graph: bool = setting("true or false")
     pictures: bool = setting("true or false")
+    export: bool = setting("true or false")
 
 
 @dataclass
