@@ -95,6 +95,15 @@ def test_a_broken_gradient_is_found(fake_mnist, broken_model):
     assert errors["x"] > 0.01
 
 
+def test_a_refused_setting_is_named_in_the_line_a_run_gives_it(fake_mnist):
+    from trainer.errors import ConfigError
+
+    with pytest.raises(
+        ConfigError, match=r"^model.initial must be a list of numbers in \(-inf, inf\); got \['a', 'b'\]$"
+    ):
+        gradient_check(gradcheck_config(fake_mnist, "model=rosenbrock", "loss=objective", "model.initial=[a,b]"))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("broken", [False, True])
 def test_command_line_exit_status_and_report(broken_model, broken):

@@ -40,20 +40,24 @@ def float64_parts(cfg) -> tuple:
     for a scalar problem."""
     import keras
     import tensorflow as tf
-    from hydra.utils import instantiate
 
+    from trainer.config.build import build
+    from trainer.config.checks import check_plugin
     from trainer.task import Parts
+
+    for key in ("data", "model", "loss", "task"):  # a refused setting gets the line a run gives it
+        check_plugin(cfg[key], key)
 
     floatx, policy = keras.config.floatx(), keras.mixed_precision.global_policy()
     keras.config.set_floatx("float64")
     keras.mixed_precision.set_global_policy("float64")
     try:
         keras.utils.set_random_seed(cfg.trainer.seed)
-        data, model, loss_fn = instantiate(cfg.data), instantiate(cfg.model), instantiate(cfg.loss)
+        data, model, loss_fn = (build(cfg[key], key) for key in ("data", "model", "loss"))
     finally:
         keras.config.set_floatx(floatx)
         keras.mixed_precision.set_global_policy(policy)
-    data = instantiate(cfg.task).check(Parts(data=data, model=model, loss_fn=loss_fn, metrics={})).data
+    data = build(cfg.task, "task").check(Parts(data=data, model=model, loss_fn=loss_fn, metrics={})).data
     if data.train is None:
         return None, None, model, loss_fn
     size = cfg.gradcheck.batch_size
