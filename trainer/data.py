@@ -118,6 +118,12 @@ class Pixels:
         return values if dtype is None else values.astype(dtype, copy=False)
 
 
+def epoch_order(seed: tf.Tensor, epoch: tf.Tensor, size: int) -> tf.Tensor:
+    """A permutation of `size` examples, a function of (seed, epoch) alone: the argsort of seeded uniforms,
+    which XLA compiles (stateless_shuffle it cannot)."""
+    return tf.argsort(tf.random.stateless_uniform([size], seed=tf.stack([seed, epoch])))
+
+
 def stream_of(examples: tf.data.Dataset, size: int, shuffle_buffer: int | None, seed: int) -> tf.data.Dataset:
     """A data plugin's stream of `size` examples, shuffled anew each epoch within a buffer of `shuffle_buffer`
     examples (None: in the order read) from `seed`, so that every worker of a cluster sees the same order

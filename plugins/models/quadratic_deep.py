@@ -42,6 +42,7 @@ import numpy as np
 import tensorflow as tf
 
 from trainer.config.ranges import valid
+from trainer.data import epoch_order
 from trainer.errors import ConfigError
 from trainer.scalar import ScalarProblem
 
@@ -108,9 +109,8 @@ class QuadraticDeep(ScalarProblem):
         """The samples of this evaluation: its slot of its epoch's permutation, keyed by (seed, epoch)."""
         per_epoch = EXAMPLES // self.batch_size
         epoch, slot = self.evaluations // per_epoch, self.evaluations % per_epoch
-        keys = tf.random.stateless_uniform([EXAMPLES], seed=tf.stack([self.seed, epoch]))
         start = tf.cast(slot, tf.int32) * self.batch_size
-        return tf.gather(tf.argsort(keys), start + tf.range(self.batch_size))
+        return tf.gather(epoch_order(self.seed, epoch, EXAMPLES), start + tf.range(self.batch_size))
 
 
 def half_quadratic_form(hessian: tf.Tensor, offsets: tf.Tensor) -> tf.Tensor:

@@ -15,7 +15,7 @@ worker; its iterator is checkpointed, so a resumed run continues the stream wher
 import numpy as np
 import tensorflow as tf
 
-from trainer.data import PIXEL_MAX, Pixels, is_stream
+from trainer.data import PIXEL_MAX, Pixels, epoch_order, is_stream
 from trainer.errors import ConfigError
 
 
@@ -41,18 +41,12 @@ class InMemoryBatches:
         self.order = tf.Variable(tf.range(self.size), trainable=False, name="order")
         self.order_epoch = tf.Variable(tf.constant(-1, tf.int64), trainable=False, name="order_epoch")
 
-    def shuffle(self, epoch):
-        """The epoch's order of examples, a function of (seed, epoch) only."""
-        seed = tf.stack([self.seed, epoch])
-        # argsort of seeded uniforms rather than stateless_shuffle, which XLA cannot compile
-        return tf.argsort(tf.random.stateless_uniform([self.size], seed=seed))
-
     def batch(self, step):
         """The examples of training step `step` (a scalar int64 tensor)."""
         epoch = step // self.steps_per_epoch
 
         def reshuffle():
-            self.order.assign(self.shuffle(epoch))
+            self.order.assign(epoch_order(self.seed, epoch, self.size))
             self.order_epoch.assign(epoch)
             return tf.constant(True)
 
