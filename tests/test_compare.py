@@ -17,6 +17,8 @@ from trainer.config.compose import compose_config, quoted, quoted_literal
 from trainer.errors import ConfigError
 
 NASTY = 'it\'s a "comparison", \\ $x [1]=2'  # quotes, a backslash, a dollar, a comma, brackets, an equals sign
+SEARCHED = ["optimizers=[sgd,lookahead]", "problems=[booth]", "budget=3", "seeds=2", "steps=20", "search=quasi_random",
+            "studies=3", "at_defaults=false"]  # fmt: skip
 SMALL = ["optimizers=[sgd,adam,rmsprop]", "problems=[booth,noisy_quadratic]", "budget=2", "seeds=2", "steps=30"]
 
 
@@ -42,7 +44,20 @@ def run_compare(directory, *settings: str) -> subprocess.CompletedProcess:
         ("search_spaces.sgd.momentum=[0,0.99,log]", "search_spaces.sgd.momentum: a log range needs 0 < low <= high"),
         (
             "search_spaces.sgd.momentum=[0,0.9]",
-            "search_spaces.sgd.momentum must be [low, high, scale] with scale one of",
+            "search_spaces.sgd.momentum must be [low, high, scale] with numbers",
+        ),
+        (
+            "search_spaces.sgd.momentum=[a,0.9,log]",
+            "search_spaces.sgd.momentum must be [low, high, scale] with numbers",
+        ),
+        ("+search_spaces.sgd.learning_rate=[0.1,1,log]", "search_spaces.sgd.learning_rate: every optimizer's learning"),
+        (
+            "+search_spaces.adamm.beta_1=[0.5,0.9,linear]",
+            "search_spaces.adamm: no optimizer 'adamm' (did you mean adam",
+        ),
+        (
+            "+search_spaces.yogi=[0.5,0.9,linear]",
+            "search_spaces.yogi maps settings to ranges, e.g. search_spaces.yogi.beta_1=",
         ),
     ],
 )
@@ -85,17 +100,7 @@ def test_a_quasi_random_study_repeated_reruns_its_median_studys_best_settings(tm
     best of the study whose best is the median; the report and runs.csv show the settings."""
     from omegaconf import OmegaConf
 
-    run_compare(
-        tmp_path,
-        "optimizers=[sgd,lookahead]",
-        "problems=[booth]",
-        "budget=3",
-        "seeds=2",
-        "steps=20",
-        "search=quasi_random",
-        "studies=3",
-        "at_defaults=false",
-    )
+    run_compare(tmp_path, *SEARCHED)
 
     def settings(job, keys):
         config = OmegaConf.load(job / ".hydra" / "config.yaml")
@@ -109,7 +114,7 @@ def test_a_quasi_random_study_repeated_reruns_its_median_studys_best_settings(tm
         ("lookahead", ["learning_rate", "sync_period", "slow_step_size"]),
     ):
         bests = []
-        for study, seed in ((0, 0), (1, 3), (2, 4)):  # a later study's seed is seeds + study
+        for study, seed in ((0, 0), (1, 1001), (2, 1002)):  # a later study's seed is 1000 + its number
             jobs = [
                 tmp_path / "tune" / (f"booth-{optimizer}-trial{trial}" + (f"-study{study}" if study else ""))
                 for trial in range(3)
@@ -120,9 +125,8 @@ def test_a_quasi_random_study_repeated_reruns_its_median_studys_best_settings(tm
                 row = runs[f"tune/{job.name}"]
                 assert float(row["learning_rate"]) == values["learning_rate"]
                 assert row["settings"] == " ".join(f"{key}={values[key]}" for key in keys[1:])
-            bests.append(
-                min(((metric(job), values) for job, (values, _) in zip(jobs, drawn)), key=lambda best: best[0])
-            )
+            finished = [(metric(job), values) for job, (values, _) in zip(jobs, drawn) if metric(job) is not None]
+            bests.append(min(finished, key=lambda best: best[0]))  # a diverged trial has no metric
         assert len({str(values) for _, values in bests}) == 3  # each study its own points
         bests.sort(key=lambda best: best[0])
         median, chosen = bests[1]
@@ -132,6 +136,14 @@ def test_a_quasi_random_study_repeated_reruns_its_median_studys_best_settings(tm
         assert report[optimizer][1] == f"{chosen['learning_rate']:.3g} ({searched})"
         assert report[optimizer][-2] == f"{median:.3g} [{bests[0][0]:.3g}, {bests[2][0]:.3g}]"
         assert isinstance(chosen.get("sync_period", 0), int)
+
+    written = {path: path.stat().st_mtime_ns for path in tmp_path.glob("*/*/metrics.json")}
+    changed = run_trainer(*SEARCHED, "search_spaces.sgd.momentum=[0.5,0.9,linear]",
+                          f"hydra.run.dir={quoted_literal(str(tmp_path))}", command="trainer.compare")  # fmt: skip
+    assert changed.returncode == 1 and changed.stderr.strip().splitlines()[-1].startswith(
+        f"trainer.compare: {tmp_path / 'tune' / 'booth-sgd-trial0'} ran with optimizer.momentum="
+    )  # the trials' points moved: the first job named stops it, and nothing already run is touched
+    assert {path: path.stat().st_mtime_ns for path in tmp_path.glob("*/*/metrics.json")} == written
 
 
 def report_rows(report: str, problem: str) -> dict[str, list[str]]:

@@ -37,7 +37,8 @@ class GaussianSample(keras.layers.Layer):
     model, which a checkpoint saves and a reused run (trainer/loop/reuse.py) takes from a fresh build. Outside
     training (the test split's evaluation, the gradient check), eps is drawn from the generator's current
     state without advancing it: each evaluation of the same weights gives the same loss, and leaves the
-    training draws as they were."""
+    training draws as they were. (DeepOBS draws fresh noise for each test batch; here every batch of an
+    evaluation takes the same eps.)"""
 
     def __init__(self, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)

@@ -1,4 +1,4 @@
-"""`centre: lr_find` (conf/compare.yaml): the centre of each (problem, optimizer)'s tuning grid is its
+"""`centre: lr_find` (conf/compare.yaml): the centre of each (problem, optimizer)'s learning rates is its
 learning-rate range test's suggestion (trainer/lr_find.py), run in this process on the trainer config its jobs
 compose, with conf/lr_find.yaml's settings. The suggestions are kept in <dir>/lr_find/centres.json, so that a
 comparison run again plans the grids it planned; each test's curve is in <dir>/lr_find/<problem>-<optimizer>/."""

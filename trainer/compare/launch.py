@@ -7,6 +7,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from trainer.compare.plan import JobSpec, pair_choices
+from trainer.compare.select import check_unchanged
 from trainer.config.compose import quoted, quoted_literal
 from trainer.errors import TrainerError
 from trainer.files import write_atomically
@@ -22,6 +23,7 @@ def run_missing(cfg: DictConfig, directory: Path, specs: list[JobSpec]) -> None:
     and for the jobs no sweep of learning rates or seeds can name (a quasi-random search's trials, a later
     study's), one multirun per problem, each job a preset written into <directory>/presets, so that the
     launcher runs as many at once as it can."""
+    check_unchanged(directory, specs)
     missing = [spec for spec in specs if read_metrics(directory / spec.phase / spec.name) is None]
     if not missing:
         return

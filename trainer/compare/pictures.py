@@ -14,10 +14,11 @@ from trainer.compare.scores import performance_ratios
 from trainer.outputs.pictures import landscape_png, png
 
 
-def problem_pictures(problem: str, outcomes: list, config: DictConfig, metric: str) -> dict[str, bytes]:
-    """sensitivity_<problem>, curves_<problem> and, for one or two variables, paths_<problem>."""
+def problem_pictures(problem: str, outcomes: list, config: DictConfig, metric: str, grid: bool) -> dict[str, bytes]:
+    """sensitivity_<problem>, curves_<problem> and, for one or two variables, paths_<problem>; `grid`: whether
+    the tuning ran one grid of learning rates (else the sensitivity shows a search's or several studies' points)."""
     pictures = {
-        f"sensitivity_{problem}": sensitivity_png(problem, outcomes, metric),
+        f"sensitivity_{problem}": sensitivity_png(problem, outcomes, metric, grid),
         f"curves_{problem}": curves_png(problem, outcomes),
     }
     paths = tuned_paths(outcomes, config)
@@ -26,9 +27,9 @@ def problem_pictures(problem: str, outcomes: list, config: DictConfig, metric: s
     return pictures
 
 
-def sensitivity_png(problem: str, outcomes: list, metric: str) -> bytes:
-    """The final metric of each tuning run against its learning rate, a line per optimizer (its points alone
-    where a search drew other settings too, or studies repeated the search); failed runs are left out."""
+def sensitivity_png(problem: str, outcomes: list, metric: str, grid: bool) -> bytes:
+    """The final metric of each tuning run against its learning rate: a line per optimizer over one `grid`,
+    else its points; failed runs are left out."""
     figure = Figure(figsize=(6.5, 4.5))
     axes = figure.add_subplot()
     values = []
@@ -38,11 +39,8 @@ def sensitivity_png(problem: str, outcomes: list, metric: str) -> bytes:
         )
         if points:
             rates, finals = np.array(points).T
-            # a curve over one study's learning rates alone; the points of several, or of a search of more
-            tuned = outcome.tuned
-            curve = tuned is None or (len(tuned.settings) == 1 and len(tuned.study_bests) == 1)
             axes.plot(
-                rates, finals, marker="o", markersize=3, linestyle="-" if curve else "none", label=outcome.optimizer
+                rates, finals, marker="o", markersize=3, linestyle="-" if grid else "none", label=outcome.optimizer
             )
             values += [value for value in finals if math.isfinite(value)]
     axes.set_xscale("log")

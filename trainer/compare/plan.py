@@ -8,14 +8,15 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from omegaconf import DictConfig, ListConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from trainer.compare.search import check_search, trials
-from trainer.config.compose import group_choices
+from trainer.compare.search import check_search, searched, trials
+from trainer.config.compose import compose_config, group_choices
 from trainer.config.settings import did_you_mean
 from trainer.errors import ConfigError
 
 CENTRES = Path("lr_find", "centres.json")  # centre=lr_find: each pair's suggestion, by "<problem>-<optimizer>"
+STUDY_SEEDS = 1000  # a later study's tuning runs are seeded 1000 + its number, a seed no rerun of a setting has
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,23 @@ def check_settings(cfg: DictConfig) -> None:
         if not isinstance(cfg[key], (int, float)) or cfg[key] < (0 if key == "target" else 1):
             raise ConfigError(f"{key} must be a number >= {0 if key == 'target' else 1}; got {cfg[key]!r}")
     check_search(cfg)
+    check_searched_keys(cfg)
+
+
+def check_searched_keys(cfg: DictConfig) -> None:
+    """Under search=quasi_random, each searched key names a setting of the optimizer as the pair's jobs compose
+    it (a wrapper's inner optimizer chosen in `overrides` too): a misspelt key would fail every trial."""
+    if cfg.search != "quasi_random":
+        return
+    problem = cfg.problems[0]
+    for optimizer in cfg.optimizers:
+        if not searched(cfg, optimizer):
+            continue
+        choices = (f"{group}={choice}" for group, choice in pair_choices(cfg, problem, optimizer).items())
+        node = compose_config(*choices, *cfg.overrides, *cfg.problem_overrides.get(problem, [])).optimizer
+        for key in searched(cfg, optimizer):
+            if OmegaConf.select(node, key, default=KeyError) is KeyError:
+                raise ConfigError(f"search_spaces.{optimizer}.{key}: optimizer {optimizer} has no setting {key}")
 
 
 def problem_experiments() -> list[str]:
@@ -114,8 +132,7 @@ def target_of(cfg: DictConfig, problem: str) -> float:
 
 def tuning_jobs(cfg: DictConfig, directory: Path) -> list[JobSpec]:
     """Each pair's trials in each study (trainer/compare/search.py): centred as <directory>'s centres.json says,
-    where `centre` is set. Study s's jobs run with seed 0 for the first, `seeds` + s after it, a seed no rerun
-    of the tuned setting has."""
+    where `centre` is set. The first study's jobs run with seed 0, a later one's with STUDY_SEEDS + its number."""
     centres = json.loads((directory / CENTRES).read_text()) if cfg.centre else {}
     return [
         JobSpec(
@@ -123,7 +140,7 @@ def tuning_jobs(cfg: DictConfig, directory: Path) -> list[JobSpec]:
             p,
             o,
             tuple(settings.items()),
-            cfg.seeds + study if study else 0,
+            STUDY_SEEDS + study if study else 0,
             None if cfg.search == "grid" else trial,
             study,
         )

@@ -1,6 +1,6 @@
 """A comparison's report (trainer/compare/), written into its directory as report.md and PNGs and logged
 there as TensorBoard text and images. Per problem: what its seeds vary, a table of each optimizer's scores
-(trainer/compare/scores.py: its tuned learning rate, the final `sweep.metric` over the seeds with its
+(trainer/compare/scores.py: its tuned settings, the final `sweep.metric` over the seeds with its
 confidence interval, steps and seconds to the target, tuneability, a step's cost, its state's bytes, the
 winner or the tie), the learning-rate sensitivity, the loss curves with their seed bands, and for problems
 of one or two variables each optimizer's tuned path on the landscape; over all problems, AlgoPerf's
@@ -131,10 +131,10 @@ def introduction(cfg: DictConfig) -> str:
     )
     return (
         f"# Optimizer comparison\n\n{search_text(cfg)}, {cfg.steps} steps each; the target: a loss "
-        f"within {cfg.target:g} of the problem's least value (0 for classifiers){own_targets(cfg)}.{defaults} "
+        f"within {cfg.target:g} of the problem's least value (0 for a Keras model's){own_targets(cfg)}.{defaults} "
         "Each mean has its 95% bootstrap confidence interval over the seeds; the best mean is the winner where "
         "its interval overlaps no other's, and ties with those it overlaps. Tuneability is the share of the "
-        "tuning grid that reaches the target (DeepOBS); × SGD is a step's cost relative to SGD's. `scores.csv`, "
+        "tuning runs that reach the target (DeepOBS); × SGD is a step's cost relative to SGD's. `scores.csv`, "
         "`runs.csv` and `report.tex` hold the same numbers.\n"
     )
 
@@ -156,7 +156,9 @@ def write_report(directory: Path, cfg: DictConfig, tuned: dict) -> Path:
         sweep = config.sweep
         scores[problem] = problem_scores(outcomes, target_of(cfg, problem), sweep.metric, sweep.direction)
         runs += run_rows(problem, outcomes, sweep.metric, target_of(cfg, problem))
-        drawn = draw.problem_pictures(problem, outcomes, config, sweep.metric)
+        drawn = draw.problem_pictures(
+            problem, outcomes, config, sweep.metric, cfg.search == "grid" and cfg.studies == 1
+        )
         pictures.update(drawn)
         shown = "\n".join(f"![{name}]({name}.png)" for name in drawn)
         table = problem_table(scores[problem], sweep.metric, cfg.seeds, cfg.studies)

@@ -1,7 +1,7 @@
 """The scores of a comparison (trainer/compare/report.py), as optimizer benchmarks cite them, computed from
 its jobs: per problem and optimizer, the final `sweep.metric` over the seeds with its bootstrap confidence
-interval, the steps and seconds of steps to the target, DeepOBS' tuneability (the share of the tuning grid
-that reaches the target), the same metric at the optimizer's own learning rate (Crowded Valley's question:
+interval, the steps and seconds of steps to the target, DeepOBS' tuneability (the share of the tuning runs
+that reach the target), the same metric at the optimizer's own learning rate (Crowded Valley's question:
 is tuning worth it), the cost of a step relative to SGD's (DeepOBS' runtime overhead) and the optimizer
 state's bytes per parameter; over the problems, AlgoPerf's performance-profile score. A winner is marked only
 where its interval overlaps no other's; overlapping ones tie."""
@@ -129,7 +129,7 @@ def searched_scores(tuned) -> dict[str, float]:
 
 
 def tuneability(outcome, target: float) -> float:
-    """DeepOBS' question, how much of the grid works: the share of the tuning jobs whose final loss (a
+    """DeepOBS' question, how much of the tuning works: the share of the tuning jobs whose final loss (a
     scalar problem's objective) is within `target` of the least value."""
     finals = [job.metrics.get("objective", job.metrics.get("loss", math.nan)) - outcome.least for job in outcome.tuning]
     return float(np.mean([value <= target for value in finals])) if finals else math.nan

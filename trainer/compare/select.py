@@ -7,6 +7,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from trainer.compare.plan import JobSpec, Tuned, tuning_jobs
+from trainer.errors import ConfigError
 from trainer.outputs.jobs import Job, best_jobs, ranking, read_job
 
 
@@ -14,6 +15,23 @@ def read_spec_jobs(directory: Path, spec: JobSpec) -> list[Job]:
     """The job of `spec`, as a list: empty where it never started."""
     path = directory / spec.phase / spec.name
     return [read_job(path)] if (path / ".hydra").is_dir() else []
+
+
+def check_unchanged(directory: Path, specs: list[JobSpec]) -> None:
+    """A job already in `directory` whose name does not say its settings (a seed rerun, a quasi-random trial)
+    ran those its spec gives now; else the comparison's settings changed since (a search space, more studies,
+    another tuned setting), and one line names the job rather than a report mixing two protocols."""
+    for spec in specs:
+        if spec.phase == "tune" and spec.trial is None:
+            continue  # named by its learning rate
+        for job in read_spec_jobs(directory, spec):
+            for key, value in spec.settings:
+                ran = job.setting(f"optimizer.{key}")
+                if ran != value:
+                    raise ConfigError(
+                        f"{job.directory} ran with optimizer.{key}={ran!r}, but the comparison's settings now give "
+                        f"{value!r}: they changed since; run the comparison in a new directory (hydra.run.dir=...)"
+                    )
 
 
 def tuned_settings(directory: Path, cfg: DictConfig) -> dict[tuple[str, str], Tuned]:
