@@ -24,7 +24,7 @@ class JobSpec:
     phase: str  # tune, seeds, or defaults (the optimizer's own settings)
     problem: str  # a conf/model/ name, or a conf/experiment/ name that chooses its model
     optimizer: str  # a conf/optimizer/ name
-    settings: tuple[tuple[str, float], ...]  # its optimizer settings by key (learning_rate first); none: its own
+    settings: tuple[tuple[str, float | int], ...]  # its optimizer settings by key (learning_rate first); none: its own
     seed: int
     trial: int | None = None  # a quasi-random search's trial: the job is named by its number, not its rate
     study: int = 0  # the tuning study it belongs to (`studies`)
@@ -52,7 +52,7 @@ class JobSpec:
 class Tuned:
     """A (problem, optimizer)'s tuned settings: its median study's best job's, and each study's best metric."""
 
-    settings: tuple[tuple[str, float], ...]
+    settings: tuple[tuple[str, float | int], ...]
     study_bests: tuple[float, ...]
 
 

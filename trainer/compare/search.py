@@ -110,18 +110,18 @@ def search_text(cfg: DictConfig) -> str:
     span = list(cfg.learning_rates)
     rates = f"the ratio of {span} centred on each pair's lr_find suggestion (lr_find/)" if cfg.centre else span
     if cfg.search == "grid":
-        trials = f"learning rates log-spaced over {rates}"
+        points = f"learning rates log-spaced over {rates}"
     else:
         spaces = "; ".join(
             f"{name}: {space_text(searched(cfg, name))}" for name in cfg.optimizers if searched(cfg, name)
         )
-        trials = f"points of a scrambled Halton sequence: the learning rate log-uniform over {rates}" + (
+        points = f"points of a scrambled Halton sequence: the learning rate log-uniform over {rates}" + (
             f", and {spaces}" if spaces else ""
         )
     if cfg.studies == 1:
-        return f"{cfg.budget} tuning runs ({trials}) per optimizer and problem, {cfg.seeds} seeds of the best"
+        return f"{cfg.budget} tuning runs ({points}) per optimizer and problem, {cfg.seeds} seeds of the best"
     return (
-        f"{cfg.budget} tuning runs ({trials}) per optimizer and problem in each of {cfg.studies} studies (their "
+        f"{cfg.budget} tuning runs ({points}) per optimizer and problem in each of {cfg.studies} studies (their "
         f"own points and seed), {cfg.seeds} seeds of the median study's best"
     )
 

@@ -18,11 +18,7 @@ CONF_DIR = Path(str(files(CONF_MODULE)))
 def compose_config(*overrides: str, config_name: str = "config"):
     """conf/<config_name>.yaml composed with Hydra's override syntax, as `python -m trainer` would; inside a
     running app (trainer.compare's), on its search path, which holds a user's own `hydra.searchpath`."""
-    from hydra.core.global_hydra import GlobalHydra
-
-    if GlobalHydra.instance().is_initialized():
-        return compose(config_name, overrides=list(overrides))
-    with initialize_config_module(config_module=CONF_MODULE, version_base="1.3"):
+    with hydra_initialized():
         return compose(config_name, overrides=list(overrides))
 
 
@@ -32,11 +28,20 @@ def config_loader():
     outside an app one over the project's conf/."""
     from hydra.core.global_hydra import GlobalHydra
 
-    if GlobalHydra.instance().is_initialized():
+    with hydra_initialized():
         yield GlobalHydra.instance().config_loader()
+
+
+@contextmanager
+def hydra_initialized():
+    """Hydra as the running app set it up, or outside an app over the project's conf/."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    if GlobalHydra.instance().is_initialized():
+        yield
         return
     with initialize_config_module(config_module=CONF_MODULE, version_base="1.3"):
-        yield GlobalHydra.instance().config_loader()
+        yield
 
 
 def group_choices(group: str) -> list[str]:
