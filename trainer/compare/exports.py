@@ -78,16 +78,25 @@ def as_latex(scores: dict[str, dict[str, dict]], profile: dict[str, float]) -> s
     """One tabular per problem (an optimizer a row, the winner in bold) and one of the profile scores."""
     tables = []
     for problem, by_optimizer in scores.items():
-        head = " & ".join(["optimizer", *(title for title, _ in LATEX_COLUMNS.values())])
+        searched = {name: searched_text(score) for name, score in by_optimizer.items()}
+        extra = ["other settings"] if any(searched.values()) else []  # a search's, beside the learning rate
+        head = " & ".join(["optimizer", *(title for title, _ in LATEX_COLUMNS.values()), *extra])
         rows = []
         for name, score in by_optimizer.items():
             cells = [latex_number(score[key], spec) for key, (_, spec) in LATEX_COLUMNS.items()]
             label = f"\\textbf{{{name}}}" if score["winner"] == "winner" else name
-            rows.append(" & ".join([label.replace("_", "\\_"), *cells]) + " \\\\")
-        tables.append(tabular(problem.replace("_", "\\_"), "l" + "r" * len(LATEX_COLUMNS), head, rows))
+            texts = [searched[name].replace("_", "\\_")] if extra else []
+            rows.append(" & ".join([label.replace("_", "\\_"), *cells, *texts]) + " \\\\")
+        columns = "l" + "r" * len(LATEX_COLUMNS) + "l" * len(extra)
+        tables.append(tabular(problem.replace("_", "\\_"), columns, head, rows))
     rows = [f"{name.replace('_', chr(92) + '_')} & {value:.3f} \\\\" for name, value in profile.items()]
     tables.append(tabular("performance-profile score", "lr", "optimizer & score", rows))
     return "\n".join(tables)
+
+
+def searched_text(score: dict) -> str:
+    """The tuned settings besides the learning rate, as the report's table gives them."""
+    return ", ".join(f"{key[6:]} {value:.4g}" for key, value in score.items() if key.startswith("tuned_"))
 
 
 def tabular(caption: str, columns: str, head: str, rows: list[str]) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
-from trainer.compare.exports import run_rows, write_exports
+from trainer.compare.exports import run_rows, searched_text, write_exports
 from trainer.compare.outcomes import read_outcomes
 from trainer.compare.plan import target_of
 from trainer.compare.scores import TAU_MAX, problem_scores, profile_cost, profile_scores
@@ -60,7 +60,7 @@ def tuned_cell(score: dict) -> str:
     """The tuned learning rate, and after it the other tuned settings a search drew."""
     if not math.isfinite(score["learning_rate"]):
         return "every one failed"
-    searched = ", ".join(f"{key[6:]} {value:.4g}" for key, value in score.items() if key.startswith("tuned_"))
+    searched = searched_text(score)
     return cell(score["learning_rate"]) + (f" ({searched})" if searched else "")
 
 
