@@ -132,7 +132,7 @@ def test_a_quasi_random_study_repeated_reruns_its_median_studys_best_settings(tm
         median, chosen = bests[1]
         for seed in (1, 2):
             assert settings(tmp_path / "seeds" / f"booth-{optimizer}-seed{seed}", keys) == (chosen, seed)
-        searched = ", ".join(f"{key} {chosen[key]:.4g}" for key in keys[1:])
+        searched = ", ".join(f"{key} {chosen[key]:.6g}" for key in keys[1:])
         assert report[optimizer][1] == f"{chosen['learning_rate']:.3g} ({searched})"
         assert f" & {searched.replace('_', chr(92) + '_')} \\\\" in (tmp_path / "report.tex").read_text()
         assert report[optimizer][-2] == f"{median:.3g} [{bests[0][0]:.3g}, {bests[2][0]:.3g}]"

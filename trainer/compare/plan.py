@@ -69,6 +69,8 @@ def check_settings(cfg: DictConfig) -> None:
                 )
         if not cfg[key]:
             raise ConfigError(f"{key} is empty; choose from {', '.join(valid)}")
+    if isinstance(cfg.seeds, int) and cfg.seeds >= STUDY_SEEDS:
+        raise ConfigError(f"seeds must be below {STUDY_SEEDS}, the later studies' seeds; got {cfg.seeds}")
     for key in ("budget", "seeds", "steps", "log_every"):
         if not isinstance(cfg[key], int) or cfg[key] < 1:
             raise ConfigError(f"{key} must be an integer >= 1; got {cfg[key]!r}")

@@ -91,7 +91,7 @@ def trials(cfg: DictConfig, optimizer: str, study: int, centre: float | None) ->
         return [{"learning_rate": float(f"{rate:.3g}") if rounded else float(rate)} for rate in rates]
     from scipy.stats import qmc
 
-    space = {"learning_rate": [low, high, "log"], **searched(cfg, optimizer)}
+    space = {"learning_rate": [float(low), float(high), "log"], **searched(cfg, optimizer)}  # never integers
     points = qmc.Halton(len(space), scramble=True, rng=np.random.default_rng(study)).random(cfg.budget)
     return [{key: drawn(u, *space[key]) for key, u in zip(space, point)} for point in points]
 
@@ -102,7 +102,9 @@ def drawn(u: float, low, high, scale: str) -> float | int:
     value = SCALES[scale][0](u, low, high)
     if isinstance(low, int) and isinstance(high, int):
         return int(round(value))
-    return 1 - float(f"{1 - value:.4g}") if scale == "one_minus_log" else float(f"{value:.4g}")
+    if scale == "one_minus_log":
+        return float(f"{1 - float(f'{1 - value:.4g}'):.15g}")  # 0.7386, not 1 - 0.2614 = 0.7385999999999999
+    return float(f"{value:.4g}")
 
 
 def search_text(cfg: DictConfig) -> str:
