@@ -17,8 +17,9 @@ from trainer.config.compose import compose_config, quoted, quoted_literal
 from trainer.errors import ConfigError
 
 NASTY = 'it\'s a "comparison", \\ $x [1]=2'  # quotes, a backslash, a dollar, a comma, brackets, an equals sign
+# each trial builds its own program (its optimizer's settings are constants of it): traced alone, not XLA-compiled
 SEARCHED = ["optimizers=[sgd,lookahead]", "problems=[booth]", "budget=3", "seeds=2", "steps=20", "search=quasi_random",
-            "studies=3", "at_defaults=false"]  # fmt: skip
+            "studies=3", "at_defaults=false", "overrides=['trainer.jit_compile=false']"]  # fmt: skip
 SMALL = ["optimizers=[sgd,adam,rmsprop]", "problems=[booth,noisy_quadratic]", "budget=2", "seeds=2", "steps=30"]
 
 

@@ -66,31 +66,15 @@ def test_the_sample_is_reparameterised_and_evaluation_draws_without_advancing(ma
     assert np.array_equal(*evaluated) and np.array_equal(layer.seed_generator.state, trained)
 
 
-def test_a_short_run_lowers_the_loss_and_reports_the_test_loss(make_config, mnist, tmp_path):
-    cfg = make_config("experiment=mnist_vae", f"data.path={mnist}", *SHORT, "trainer.steps=30",
-                      "trainer.log_every=10", "optimizer.learning_rate=0.003")  # fmt: skip
-    metrics = train(cfg)
-
-    losses = [value for _, value in read_scalars(tmp_path / "run")["train/loss"]]
-    with np.load(mnist) as arrays:
-        images = arrays["x_train"] / 255
-    mean_image = images.reshape(len(images), -1).var(axis=0).sum()  # the loss of decoding any image as their mean
-    assert len(losses) == 3 and losses == sorted(losses, reverse=True)
-    assert metrics["loss"] < mean_image + 2 and metrics["test_loss"] < mean_image + 2, (metrics, mean_image)
-    assert json.loads((tmp_path / "run" / "metrics.json").read_text()) == metrics
-    exported = keras.models.load_model(tmp_path / "run" / "model.keras")  # its layer and loss registered
-    assert exported.get_layer("z").seed_generator.state.numpy().tolist() != [0, 0]
-
-
-def test_a_reused_run_ends_as_the_run_built_afresh(make_config, mnist, tmp_path):
+def test_a_short_run_lowers_the_loss_and_reports_it_and_a_reused_run_ends_as_the_run_built_afresh(make_config, mnist,
+                                                                                                 tmp_path):  # fmt: skip
     """Dropout's and the sample's seed generators are model variables: a reused run takes them from a fresh
     build of its own seed (trainer/loop/reuse.py), as it takes the weights."""
 
     def run(directory: str, *overrides: str) -> dict:
-        train(make_config("experiment=mnist_vae", f"data.path={mnist}", *SHORT, "trainer.steps=6",
-                          "trainer.log_every=3", "trainer.deterministic=true", *overrides,
-                          f"output_dir={tmp_path / directory}"))  # fmt: skip
-        return json.loads((tmp_path / directory / "metrics.json").read_text())
+        return train(make_config("experiment=mnist_vae", f"data.path={mnist}", *SHORT, "trainer.steps=30",
+                                 "trainer.log_every=10", "optimizer.learning_rate=0.003", "trainer.deterministic=true",
+                                 *overrides, f"output_dir={tmp_path / directory}"))  # fmt: skip
 
     REUSABLE.clear()
     afresh = run("afresh")
@@ -98,5 +82,14 @@ def test_a_reused_run_ends_as_the_run_built_afresh(make_config, mnist, tmp_path)
     reused = run("reused")
     assert len(REUSABLE.runs) == 1
     REUSABLE.clear()
-
     assert reused == afresh and other["loss"] != afresh["loss"]
+
+    losses = [value for _, value in read_scalars(tmp_path / "afresh")["train/loss"]]
+    with np.load(mnist) as arrays:
+        images = arrays["x_train"] / 255
+    mean_image = images.reshape(len(images), -1).var(axis=0).sum()  # the loss of decoding any image as their mean
+    assert len(losses) == 3 and losses == sorted(losses, reverse=True)
+    assert afresh["loss"] < mean_image + 2 and afresh["test_loss"] < mean_image + 2, (afresh, mean_image)
+    assert json.loads((tmp_path / "afresh" / "metrics.json").read_text()) == afresh
+    exported = keras.models.load_model(tmp_path / "afresh" / "model.keras")  # its layer and loss registered
+    assert exported.get_layer("z").seed_generator.state.numpy().tolist() != [0, 0]
