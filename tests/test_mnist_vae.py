@@ -91,5 +91,4 @@ def test_a_short_run_lowers_the_loss_and_reports_it_and_a_reused_run_ends_as_the
     assert len(losses) == 3 and losses == sorted(losses, reverse=True)
     assert afresh["loss"] < mean_image + 2 and afresh["test_loss"] < mean_image + 2, (afresh, mean_image)
     assert json.loads((tmp_path / "afresh" / "metrics.json").read_text()) == afresh
-    exported = keras.models.load_model(tmp_path / "afresh" / "model.keras")  # its layer and loss registered
-    assert exported.get_layer("z").seed_generator.state.numpy().tolist() != [0, 0]
+    keras.models.load_model(tmp_path / "afresh" / "model.keras")  # its layer and loss are registered

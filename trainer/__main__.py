@@ -18,7 +18,7 @@ import trainer.config.settings  # noqa: F401 (registers the schemas conf/ names)
 from trainer.cli import FULL_ERROR, exit_with, run_command
 from trainer.errors import DirectoryInUse, Interrupted, find_trainer_error
 from trainer.outputs.metrics import read_metrics, summarize, write_metrics
-from trainer.startup import import_tensorflow_quietly, use_compilation_cache
+from trainer.startup import start_tensorflow
 
 log = logging.getLogger(__name__)
 SINGLE_DEVICE = "tensorflow.distribute.get_strategy"  # conf/distribute/none.yaml
@@ -39,13 +39,6 @@ def task(cfg) -> float:
     except Exception as error:
         outcome = error
     return job_value(cfg, outcome)
-
-
-def start_tensorflow(cfg) -> None:
-    """Import TensorFlow as a job needs it: with the XLA cache `cfg` names (read once, at its import) and its
-    notices hidden."""
-    use_compilation_cache(cfg.trainer.compilation_cache)
-    import_tensorflow_quietly()
 
 
 def together(cfgs: list) -> list[float]:

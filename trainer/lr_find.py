@@ -23,7 +23,7 @@ from omegaconf import DictConfig, open_dict
 from trainer.cli import FULL_ERROR, exit_with, run_command
 from trainer.config.settings import LR_FIND_RULES, check_settings  # its import registers the schemas
 from trainer.errors import ConfigError, find_trainer_error, reported
-from trainer.startup import import_tensorflow_quietly, use_compilation_cache
+from trainer.startup import start_tensorflow
 
 log = logging.getLogger(__name__)
 SKIP_START = 10  # the points of the curve the steepest rule passes over
@@ -149,8 +149,7 @@ def curve_png(rates, losses, smoothed, suggestion: float, rule: str) -> bytes:
 
 @hydra.main(version_base="1.3", config_path="pkg://trainer.conf", config_name="lr_find")
 def app(cfg: DictConfig) -> float:
-    use_compilation_cache(cfg.trainer.compilation_cache)
-    import_tensorflow_quietly()
+    start_tensorflow(cfg)
     try:
         found = find_learning_rate(cfg)
     except Exception as error:  # one line, without Hydra's own about the job

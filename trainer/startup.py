@@ -103,3 +103,10 @@ def import_tensorflow_quietly() -> None:
     # TensorFlow's import leaves millions of objects that the collector would otherwise walk again at every
     # collection and at exit (about 1 s per process): set them aside as permanent.
     gc.freeze()
+
+
+def start_tensorflow(cfg) -> None:
+    """Import TensorFlow as a command's run needs it: with the XLA cache `cfg.trainer` names (read once, at its
+    import) and its notices hidden."""
+    use_compilation_cache(cfg.trainer.compilation_cache)
+    import_tensorflow_quietly()

@@ -8,7 +8,8 @@ metrics.json marks a run finished."""
 import numpy as np
 
 from trainer.actions.base import Action
-from trainer.loop.run import FINAL, variable_bytes
+from trainer.loop.reuse import variable_bytes
+from trainer.loop.run import FINAL
 from trainer.outputs.events import write_scalars
 from trainer.outputs.metrics import flat_metrics, write_metrics
 

@@ -16,11 +16,11 @@ points' cadence and the call's length are part of the program (trainer/loop/poin
 
 from collections import OrderedDict
 
+import numpy as np
 from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
 from trainer.config.record import dotted
-from trainer.loop.run import variable_bytes
 
 VALUES = (
     "output_dir",
@@ -78,6 +78,13 @@ def held_bytes(run) -> int:
     splits = (run.data.train, run.data.test, run.held_out)
     arrays = [array for split in splits if isinstance(split, tuple) for array in split]
     return sum(map(variable_bytes, variables)) + sum(getattr(array, "nbytes", 0) for array in arrays)
+
+
+def variable_bytes(variable) -> int:
+    """A variable's bytes (a Keras variable names its dtype, a tf.Variable's is a tf.DType). Here, not beside
+    `Run`: a job's population key imports this module before TensorFlow may be imported (its XLA cache flag)."""
+    dtype = getattr(variable.dtype, "as_numpy_dtype", variable.dtype)
+    return int(np.prod(variable.shape)) * np.dtype(dtype).itemsize
 
 
 REUSABLE = Reusable()

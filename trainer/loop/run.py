@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 from omegaconf import DictConfig, OmegaConf
 
@@ -70,12 +69,6 @@ class Run:
         if isinstance(train, tf.data.Dataset):  # streamed: the stream's first examples, read once
             return tuple(next(iter(train.take(size).batch(size))))
         return (None, None) if train is None else tuple(a[:size] for a in train)
-
-
-def variable_bytes(variable) -> int:
-    """A variable's bytes (a Keras variable names its dtype, a tf.Variable's is a tf.DType)."""
-    dtype = getattr(variable.dtype, "as_numpy_dtype", variable.dtype)
-    return int(np.prod(variable.shape)) * np.dtype(dtype).itemsize
 
 
 @dataclass(kw_only=True)
