@@ -42,26 +42,25 @@ def float64_parts(cfg) -> tuple:
     import tensorflow as tf
 
     from trainer.config.build import build
-    from trainer.config.checks import check_plugin
-    from trainer.task import Parts
+    from trainer.config.checks import check_plugins
+    from trainer.loop.build import build_parts
 
-    for key in ("data", "model", "loss", "task"):  # a refused setting gets the line a run gives it
-        check_plugin(cfg[key], key)
+    check_plugins(cfg, ("data", "model", "loss", "task"))  # a refused setting gets the line a run gives it
 
     floatx, policy = keras.config.floatx(), keras.mixed_precision.global_policy()
     keras.config.set_floatx("float64")
     keras.mixed_precision.set_global_policy("float64")
     try:
         keras.utils.set_random_seed(cfg.trainer.seed)
-        data, model, loss_fn = (build(cfg[key], key) for key in ("data", "model", "loss"))
+        parts = build_parts(cfg)
     finally:
         keras.config.set_floatx(floatx)
         keras.mixed_precision.set_global_policy(policy)
-    data = build(cfg.task, "task").check(Parts(data=data, model=model, loss_fn=loss_fn, metrics={})).data
-    if data.train is None:
-        return None, None, model, loss_fn
-    size = cfg.gradcheck.batch_size
-    return tf.constant(data.train[0][:size], tf.float64), data.train[1][:size], model, loss_fn
+    parts = build(cfg.task, "task").check(parts)
+    if parts.data.train is None:
+        return None, None, parts.model, parts.loss_fn
+    x, y = (examples[: cfg.gradcheck.batch_size] for examples in parts.data.train)
+    return tf.constant(x, tf.float64), y, parts.model, parts.loss_fn
 
 
 def largest_error(variable, gradient, loss, settings) -> float:

@@ -37,12 +37,17 @@ def check_config(cfg: DictConfig) -> None:
     monitors = ["loss", *cfg.metrics]
     if cfg.trainer.monitor not in monitors:
         raise ConfigError(f"trainer.monitor must be one of {', '.join(monitors)}; got {cfg.trainer.monitor!r}")
-    for section in PLUGIN_SECTIONS:
-        if cfg[section]:  # schedule=constant is empty
-            check_plugin(cfg[section], section)
+    check_plugins(cfg, PLUGIN_SECTIONS)
     for section in NAMED_PLUGINS:
         for name, node in cfg[section].items():
             check_plugin(node, f"{section}.{name}")
+
+
+def check_plugins(cfg: DictConfig, sections: tuple[str, ...]) -> None:
+    """`check_plugin` for each of the config's plugin `sections` that is set (schedule=constant is empty)."""
+    for section in sections:
+        if cfg[section]:
+            check_plugin(cfg[section], section)
 
 
 def check_known_sections(cfg: DictConfig) -> None:
