@@ -8,7 +8,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from trainer.compare.plan import CENTRES, pair_choices
+from trainer.compare.plan import CENTRES, pair_overrides
 from trainer.config.compose import compose_config, quoted_literal
 from trainer.files import write_atomically
 from trainer.lr_find import find_learning_rate
@@ -32,10 +32,5 @@ def find_centres(cfg: DictConfig, directory: Path) -> None:
 
 def pair_config(cfg: DictConfig, problem: str, optimizer: str, output_dir: Path) -> DictConfig:
     """conf/lr_find.yaml composed with the choices and overrides of the pair's jobs (trainer/compare/plan.py)."""
-    overrides = [
-        *(f"{group}={choice}" for group, choice in pair_choices(cfg, problem, optimizer).items()),
-        f"output_dir={quoted_literal(str(output_dir.resolve()))}",
-        *cfg.overrides,
-        *cfg.problem_overrides.get(problem, []),
-    ]
-    return compose_config(*overrides, config_name="lr_find")
+    output = f"output_dir={quoted_literal(str(output_dir.resolve()))}"
+    return compose_config(*pair_overrides(cfg, problem, optimizer), output, config_name="lr_find")

@@ -28,7 +28,7 @@ def run_rows(problem: str, outcomes: list, metric: str, target: float) -> list[d
     """A row per job of the problem's outcomes (trainer/compare/report.py): tuning runs, then seed runs."""
     rows = []
     for outcome in outcomes:
-        searched = [key for key, _ in outcome.tuned.settings[1:]] if outcome.tuned else []
+        searched = list(outcome.tuned.searched) if outcome.tuned else []
         curves = iter(outcome.curves)  # one per seed job that did not fail, in order
         for phase, jobs in (("tune", outcome.tuning), ("seeds", outcome.seeds), ("defaults", outcome.defaults)):
             for job in jobs:

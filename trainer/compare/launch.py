@@ -1,16 +1,19 @@
 """The comparison's jobs run: a phase's jobs without metrics.json, as `python -m trainer -m` multiruns in this
 process (trainer/compare/plan.py plans them). A finished comparison run again starts none, and a killed one
-starts what was left, the killed jobs resuming their checkpoints."""
+starts what was left, the killed jobs resuming their checkpoints; one whose settings changed since a job ran
+stops, naming it (`check_unchanged`)."""
 
 from pathlib import Path
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from trainer.compare.plan import JobSpec, pair_choices
-from trainer.compare.select import check_unchanged
+from trainer.compare.select import read_spec_jobs
 from trainer.config.compose import quoted, quoted_literal
-from trainer.errors import TrainerError
+from trainer.errors import ConfigError, TrainerError
 from trainer.files import write_atomically
+from trainer.outputs.jobs import Job
 from trainer.outputs.metrics import read_metrics
 
 PRESETS = "compare_job"  # the config group of the jobs' presets under another launcher, in <dir>/presets
@@ -32,12 +35,41 @@ def run_missing(cfg: DictConfig, directory: Path, specs: list[JobSpec]) -> None:
     for spec in missing:
         problems.setdefault(spec.problem, []).append(spec)
     for problem, specs in problems.items():
-        swept = [spec for spec in specs if cfg.launcher == "trainer" and spec.swept]
-        for optimizers, values in sweeps(swept):
+        sweepable = {spec: cfg.launcher == "trainer" and spec.swept for spec in specs}
+        for optimizers, values in sweeps([spec for spec in specs if sweepable[spec]]):
             multirun(cfg, directory, specs[0].phase, sweep_overrides(cfg, optimizers, values), problem)
-        presets = [spec for spec in specs if spec not in swept]
+        presets = [spec for spec in specs if not sweepable[spec]]
         if presets:
             multirun(cfg, directory, specs[0].phase, preset_overrides(cfg, directory, presets), problem)
+
+
+def check_unchanged(directory: Path, specs: list[JobSpec]) -> None:
+    """A job already in `directory` whose name does not say its settings (a seed rerun, a quasi-random trial, a
+    later study's) ran the optimizer settings and seed its spec gives now; else the comparison's settings changed
+    since (a search space, more studies, another tuned setting), and one line names the job rather than a
+    report mixing two protocols."""
+    for spec in specs:
+        if spec.phase == "tune" and spec.swept:
+            continue  # named by its learning rate, at seed 0
+        expected = {f"optimizer.{key}": value for key, value in spec.settings} | {"trainer.seed": spec.seed}
+        for job in read_spec_jobs(directory, spec):
+            ran = ran_settings(job, list(expected))
+            changed = next((key for key in expected if ran and ran[key] != expected[key]), None)
+            if changed:
+                raise ConfigError(
+                    f"{job.directory} ran with {changed}={ran[changed]!r}, but the comparison's settings now give "
+                    f"{expected[changed]!r}: they changed since; run the comparison in a new directory"
+                )
+
+
+def ran_settings(job: Job, keys: list[str]) -> dict | None:
+    """The settings `keys` the job ran with; None for a job killed as Hydra wrote its config, which runs again."""
+    try:
+        return {key: job.setting(key) for key in keys}
+    except (OSError, KeyError, yaml.YAMLError):
+        if read_metrics(job.directory) is None:
+            return None
+        raise ConfigError(f"{job.directory}: its .hydra/config.yaml cannot be read; move the job away") from None
 
 
 def sweeps(specs: list[JobSpec]) -> list[tuple[list[str], list[JobSpec]]]:

@@ -52,8 +52,18 @@ class JobSpec:
 class Tuned:
     """A (problem, optimizer)'s tuned settings: its median study's best job's, and each study's best metric."""
 
-    settings: tuple[tuple[str, float | int], ...]
-    study_bests: tuple[float, ...]
+    settings: tuple[tuple[str, float | int], ...]  # the learning rate first
+    study_bests: tuple[float, ...]  # best first
+
+    @property
+    def searched(self) -> dict[str, float | int]:
+        """The tuned settings besides the learning rate."""
+        return dict(self.settings[1:])
+
+    @property
+    def study_metric(self) -> float:
+        """The median study's best metric: of an even number of studies, the worse middle one's."""
+        return self.study_bests[len(self.study_bests) // 2]
 
 
 def check_settings(cfg: DictConfig) -> None:
@@ -71,7 +81,7 @@ def check_settings(cfg: DictConfig) -> None:
             raise ConfigError(f"{key} is empty; choose from {', '.join(valid)}")
     if isinstance(cfg.seeds, int) and cfg.seeds >= STUDY_SEEDS:
         raise ConfigError(f"seeds must be below {STUDY_SEEDS}, the later studies' seeds; got {cfg.seeds}")
-    for key in ("budget", "seeds", "steps", "log_every"):
+    for key in ("budget", "seeds", "studies", "steps", "log_every"):
         if not isinstance(cfg[key], int) or cfg[key] < 1:
             raise ConfigError(f"{key} must be an integer >= 1; got {cfg[key]!r}")
     rates = cfg.learning_rates
@@ -104,8 +114,7 @@ def check_searched_keys(cfg: DictConfig) -> None:
     for optimizer in cfg.optimizers:
         if not searched(cfg, optimizer):
             continue
-        choices = (f"{group}={choice}" for group, choice in pair_choices(cfg, problem, optimizer).items())
-        node = compose_config(*choices, *cfg.overrides, *cfg.problem_overrides.get(problem, [])).optimizer
+        node = compose_config(*pair_overrides(cfg, problem, optimizer)).optimizer
         for key in searched(cfg, optimizer):
             if OmegaConf.select(node, key, default=KeyError) is KeyError:
                 raise ConfigError(f"search_spaces.{optimizer}.{key}: optimizer {optimizer} has no setting {key}")
@@ -125,6 +134,13 @@ def pair_choices(cfg: DictConfig, problem: str, optimizer: str) -> dict[str, str
     if problem in cfg.data_problems or problem in group_choices("model"):
         return {"experiment": cfg.data_problems.get(problem, "scalar"), "model": problem, "optimizer": optimizer}
     return {"experiment": problem, "optimizer": optimizer}
+
+
+def pair_overrides(cfg: DictConfig, problem: str, optimizer: str) -> list[str]:
+    """The trainer overrides every job of the pair takes: its group choices, the comparison's `overrides`, then
+    the problem's own."""
+    choices = [f"{group}={choice}" for group, choice in pair_choices(cfg, problem, optimizer).items()]
+    return [*choices, *cfg.overrides, *cfg.problem_overrides.get(problem, [])]
 
 
 def target_of(cfg: DictConfig, problem: str) -> float:

@@ -119,12 +119,11 @@ def searched_scores(tuned) -> dict[str, float]:
     study with the least and greatest of the studies' (one study: its best run's metric, thrice)."""
     if tuned is None:
         return {"study_metric": math.nan, "study_metric_low": math.nan, "study_metric_high": math.nan}
-    bests = tuned.study_bests  # best first
     return {
-        **{f"tuned_{key}": float(value) for key, value in tuned.settings if key != "learning_rate"},
-        "study_metric": bests[len(bests) // 2],
-        "study_metric_low": min(bests),
-        "study_metric_high": max(bests),
+        **{f"tuned_{key}": float(value) for key, value in tuned.searched.items()},
+        "study_metric": tuned.study_metric,
+        "study_metric_low": min(tuned.study_bests),
+        "study_metric_high": max(tuned.study_bests),
     }
 
 

@@ -5,6 +5,8 @@ for it, each over [low, high] on a linear, log or one_minus_log scale) from a sc
 study of `studies` scrambles its own, seeded by its number, so that a comparison resumed draws the same trials."""
 
 import math
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 from omegaconf import DictConfig, ListConfig
@@ -14,11 +16,23 @@ from trainer.config.settings import did_you_mean
 from trainer.errors import ConfigError
 
 SEARCHES = ("grid", "quasi_random")
-SCALES = {  # scale -> (its value from a point u in [0, 1) of [low, high], what its bounds must be)
-    "linear": (lambda u, low, high: low + u * (high - low), "low <= high"),
-    "log": (lambda u, low, high: low * (high / low) ** u, "0 < low <= high"),
+
+
+class Scale(NamedTuple):
+    value: Callable  # (u, low, high) -> the value at u in [0, 1) of [low, high]
+    fits: Callable  # (low, high) -> whether the bounds suit the scale
+    needs: str  # what fits asks, for its message
+
+
+SCALES = {
+    "linear": Scale(lambda u, low, high: low + u * (high - low), lambda low, high: low <= high, "low <= high"),
+    "log": Scale(lambda u, low, high: low * (high / low) ** u, lambda low, high: 0 < low <= high, "0 < low <= high"),
     # 1 - value log-uniform: betas and momenta, whose effect is their distance from 1
-    "one_minus_log": (lambda u, low, high: 1 - (1 - low) * ((1 - high) / (1 - low)) ** u, "low <= high < 1"),
+    "one_minus_log": Scale(
+        lambda u, low, high: 1 - (1 - low) * ((1 - high) / (1 - low)) ** u,
+        lambda low, high: low <= high < 1,
+        "low <= high < 1",
+    ),
 }
 
 
@@ -26,8 +40,6 @@ def check_search(cfg: DictConfig) -> None:
     """One line naming the key and what is valid, for the first search setting that cannot work."""
     if cfg.search not in SEARCHES:
         raise ConfigError(f"search must be one of {', '.join(SEARCHES)}; got {cfg.search!r}")
-    if not isinstance(cfg.studies, int) or cfg.studies < 1:
-        raise ConfigError(f"studies must be an integer >= 1; got {cfg.studies!r}")
     optimizers = group_choices("optimizer")
     for optimizer, space in cfg.search_spaces.items():
         key = f"search_spaces.{optimizer}"
@@ -52,8 +64,8 @@ def check_bounds(key: str, bounds) -> None:
     ):
         raise ConfigError(f"{key} must be {valid}; got {bounds!r}")
     low, high, scale = bounds
-    if not {"linear": low <= high, "log": 0 < low <= high, "one_minus_log": low <= high < 1}[scale]:
-        raise ConfigError(f"{key}: a {scale} range needs {SCALES[scale][1]}; got [{low}, {high}]")
+    if not SCALES[scale].fits(low, high):
+        raise ConfigError(f"{key}: a {scale} range needs {SCALES[scale].needs}; got [{low}, {high}]")
 
 
 def flat(space: DictConfig, prefix: str = "") -> dict:
@@ -99,7 +111,7 @@ def trials(cfg: DictConfig, optimizer: str, study: int, centre: float | None) ->
 def drawn(u: float, low, high, scale: str) -> float | int:
     """The value at `u` of [low, high] on `scale`, to 4 significant digits (of 1 - value on one_minus_log: of a
     beta of 0.99986, the 1.4e-4 that matters); an integer where both bounds are."""
-    value = SCALES[scale][0](u, low, high)
+    value = SCALES[scale].value(u, low, high)
     if isinstance(low, int) and isinstance(high, int):
         return int(round(value))
     if scale == "one_minus_log":
@@ -124,7 +136,7 @@ def search_text(cfg: DictConfig) -> str:
         return f"{cfg.budget} tuning runs ({points}) per optimizer and problem, {cfg.seeds} seeds of the best"
     return (
         f"{cfg.budget} tuning runs ({points}) per optimizer and problem in each of {cfg.studies} studies (their "
-        f"own points and seed), {cfg.seeds} seeds of the median study's best"
+        f"own seed{'' if cfg.search == 'grid' else ' and points'}), {cfg.seeds} seeds of the median study's best"
     )
 
 
