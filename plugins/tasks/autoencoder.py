@@ -3,24 +3,21 @@ targets are its inputs: `check` makes every split's examples (x, x), the labels 
 unused, so that the loop batches, and evaluation reads, the images as targets as it would labels. In memory
 the targets are the inputs' own array, 8-bit images (`Pixels`) included, which the loop converts per batch
 (trainer/loop/batching.py). It reports the test split's loss (test_loss in metrics.json, test/loss in
-TensorBoard) and saves model.keras as a classifier does (plugins/tasks/classification.py); it draws no
-pictures, which for a classifier are its misclassified examples and confusion matrix."""
+TensorBoard) and saves model.keras as any Keras model's task (plugins/tasks/keras_model.py); it draws no
+pictures."""
 
 import dataclasses
 
-from trainer.plugins.tasks.classification import ClassificationTask
+from trainer.plugins.tasks.keras_model import KerasModelTask
 
 from trainer.data import is_stream
 
 
-class AutoencoderTask(ClassificationTask):
+class AutoencoderTask(KerasModelTask):
     def check(self, parts):
         data = parts.data
         targets = {split: inputs_as_targets(getattr(data, split)) for split in ("train", "test")}
         return dataclasses.replace(parts, data=dataclasses.replace(data, **targets))
-
-    def pictures(self, run, loop) -> dict[str, bytes]:
-        return {}
 
 
 def inputs_as_targets(examples):

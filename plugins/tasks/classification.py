@@ -1,25 +1,21 @@
-"""A Keras classifier trained on data: the report evaluates the test split (test_<metric> in metrics.json,
-test/<metric> in TensorBoard at the step reached); the model is compiled with the run's optimizer and loss
-and saved as <run dir>/model.keras, so that `keras.models.load_model` gives it back with the optimizer's
-state; the pictures are the misclassified test examples (for images) and the confusion matrix, of the first
+"""A Keras classifier trained on data, reported and saved as any Keras model (plugins/tasks/keras_model.py):
+the pictures are the misclassified test examples (for images) and the confusion matrix, of the first
 PICTURED examples where the test split is streamed. Before anything is built further, the labels are checked
 against the model's outputs: a label past them would train on nonsense (or NaN) rather than fail."""
 
 import dataclasses
 
 import numpy as np
+from trainer.plugins.tasks.keras_model import KerasModelTask
 
 from trainer.data import checked_examples, held_in_memory, is_stream
 from trainer.errors import DataError
-from trainer.files import replacing
-from trainer.outputs.events import write_scalars
 from trainer.outputs.pictures import confusion_png, misclassified_png
-from trainer.task import Task
 
 PICTURED = 10000  # the test examples of a streamed split that the pictures show
 
 
-class ClassificationTask(Task):
+class ClassificationTask(KerasModelTask):
     def check(self, parts):
         """Labels past the model's outputs are refused: at start where they are known (in-memory, or a stream
         whose plugin counted them), else as a stream reads them."""
@@ -39,14 +35,6 @@ class ClassificationTask(Task):
         }
         return dataclasses.replace(parts, data=dataclasses.replace(parts.data, **checked))
 
-    def report(self, run, loop) -> dict:
-
-        if run.data.test is None:
-            return {}
-        test = run.evaluate(run.data.test, run.cfg.trainer.eval_batch_size)
-        write_scalars({f"test/{name}": value for name, value in test.items()}, loop.done)
-        return {f"test_{name}": value for name, value in test.items()}
-
     def pictures(self, run, loop) -> dict[str, bytes]:
         import tensorflow as tf
 
@@ -62,15 +50,6 @@ class ClassificationTask(Task):
             pictures["misclassified"] = misclassified_png(x, y, predicted)
         pictures["confusion_matrix"] = confusion_png(tf.math.confusion_matrix(y, predicted, logits.shape[-1]).numpy())
         return pictures
-
-    def export(self, run) -> None:
-        with replacing(run.output_dir / "model.keras") as temporary:
-            self.callback_model(run).save(temporary)
-
-    def callback_model(self, run):
-        if getattr(run.model, "optimizer", None) is not run.optimizer:
-            run.model.compile(optimizer=run.optimizer, loss=run.loss_fn)
-        return run.model
 
 
 def label_classes(examples, stated: int | None) -> int | None:
