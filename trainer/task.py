@@ -1,6 +1,7 @@
 """The contract of a task: what differs between kinds of experiment, so that the run loop and its actions
 never ask what kind of model they train. A task is a plugin (plugins/tasks/, conf/task/), chosen by the
-experiment preset: `scalar` for a function of a few variables, `classification` for a Keras model on data.
+experiment preset: `scalar` for a function of a few variables, `classification` for a Keras classifier on
+data, `autoencoder` for a Keras model that gives back its inputs.
 
 It checks the run's parts (built from the config's sections by the loop) fit it, adds its own values to
 each log point, reports its final numbers, draws its pictures, exports what it trained, and draws a sweep's

@@ -76,8 +76,8 @@ def held_bytes(run) -> int:
     that does not tell its bytes counts none)."""
     variables = [*run.model.variables, *run.optimizer.variables]
     splits = (run.data.train, run.data.test, run.held_out)
-    arrays = [array for split in splits if isinstance(split, tuple) for array in split]
-    return sum(map(variable_bytes, variables)) + sum(getattr(array, "nbytes", 0) for array in arrays)
+    arrays = {id(array): array for split in splits if isinstance(split, tuple) for array in split}  # (x, x) once
+    return sum(map(variable_bytes, variables)) + sum(getattr(array, "nbytes", 0) for array in arrays.values())
 
 
 def variable_bytes(variable) -> int:
