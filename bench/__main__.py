@@ -3,7 +3,7 @@
 python -m bench                                   # real MNIST from ../shared/data/mnist/mnist.npz if there
 python -m bench --data PATH/mnist.npz --out docs/benchmarks.md
 python -m bench --quick --out /tmp/bench.md       # a smoke test: one repeat, 4 Optuna trials, no time-to-accuracy
-                                                  # run or comparison
+                                                  # run, comparison, uncached MNIST run or population sweeps
 """
 
 import argparse
@@ -28,7 +28,9 @@ def parse_args():
     )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md", help="markdown file to write")
     parser.add_argument(
-        "--quick", action="store_true", help="one repeat each, 4 Optuna trials, no time-to-accuracy run or comparison"
+        "--quick",
+        action="store_true",
+        help="one repeat each, 4 Optuna trials; no time-to-accuracy run, comparison, uncached run or population sweep",
     )
     return parser.parse_args()
 
@@ -105,9 +107,9 @@ def main():
         sections.append(time_to_accuracy_section(str(data_path), data_name, max_epochs=10, repeats=repeats))
     sections += [
         startup_section(more),
-        mnist_process_section(str(data_path), data_name, repeats),
+        mnist_process_section(str(data_path), data_name, repeats, uncached=not args.quick),
         sweep_section(repeats, optuna_trials=4 if args.quick else 20),
-        population_section(str(data_path), data_name, repeats, seeds=2 if args.quick else SEEDS),
+        population_section(str(data_path), data_name, repeats, seeds=2 if args.quick else SEEDS, sweeps=not args.quick),
         memory_section(str(data_path), data_name),
         mirrored_section(str(data_path), data_name, repeats, steps=50 if args.quick else 200),
         diagnostics_section(str(data_path), data_name, repeats),

@@ -39,7 +39,9 @@ def mnist_run(data_path: str, cache: str) -> tuple[str, ...]:
     )
 
 
-def mnist_process_section(data_path: str, data_name: str, repeats: int) -> Section:
+def mnist_process_section(data_path: str, data_name: str, repeats: int, uncached: bool = True) -> Section:
+    """The whole-process figures; `uncached` adds a run compiling its XLA programs anew (--quick leaves it out,
+    and the untimed run that fills the cache for the others)."""
     learning_rate = config("experiment=mnist").optimizer.learning_rate  # the preset's, for the script too
     commands = {
         'python -c "import tensorflow"': lambda: IMPORT_TENSORFLOW,
@@ -53,13 +55,16 @@ def mnist_process_section(data_path: str, data_name: str, repeats: int) -> Secti
         f"python -m trainer experiment=mnist trainer.epochs={MNIST_EPOCHS}": lambda: mnist_run(data_path, cache),
         "... with trainer.compilation_cache=null": lambda: mnist_run(data_path, "null"),
     }
+    if not uncached:
+        del commands["... with trainer.compilation_cache=null"]
     cache = tempfile.mkdtemp()
-    seconds_until(None, *mnist_run(data_path, cache))  # fills the compilation cache, as an earlier run would
+    if uncached:
+        seconds_until(None, *mnist_run(data_path, cache))  # fills the compilation cache, as an earlier run would
     seconds = {command: [] for command in commands}
     for _ in range(repeats):  # the commands in turn, so that the machine's drift touches all alike
         for command, args in commands.items():
             seconds[command].append(seconds_until(None, *args()))
-    imported, script, run, uncached = (statistics.median(values) for values in seconds.values())
+    imported, script, run, *_ = medians = [statistics.median(values) for values in seconds.values()]
     training, compiling = training_seconds(data_path, repeats)
     floor = imported + training + compiling
     section = Section(
@@ -72,10 +77,7 @@ def mnist_process_section(data_path: str, data_name: str, repeats: int) -> Secti
         "The trainer's runs load their XLA programs from a compilation cache that an untimed run filled first, "
         "as any earlier run on the machine would (the default); the last row compiles them anew.",
         ["command", "seconds", "× the Keras script"],
-        [
-            [command, f"{value:.2f}", f"{value / script:.2f}"]
-            for command, value in zip(commands, (imported, script, run, uncached))
-        ],
+        [[command, f"{value:.2f}", f"{value / script:.2f}"] for command, value in zip(commands, medians)],
     )
     section.targets = [
         (
