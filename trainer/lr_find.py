@@ -101,7 +101,7 @@ def write_curve(directory: Path, rates, losses, smoothed, suggestion: float, rul
     import tensorflow as tf
 
     from trainer.files import write_atomically
-    from trainer.outputs.events import write_scalars
+    from trainer.outputs.events import write_points
     from trainer.outputs.pictures import log_png
 
     table = io.StringIO()
@@ -115,8 +115,9 @@ def write_curve(directory: Path, rates, losses, smoothed, suggestion: float, rul
     try:
         with writer.as_default():
             tags = ("lr_find/learning_rate", "lr_find/loss", "lr_find/smoothed_loss")
-            for step, values in enumerate(zip(rates, losses, smoothed), 1):
-                write_scalars(dict(zip(tags, values)), step)
+            write_points(
+                [(step, dict(zip(tags, values))) for step, values in enumerate(zip(rates, losses, smoothed), 1)]
+            )
             log_png("lr_find", picture, len(rates))
     finally:
         writer.close()

@@ -6,9 +6,9 @@ the seconds spent in steps (`time/step_seconds`, tracing and compiling apart: `t
 
 import logging
 
-from trainer.actions.base import Action, log_scalars
+from trainer.actions.base import Action
 from trainer.loop.run import STEP_SECONDS
-from trainer.outputs.events import write_scalars
+from trainer.outputs.events import write_points, write_scalars
 from trainer.outputs.progress import Progress
 
 log = logging.getLogger("trainer.train")
@@ -47,15 +47,15 @@ class TrainScalars(Action):
         share = (loop.step_seconds - started) / max(loop.done - start, 1)
         self.rate = share if loop.done > start else self.rate
         points = run.points.read(int(loop.outputs[2]))
-        for step, values in points:
-            self.write(loop, step, values, started + share * (step - start))
+        timed = [(step, values, started + share * (step - start)) for step, values in points]
         if loop.done == run.total_steps and (not points or points[-1][0] != loop.done):
-            self.log(run, loop, float(loop.outputs[0]))
+            timed.append(self.last_point(run, loop, float(loop.outputs[0])))
+        self.write(loop, timed)
         self.since = loop.done, loop.step_seconds
 
     def end(self, run, loop) -> None:
         if "train/loss" not in loop.logs:  # a checkpoint of trainer 0.1, which kept no logs, and no step since
-            self.log(run, loop, 0.0)
+            self.write(loop, [self.last_point(run, loop, 0.0)])
         if loop.done:
             log.info(
                 "%d steps in %.3g s of compiled calls (%.3g ms a step), after %.3g s of tracing and compiling",
@@ -65,12 +65,15 @@ class TrainScalars(Action):
                 loop.compile_seconds,
             )
 
-    def log(self, run, loop, gradient_norm: float) -> None:
+    def last_point(self, run, loop, gradient_norm: float) -> tuple[int, dict, float]:
         """The run's last point, of the steps since the one before, read here; the run ends, so its windows
         need no restart (the Keras callbacks read them after)."""
         values = {tag: float(value) for tag, value in run.points.values(gradient_norm).items()}
-        self.write(loop, loop.done, values, loop.step_seconds)
+        return loop.done, values, loop.step_seconds
 
-    def write(self, loop, step: int, values: dict, step_seconds: float) -> None:
-        log_scalars(loop, {**values, STEP_SECONDS: step_seconds}, step)
-        self.progress.update(step, step_seconds, values)
+    def write(self, loop, timed: list[tuple[int, dict, float]]) -> None:
+        """The points (step, values, seconds of steps up to it), written at once, shown and kept in order."""
+        write_points([(step, {**values, STEP_SECONDS: seconds}) for step, values, seconds in timed])
+        for step, values, seconds in timed:
+            loop.logs.update({**values, STEP_SECONDS: seconds})
+            self.progress.update(step, seconds, values)

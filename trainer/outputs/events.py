@@ -19,24 +19,64 @@ def write_scalars(values: dict, step: int) -> None:
     protobuf, the protobuf built here. `tf.summary.scalar` costs 0.2 ms a tag, TensorBoard's `scalar_pb` 30 us a
     tag, and `tf.summary.experimental.write_raw_pb` adds three operations to the write (its `record_if`,
     which the project never sets): most of a short run's logging, which writes a point every few steps."""
+    write_points([(step, values)])
+
+
+def write_points(points: list[tuple[int, dict]]) -> None:
+    """Each (step, values) of `points` as `write_scalars` writes it, in order; several in one call of a compiled
+    loop of writes, traced once a process: an operation a point cost a run of 100 points 12 ms, the loop 4.5."""
     import tensorflow as tf
+    from tensorflow.python.ops.summary_ops_v2 import _summary_state  # the default writer, which tf.summary's
+    # own writes read too
+
+    if _summary_state.writer is None or not points:  # none, or a no-op writer's (a worker that does not write)
+        return
+    writer = _summary_state.writer._resource
+    if len(points) == 1:
+        ((step, values),) = points
+        tf.raw_ops.WriteRawProtoSummary(writer=writer, step=step, tensor=summary_proto(values))
+        return
+    steps, protos = zip(*((step, summary_proto(values)) for step, values in points))
+    compiled_writes()(writer, tf.constant(steps, tf.int64), tf.constant(protos))
+
+
+def summary_proto(values: dict) -> bytes:
+    """The serialized Summary of `values`, each a float32 scalar with the Scalars dashboard's metadata."""
     from tensorboard.compat.proto.summary_pb2 import Summary
     from tensorboard.compat.proto.tensor_pb2 import TensorProto
     from tensorboard.compat.proto.tensor_shape_pb2 import TensorShapeProto
     from tensorboard.compat.proto.types_pb2 import DT_FLOAT
-    from tensorflow.python.ops.summary_ops_v2 import _summary_state  # the default writer, which tf.summary's
-    # own writes read too
 
-    if _summary_state.writer is None:  # none, or a no-op writer's (a worker that does not write)
-        return
     scalar = TensorShapeProto()  # no dimensions
     summary = Summary(value=[
         Summary.Value(tag=tag, metadata=scalar_metadata(),
                       tensor=TensorProto(dtype=DT_FLOAT, tensor_shape=scalar, float_val=[float(value)]))
         for tag, value in values.items()
     ])  # fmt: skip
-    writer = _summary_state.writer._resource
-    tf.raw_ops.WriteRawProtoSummary(writer=writer, step=step, tensor=summary.SerializeToString())
+    return summary.SerializeToString()
+
+
+@functools.cache
+def compiled_writes():
+    """`writes(writer, steps, protos)`: each serialized Summary of `protos` at its step, in order."""
+    import tensorflow as tf
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([], tf.resource),
+            tf.TensorSpec([None], tf.int64),
+            tf.TensorSpec([None], tf.string),
+        ],
+        autograph=False,
+    )
+    def writes(writer, steps, protos):
+        def write(index):
+            tf.raw_ops.WriteRawProtoSummary(writer=writer, step=steps[index], tensor=protos[index])
+            return [index + 1]
+
+        tf.while_loop(lambda index: index < tf.size(steps), write, [tf.constant(0)])
+
+    return writes
 
 
 @functools.cache
