@@ -1,7 +1,8 @@
 """The contract every optimizer YAML in conf/optimizer/ must pass: it instantiates, runs inside the
-compiled train loop, converges on a quadratic and on Rosenbrock within its stated budget, survives a
-`get_config` round trip, its slots are saved and restored by a checkpoint, and each shared option
-(clipnorm, ..., use_ema, gradient_accumulation_steps) either acts as Keras documents or is refused at start.
+compiled train loop, converges on Rosenbrock within its stated budget (on the tutorial quadratic at its own
+scalar rate: tests/test_cli.py), survives a `get_config` round trip, its slots are saved and restored by a
+checkpoint, and each shared option (clipnorm, ..., use_ema, gradient_accumulation_steps) either acts as Keras
+documents or is refused at start.
 A new optimizer is tested by adding its YAML; it gets the default budget unless it states its own here."""
 
 from dataclasses import dataclass
@@ -49,24 +50,6 @@ class Budget:
         ]
 
 
-# 2x^2 + x + 3 from x = 5, minimum -0.25.
-QUADRATIC = {
-    "default": Budget(0.1),
-    "lion": Budget(0.001),  # sign steps of exactly lr: it hovers lr away from the minimum
-    "lamb": Budget(0.001, initial=(-5.0,)),  # steps relative to |x|: it cannot cross 0, so start on the minimum's side
-    # Ends on x, the uniform average of every iterate since the start: the start's weight fades as 1/steps.
-    "schedule_free_adamw": Budget(0.01, steps=400_000),
-    "sam": Budget(0.1, extra=("optimizer.rho=0.001",)),  # its fixed point lies about rho/4 from the minimum
-    "lbfgs": Budget(1.0, steps=20),  # up to 20 iterations with a line search in each step
-    # Frank-Wolfe in the ball |x| <= lambda_, which must hold the minimum; its step is 1 - lr (TFA's meaning), and
-    # at a constant step it hovers about (1 - lr)(lambda_ +- x) around an interior minimum: 3e-5 measured.
-    "conditional_gradient": Budget(0.9995, extra=("optimizer.lambda_=1.0",)),
-    # Its weight decay (0.01) balances the gradient off the minimum: 2e-4 away at 0.01, 6e-4 at 0.03, 1.9e-3 at 0.1.
-    "soap": Budget(0.01),
-    # Averaged from the start, the start's weight fades only as 1/snapshots (0.19 away after 1000 steps); averaged over
-    # the last quarter, as the paper, it ends on Adam's minimum.
-    "swa": Budget(0.1, extra=("optimizer.start_averaging=15000",)),
-}
 # Rosenbrock from (-1.2, 1), minimum (1, 1).
 ROSENBROCK = {
     "default": Budget(0.001, tolerance=1e-2),
@@ -99,14 +82,6 @@ ROSENBROCK = {
     "sophia": Budget(0.01, tolerance=1e-2),
     "swa": Budget(0.001, tolerance=1e-2, extra=("optimizer.start_averaging=15000",)),  # from the start: 0.6 away
 }
-
-
-@pytest.mark.parametrize("name", OPTIMIZERS)
-def test_converges_on_the_quadratic_within_budget(make_config, name):
-    budget = QUADRATIC.get(name, QUADRATIC["default"])
-    metrics = train(make_config(f"optimizer={name}", *budget.overrides()))
-
-    assert metrics["distance_to_minimum"] < budget.tolerance
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
@@ -395,7 +370,7 @@ def test_saved_with_a_keras_model_it_reloads_with_its_state(make_config, tmp_pat
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_an_integer_learning_rate_works(make_config, name):
-    run = build_training(make_config(f"optimizer={name}", "optimizer.learning_rate=1"))
+    run = build_training(make_config(f"optimizer={name}", "optimizer.learning_rate=1", "trainer.jit_compile=false"))
 
     assert float(run.optimizer.learning_rate) == 1.0
     run.train_loop(tf.constant(2, tf.int64))
