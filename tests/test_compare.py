@@ -240,6 +240,18 @@ def test_profile_scores_and_winners_by_hand():
     assert winners(intervals, "maximize") == ["c"]
 
 
+def test_the_studies_cell_is_the_median_studys_best_and_says_where_some_studies_all_failed():
+    from trainer.compare.plan import Tuned
+    from trainer.compare.report import study_cell
+    from trainer.compare.scores import searched_scores
+
+    score = searched_scores(Tuned(settings=(("learning_rate", 0.1), ("momentum", 0.9)), study_bests=(0.5, 0.7)))
+    assert score["tuned_momentum"] == 0.9 and score["studies"] == 2
+    assert study_cell(score, 2) == "0.7 [0.5, 0.7]"  # of two, the worse middle one
+    assert study_cell(score, 3) == "0.7 [0.5, 0.7] (2 of 3)"  # the third study's every run failed
+    assert study_cell(searched_scores(None), 3) == "—"
+
+
 @pytest.mark.slow
 def test_tuned_sgd_rate_on_the_ill_conditioned_quadratic_is_within_one_grid_step_of_the_best_constant_rate(tmp_path):
     """Curvatures 1 to 100: the constant rate that contracts the slowest mode fastest is 2 / (1 + 100)."""

@@ -24,11 +24,12 @@ LATEX_COLUMNS = {  # score -> (column title, format)
 }
 
 
-def run_rows(problem: str, outcomes: list, metric: str, target: float) -> list[dict]:
-    """A row per job of the problem's outcomes (trainer/compare/report.py): tuning runs, then seed runs."""
+def run_rows(problem: str, outcomes: list, metric: str, target: float, searched: dict[str, list]) -> list[dict]:
+    """A row per job of the problem's outcomes (trainer/compare/report.py): tuning runs, then seed runs, each
+    with its settings of `searched` (optimizer -> the keys a search drew besides the learning rate)."""
     rows = []
     for outcome in outcomes:
-        searched = list(outcome.tuned.searched) if outcome.tuned else []
+        keys = searched.get(outcome.optimizer, [])
         curves = iter(outcome.curves)  # one per seed job that did not fail, in order
         for phase, jobs in (("tune", outcome.tuning), ("seeds", outcome.seeds), ("defaults", outcome.defaults)):
             for job in jobs:
@@ -39,7 +40,7 @@ def run_rows(problem: str, outcomes: list, metric: str, target: float) -> list[d
                         "optimizer": outcome.optimizer,
                         "phase": phase,
                         "learning_rate": float(job.setting("optimizer.learning_rate")),
-                        "settings": " ".join(f"{key}={job.setting('optimizer.' + key)}" for key in searched),
+                        "settings": " ".join(f"{key}={job.setting('optimizer.' + key)}" for key in keys),
                         "seed": int(job.setting("trainer.seed")),
                         "status": job.status(),
                         "metric": job.metrics.get(metric, math.nan),

@@ -20,7 +20,7 @@ from trainer.compare.exports import run_rows, searched_text, write_exports
 from trainer.compare.outcomes import read_outcomes
 from trainer.compare.plan import target_of
 from trainer.compare.scores import TAU_MAX, problem_scores, profile_cost, profile_scores
-from trainer.compare.search import search_text
+from trainer.compare.search import search_text, searched_keys
 from trainer.files import write_atomically
 from trainer.outputs.sweep import as_markdown
 
@@ -50,10 +50,12 @@ def cell(value: float, spec: str = ".3g") -> str:
     return "—" if not math.isfinite(value) else format(value, spec)
 
 
-def study_cell(score: dict) -> str:
-    """The median study's best tuning metric, and the least and greatest of the studies'."""
+def study_cell(score: dict, studies: int) -> str:
+    """The median study's best tuning metric, and the least and greatest of the studies'; of fewer than
+    `studies` where every run of some failed."""
     values = [cell(score[key]) for key in ("study_metric", "study_metric_low", "study_metric_high")]
-    return "—" if values[0] == "—" else f"{values[0]} [{values[1]}, {values[2]}]"
+    fewer = f" ({score['studies']} of {studies})" if score["studies"] < studies else ""
+    return "—" if values[0] == "—" else f"{values[0]} [{values[1]}, {values[2]}]{fewer}"
 
 
 def tuned_cell(score: dict) -> str:
@@ -80,7 +82,7 @@ def problem_table(scores: dict[str, dict], metric: str, seeds: int, studies: int
             "ms per step": cell(1e3 * score["seconds_per_step"]),
             "× SGD": cell(score["cost_vs_sgd"], ".2f"),
             "state bytes / parameter": cell(score["state_bytes_per_parameter"], ".3g"),
-            **({f"median of {studies} studies [range]": study_cell(score)} if studies > 1 else {}),
+            **({f"median of {studies} studies [range]": study_cell(score, studies)} if studies > 1 else {}),
             "winner": {"winner": "**winner**", "tie": "tie"}.get(score["winner"], ""),
         }
         for name, score in scores.items()
@@ -155,7 +157,7 @@ def write_report(directory: Path, cfg: DictConfig, tuned: dict) -> Path:
         config = jobs[0].config
         sweep = config.sweep
         scores[problem] = problem_scores(outcomes, target_of(cfg, problem), sweep.metric, sweep.direction)
-        runs += run_rows(problem, outcomes, sweep.metric, target_of(cfg, problem))
+        runs += run_rows(problem, outcomes, sweep.metric, target_of(cfg, problem), searched_keys(cfg))
         drawn = draw.problem_pictures(
             problem, outcomes, config, sweep.metric, cfg.search == "grid" and cfg.studies == 1
         )

@@ -116,14 +116,16 @@ def problem_scores(outcomes: list, target: float, metric: str, direction: str) -
 
 def searched_scores(tuned) -> dict[str, float]:
     """The tuned settings besides the learning rate (`tuned_<key>`), and the best tuning metric of the median
-    study with the least and greatest of the studies' (one study: its best run's metric, thrice)."""
+    study with the least and greatest of the studies' (one study: its best run's metric, thrice), and how many
+    studies had a run that did not fail."""
     if tuned is None:
-        return {"study_metric": math.nan, "study_metric_low": math.nan, "study_metric_high": math.nan}
+        return {"study_metric": math.nan, "study_metric_low": math.nan, "study_metric_high": math.nan, "studies": 0}
     return {
         **{f"tuned_{key}": float(value) for key, value in tuned.searched.items()},
         "study_metric": tuned.study_metric,
         "study_metric_low": min(tuned.study_bests),
         "study_metric_high": max(tuned.study_bests),
+        "studies": len(tuned.study_bests),
     }
 
 

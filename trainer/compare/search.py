@@ -85,6 +85,12 @@ def searched(cfg: DictConfig, optimizer: str) -> dict[str, list]:
     return {key: list(bounds) for key, bounds in flat(space).items()} if space else {}
 
 
+def searched_keys(cfg: DictConfig) -> dict[str, list[str]]:
+    """Each optimizer's keys that its trials draw besides the learning rate: none under a grid."""
+    drawn = cfg.search == "quasi_random"
+    return {name: list(searched(cfg, name)) if drawn else [] for name in cfg.optimizers}
+
+
 def learning_rate_range(cfg: DictConfig, centre: float | None) -> tuple[float, float]:
     """`learning_rates`, or about a `centre` (centre=lr_find) the range of the same ratio centred on it."""
     low, high = cfg.learning_rates
