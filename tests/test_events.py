@@ -90,7 +90,7 @@ def test_scalars_are_written_as_tf_summary_scalar_writes_them(tmp_path):
     import tensorflow as tf
     from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
-    from trainer.outputs.events import write_points, write_scalars
+    from trainer.outputs.events import PointWriter, write_scalars
 
     values = {"train/loss": 0.1, "train/learning_rate": 3, "variables/x": float("nan"), "time/step_seconds": 1e-40}
 
@@ -106,13 +106,15 @@ def test_scalars_are_written_as_tf_summary_scalar_writes_them(tmp_path):
     reference = written("tf", lambda: [tf.summary.scalar(tag, value, step=7) for tag, value in values.items()])
 
     assert [step for step, _ in ours] == [7] * len(values)
-    several = written("points", lambda: write_points([(7, values), (9, {"train/loss": 0.2}), (8, values)]))  # compiled
-    assert [(step, value.tag) for step, value in several] == [
-        *((7, tag) for tag in values),
-        (9, "train/loss"),
-        *((8, tag) for tag in values),
-    ]
-    assert [value for step, value in several if step != 9] == [value for _, value in ours] * 2
+    points = [(7, values), (9, {"train/loss": 0.2}), (8, values)]
+    for eager in (3, 0):  # an operation each, and the compiled loop of writes
+        several = written(f"points{eager}", lambda: PointWriter(eager)(points))  # noqa: B023 (called at once)
+        assert [(step, value.tag) for step, value in several] == [
+            *((7, tag) for tag in values),
+            (9, "train/loss"),
+            *((8, tag) for tag in values),
+        ]
+        assert [value for step, value in several if step != 9] == [value for _, value in ours] * 2
     assert [value.tag for _, value in ours] == list(values)
     assert [value.metadata for _, value in ours] == [value.metadata for _, value in reference]
     decoded = [[tf.make_ndarray(value.tensor) for _, value in events] for events in (ours, reference)]

@@ -20,7 +20,7 @@ report.
 
 import math
 
-from trainer.outputs.events import write_scalars
+from trainer.outputs.events import write_points
 
 
 class Action:
@@ -56,5 +56,11 @@ class Action:
 def log_scalars(loop, values: dict, step: int | None = None) -> None:
     """Each of `values` as a TensorBoard scalar at `step` (the loop's, by default), and as its tag's latest
     value in `loop.logs`: how an action reports its numbers."""
-    write_scalars(values, loop.done if step is None else step)
-    loop.logs.update(values)
+    log_points(loop, [(loop.done if step is None else step, values)])
+
+
+def log_points(loop, points: list[tuple[int, dict]]) -> None:
+    """`log_scalars` of each (step, values) of `points`, in order, written at once."""
+    write_points(points)
+    for _, values in points:
+        loop.logs.update(values)

@@ -6,9 +6,9 @@ the seconds spent in steps (`time/step_seconds`, tracing and compiling apart: `t
 
 import logging
 
-from trainer.actions.base import Action
+from trainer.actions.base import Action, log_points
 from trainer.loop.run import STEP_SECONDS
-from trainer.outputs.events import write_points, write_scalars
+from trainer.outputs.events import write_scalars
 from trainer.outputs.progress import Progress
 
 log = logging.getLogger("trainer.train")
@@ -73,7 +73,6 @@ class TrainScalars(Action):
 
     def write(self, loop, timed: list[tuple[int, dict, float]]) -> None:
         """The points (step, values, seconds of steps up to it), written at once, shown and kept in order."""
-        write_points([(step, {**values, STEP_SECONDS: seconds}) for step, values, seconds in timed])
+        log_points(loop, [(step, {**values, STEP_SECONDS: seconds}) for step, values, seconds in timed])
         for step, values, seconds in timed:
-            loop.logs.update({**values, STEP_SECONDS: seconds})
             self.progress.update(step, seconds, values)
