@@ -40,8 +40,7 @@ def mnist_run(data_path: str, cache: str) -> tuple[str, ...]:
 
 
 def mnist_process_section(data_path: str, data_name: str, repeats: int, uncached: bool = True) -> Section:
-    """The whole-process figures; `uncached` adds a run compiling its XLA programs anew (--quick leaves it out,
-    and the untimed run that fills the cache for the others)."""
+    """The whole-process figures; `uncached` adds a run compiling its XLA programs anew (--quick leaves it out)."""
     learning_rate = config("experiment=mnist").optimizer.learning_rate  # the preset's, for the script too
     commands = {
         'python -c "import tensorflow"': lambda: IMPORT_TENSORFLOW,
@@ -58,8 +57,7 @@ def mnist_process_section(data_path: str, data_name: str, repeats: int, uncached
     if not uncached:
         del commands["... with trainer.compilation_cache=null"]
     cache = tempfile.mkdtemp()
-    if uncached:
-        seconds_until(None, *mnist_run(data_path, cache))  # fills the compilation cache, as an earlier run would
+    seconds_until(None, *mnist_run(data_path, cache))  # fills the compilation cache, as an earlier run would
     seconds = {command: [] for command in commands}
     for _ in range(repeats):  # the commands in turn, so that the machine's drift touches all alike
         for command, args in commands.items():
@@ -75,7 +73,8 @@ def mnist_process_section(data_path: str, data_name: str, repeats: int, uncached
         f"checkpoints and the model. In process, the trainer's loop trains the {MNIST_EPOCHS} epochs in "
         f"{training:.2f} s after a first call that spends {compiling:.2f} s more on tracing and XLA compilation. "
         "The trainer's runs load their XLA programs from a compilation cache that an untimed run filled first, "
-        "as any earlier run on the machine would (the default); the last row compiles them anew.",
+        "as any earlier run on the machine would (the default)"
+        + ("; the last row compiles them anew." if uncached else "."),
         ["command", "seconds", "× the Keras script"],
         [[command, f"{value:.2f}", f"{value / script:.2f}"] for command, value in zip(commands, medians)],
     )

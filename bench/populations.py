@@ -55,10 +55,14 @@ def population_section(
     section = Section(
         f"Populations: {seeds} MNIST seeds, one epoch each",
         f"784-128-10, Adam, batch 128, {data_name}. Steps: the median of {repeats} epochs of the {seeds} runs' "
-        "compiled loops one after another, against one population's loop (after a warm-up each). Sweeps: `trainer -m "
-        f"experiment=mnist trainer.epochs=1 trainer.seed=range({seeds})`, whole processes, one job at a time "
-        f"(the default: the jobs take turns on one compiled program) against `hydra.launcher.population={seeds}`, "
-        "where each run is built and its XLA step compiled on its own.",
+        "compiled loops one after another, against one population's loop (after a warm-up each)."
+        + (
+            f" Sweeps: `trainer -m experiment=mnist trainer.epochs=1 trainer.seed=range({seeds})`, whole processes, "
+            "one job at a time (the default: the jobs take turns on one compiled program) against "
+            f"`hydra.launcher.population={seeds}`, where each run is built and its XLA step compiled on its own."
+            if sweeps
+            else ""
+        ),
         ["what", "one after another", f"population of {seeds}", "ratio"],
         [["steps: examples/s", f"{alone:,.0f}", f"{together:,.0f}", f"{together / alone:.2f}×"]],
     )

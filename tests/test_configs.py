@@ -39,9 +39,7 @@ def test_every_plugin_yaml_instantiates(make_config, tmp_path, group, name):
         assert isinstance(plugin, Splits)
 
 
-TRAINED_ELSEWHERE = {  # presets whose training a test of their own checks further
-    "cifar10_3c3d": "tests/test_deepobs_problems.py",
-    "fmnist_2c2d": "tests/test_deepobs_problems.py",
+TRAINED_ELSEWHERE = {  # presets whose training a test of their own, not marked slow, checks further
     "mnist": "tests/test_mnist.py",
     "mnist_vae": "tests/test_mnist_vae.py",
     "python_char_rnn": "tests/test_char_rnn.py",

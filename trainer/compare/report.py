@@ -52,7 +52,7 @@ def cell(value: float, spec: str = ".3g") -> str:
 
 def study_cell(score: dict, studies: int) -> str:
     """The median study's best tuning metric, and the least and greatest of the studies'; of fewer than
-    `studies` where every run of some failed."""
+    `studies` where some had no run that did not fail."""
     values = [cell(score[key]) for key in ("study_metric", "study_metric_low", "study_metric_high")]
     fewer = f" ({score['studies']} of {studies})" if score["studies"] < studies else ""
     return "—" if values[0] == "—" else f"{values[0]} [{values[1]}, {values[2]}]{fewer}"
@@ -148,7 +148,7 @@ def write_report(directory: Path, cfg: DictConfig, tuned: dict) -> Path:
 
     import_tensorflow_quietly()
     sections = [introduction(cfg)]
-    pictures, scores, runs = {}, {}, []
+    pictures, scores, runs, keys = {}, {}, [], searched_keys(cfg)
     for problem in cfg.problems:
         outcomes = read_outcomes(cfg, directory, problem, tuned)
         jobs = [job for outcome in outcomes for job in outcome.seeds + outcome.tuning]
@@ -157,7 +157,7 @@ def write_report(directory: Path, cfg: DictConfig, tuned: dict) -> Path:
         config = jobs[0].config
         sweep = config.sweep
         scores[problem] = problem_scores(outcomes, target_of(cfg, problem), sweep.metric, sweep.direction)
-        runs += run_rows(problem, outcomes, sweep.metric, target_of(cfg, problem), searched_keys(cfg))
+        runs += run_rows(problem, outcomes, sweep.metric, target_of(cfg, problem), keys)
         drawn = draw.problem_pictures(
             problem, outcomes, config, sweep.metric, cfg.search == "grid" and cfg.studies == 1
         )
