@@ -173,19 +173,18 @@ def test_bad_input_fails_at_start_with_one_line(files, tmp_path, overrides, mess
 
 
 COMMAND_LINE = [  # one of each kind of failure: Hydra's composition, a setting, a data file, a resume
-    ["optimizer=adamm"],
-    ["optimizer=sam", "optimizer.rho=-1"],
-    ["+no_such_key=1"],
-    ["experiment=mnist", "data.path={f}/label_10.npz"],
-    ["model=rosenbrock", "trainer.resume={f}/quadratic_run"],
+    (["optimizer=adamm"], run_trainer),
+    (["optimizer=sam", "optimizer.rho=-1"], run_trainer),
+    (["+no_such_key=1"], run_trainer),
+    (["experiment=mnist", "data.path={f}/label_10.npz"], run_trainer),
+    (["model=rosenbrock", "trainer.resume={f}/quadratic_run"], trainer_process),
 ]
 
 
-@pytest.mark.parametrize("overrides", COMMAND_LINE, ids=[" ".join(case) for case in COMMAND_LINE])
-def test_the_command_line_prints_that_line_alone_and_exits_non_zero(files, tmp_path, overrides):
-    """The command's own entry, in process; the last case in a process of its own, where TensorFlow's and the
+@pytest.mark.parametrize("overrides, run", COMMAND_LINE, ids=[" ".join(case) for case, _ in COMMAND_LINE])
+def test_the_command_line_prints_that_line_alone_and_exits_non_zero(files, tmp_path, overrides, run):
+    """The command's own entry, in process; the resume case in a process of its own, where TensorFlow's and the
     interpreter's own output would show too."""
-    run = trainer_process if overrides is COMMAND_LINE[-1] else run_trainer
     overrides = [o.format(f=files) for o in overrides]
     result = run(*overrides, f"hydra.run.dir={tmp_path}")
 

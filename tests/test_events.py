@@ -108,7 +108,7 @@ def test_scalars_are_written_as_tf_summary_scalar_writes_them(tmp_path):
     assert [step for step, _ in ours] == [7] * len(values)
     points = [(7, values), (9, {"train/loss": 0.2}), (8, values)]
     for eager in (3, 0):  # an operation each, and the compiled loop of writes
-        several = written(f"points{eager}", lambda: PointWriter(eager)(points))  # noqa: B023 (called at once)
+        several = written(f"points{eager}", lambda: PointWriter(eager)(points))
         assert [(step, value.tag) for step, value in several] == [
             *((7, tag) for tag in values),
             (9, "train/loss"),

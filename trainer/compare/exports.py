@@ -97,7 +97,9 @@ def as_latex(scores: dict[str, dict[str, dict]], profile: dict[str, float]) -> s
 
 def searched_text(score: dict) -> str:
     """The tuned settings besides the learning rate, as the report's table gives them."""
-    return ", ".join(f"{key[6:]} {value:.6g}" for key, value in score.items() if key.startswith("tuned_"))
+    return ", ".join(
+        f"{key.removeprefix('tuned_')} {value:.6g}" for key, value in score.items() if key.startswith("tuned_")
+    )
 
 
 def tabular(caption: str, columns: str, head: str, rows: list[str]) -> str:

@@ -62,8 +62,13 @@ class Tuned:
 
     @property
     def study_metric(self) -> float:
-        """The median study's best metric: of an even number of studies, the worse middle one's."""
-        return self.study_bests[len(self.study_bests) // 2]
+        """The median study's best metric."""
+        return median_study(self.study_bests)
+
+
+def median_study(bests: list | tuple):
+    """Of the studies' bests, best first, the median study's: of an even number of studies, the worse middle one."""
+    return bests[len(bests) // 2]
 
 
 def check_settings(cfg: DictConfig) -> None:
@@ -108,8 +113,6 @@ def check_settings(cfg: DictConfig) -> None:
 def check_searched_keys(cfg: DictConfig) -> None:
     """Under search=quasi_random, each searched key names a setting of the optimizer as the pair's jobs compose
     it (a wrapper's inner optimizer chosen in `overrides` too): a misspelt key would fail every trial."""
-    if cfg.search != "quasi_random":
-        return
     problem = cfg.problems[0]
     for optimizer in cfg.optimizers:
         if not searched(cfg, optimizer):

@@ -20,7 +20,7 @@ from trainer.compare.exports import run_rows, searched_text, write_exports
 from trainer.compare.outcomes import read_outcomes
 from trainer.compare.plan import target_of
 from trainer.compare.scores import TAU_MAX, problem_scores, profile_cost, profile_scores
-from trainer.compare.search import search_text, searched_keys
+from trainer.compare.search import search_text, searched
 from trainer.files import write_atomically
 from trainer.outputs.sweep import as_markdown
 
@@ -148,7 +148,7 @@ def write_report(directory: Path, cfg: DictConfig, tuned: dict) -> Path:
 
     import_tensorflow_quietly()
     sections = [introduction(cfg)]
-    pictures, scores, runs, keys = {}, {}, [], searched_keys(cfg)
+    pictures, scores, runs, keys = {}, {}, [], {name: list(searched(cfg, name)) for name in cfg.optimizers}
     for problem in cfg.problems:
         outcomes = read_outcomes(cfg, directory, problem, tuned)
         jobs = [job for outcome in outcomes for job in outcome.seeds + outcome.tuning]

@@ -80,15 +80,10 @@ def flat(space: DictConfig, prefix: str = "") -> dict:
 
 
 def searched(cfg: DictConfig, optimizer: str) -> dict[str, list]:
-    """The optimizer's searched hyperparameters besides the learning rate, by key under `optimizer.`."""
-    space = cfg.search_spaces.get(optimizer)
+    """The optimizer's hyperparameters that its trials draw besides the learning rate, by key under `optimizer.`,
+    with their ranges: none under a grid, which searches the learning rate alone."""
+    space = cfg.search_spaces.get(optimizer) if cfg.search == "quasi_random" else None
     return {key: list(bounds) for key, bounds in flat(space).items()} if space else {}
-
-
-def searched_keys(cfg: DictConfig) -> dict[str, list[str]]:
-    """Each optimizer's keys that its trials draw besides the learning rate: none under a grid."""
-    drawn = cfg.search == "quasi_random"
-    return {name: list(searched(cfg, name)) if drawn else [] for name in cfg.optimizers}
 
 
 def learning_rate_range(cfg: DictConfig, centre: float | None) -> tuple[float, float]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from trainer.compare.plan import JobSpec, Tuned, tuning_jobs
+from trainer.compare.plan import JobSpec, Tuned, median_study, tuning_jobs
 from trainer.outputs.jobs import Job, best_jobs, ranking, read_job
 
 
@@ -35,7 +35,7 @@ def tuned_settings(directory: Path, cfg: DictConfig) -> dict[tuple[str, str], Tu
         if bests:
             metric, direction = order[0]
             bests.sort(key=lambda job: job.metrics[metric], reverse=direction == "maximize")
-            median = bests[len(bests) // 2]  # Tuned.study_metric's: of an even number, the worse middle one
+            median = median_study(bests)
             tuned[pair] = Tuned(
                 tuple((key, median.setting(f"optimizer.{key}")) for key in searched[pair]),
                 tuple(job.metrics[metric] for job in bests),
