@@ -99,6 +99,41 @@ def test_mnist_optuna_preset_maximizes_validation_accuracy(tmp_path, fake_mnist)
     assert all((tmp_path / "sweep" / row["directory"] / "confusion_matrix.png").is_file() for row in rows)
 
 
+def test_the_trainer_launchers_jobs_leave_the_records_and_results_of_hydras_basic_launcher(tmp_path):
+    """The trainer launcher sets its jobs up itself (hydra_plugins/trainer/job.py): each job's directory, its
+    three .hydra records, log file, metrics and summary row are those of Hydra's basic launcher, a failing job's
+    too, and each record reads back as OmegaConf wrote it."""
+    import re
+
+    import yaml
+    from omegaconf import OmegaConf
+
+    sweep = ["optimizer=sgd", "model.initial=[5.0],[1,2]", "optimizer.learning_rate=0.1,0.3", "trainer.steps=5", *FAST]
+    _, ours = run_sweep(tmp_path / "ours", *sweep, "+hydra.job.env_set.TRAINER_TEST=1")
+    _, hydras = run_sweep(tmp_path / "hydras", *sweep, "+hydra.job.env_set.TRAINER_TEST=1", "hydra/launcher=basic")
+    directories = [row.pop("directory") for row in ours]
+    assert [row.pop("directory") for row in hydras] == directories and directories[0].startswith("0_")
+    assert ours == hydras and [row["status"] for row in ours] == ["ok", "ok", "failed", "failed"]
+
+    def records(job) -> dict:
+        """The job's files by name and what its records and metrics say; its paths, its times and Hydra's
+        settings of the launcher aside."""
+        names = sorted(re.sub(r"tfevents\..*", "tfevents", path.relative_to(job).as_posix()) for path in job.rglob("*"))
+        read = {name: yaml.safe_load((job / ".hydra" / name).read_text().replace(str(job.parent), "S"))
+                for name in ("config.yaml", "hydra.yaml", "overrides.yaml")}  # fmt: skip
+        hydra = read["hydra.yaml"]["hydra"]
+        del hydra["launcher"], hydra["overrides"]["hydra"], hydra["runtime"]["choices"]["hydra/launcher"]
+        metrics = job / "metrics.json"
+        numbers = json.loads(metrics.read_text()) if metrics.exists() else {}
+        return {"names": names, **read, "metrics": {k: v for k, v in numbers.items() if "seconds" not in k}}
+
+    for job in directories:
+        assert records(tmp_path / "ours" / job) == records(tmp_path / "hydras" / job)
+        for name in ("config.yaml", "hydra.yaml"):  # libyaml's text reads back as OmegaConf's own writing of it
+            path = tmp_path / "ours" / job / ".hydra" / name
+            assert yaml.safe_load(OmegaConf.to_yaml(OmegaConf.load(path))) == yaml.safe_load(path.read_text())
+
+
 def test_ties_on_the_metric_are_broken_by_the_tiebreak_and_the_rest_share_the_mark(tmp_path):
     """23 optimizers on the tutorial quadratic: many end exactly on the minimum. None wins by list order."""
     from trainer.outputs.jobs import Job, best_jobs

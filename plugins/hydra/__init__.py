@@ -16,7 +16,8 @@ from pathlib import Path
 
 from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 from hydra.core.hydra_config import HydraConfig
-from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, run_job, setup_globals
+from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, setup_globals
+from hydra_plugins.trainer.job import run_job
 from hydra_plugins.trainer.optuna_sweeper import OptunaSweeper
 from omegaconf import open_dict
 
@@ -43,9 +44,7 @@ class TrainerLauncher(BasicLauncher):
             return self.launch_batch(job_overrides, initial_job_idx)
 
     def launch_batch(self, job_overrides, initial_job_idx: int) -> list[JobReturn]:
-        key_of = getattr(self.task_function, "population_key", None)
-        if key_of is None or self.population < 2 or len(job_overrides) < 2:
-            return super().launch(job_overrides, initial_job_idx)
+        key_of = getattr(self.task_function, "population_key", None) if self.population > 1 else None
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
@@ -56,7 +55,7 @@ class TrainerLauncher(BasicLauncher):
             config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
             with open_dict(config):
                 config.hydra.job.id = config.hydra.job.num = index
-            key = key_of(config)
+            key = key_of(config) if key_of else None
             if group and (key is None or key != group_key or len(group) == self.population):
                 returns += self.run_group(group)
                 group = []
@@ -90,12 +89,6 @@ class TrainerLauncher(BasicLauncher):
         return returns
 
     def run_one(self, config, task_function) -> JobReturn:
-        job = run_job(
-            hydra_context=self.hydra_context,
-            task_function=task_function,
-            config=config,
-            job_dir_key="hydra.sweep.dir",
-            job_subdir_key="hydra.sweep.subdir",
-        )
+        job = run_job(self.hydra_context, task_function, config)
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         return job

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import keras
 import tensorflow as tf
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from trainer.data import Splits
+from trainer.files import yaml_text
 from trainer.loop.evaluate import Evaluator
 from trainer.loop.points import Points
 from trainer.loop.runtime import Runtime
@@ -55,7 +56,7 @@ class Run:
     @functools.cached_property
     def config_text(self) -> str:
         """cfg resolved, as YAML: what checkpoints/config.yaml and the Text dashboard hold, dumped once."""
-        return OmegaConf.to_yaml(self.cfg, resolve=True)
+        return yaml_text(self.cfg, resolve=True)
 
     @property
     def eval_every(self) -> int | None:
