@@ -6,9 +6,10 @@ conf/optimizer/, and their log points are their own."""
 import json
 
 import pytest
+from omegaconf import OmegaConf
 
 from tests.conftest import choices, read_scalars
-from trainer.loop.reuse import REUSABLE, VALUES, matches
+from trainer.loop.reuse import LEARNING_RATES, REUSABLE, VALUES, matches
 from trainer.train import train, train_population
 
 STEPS = ("trainer.steps=12", "trainer.log_every=4", "trainer.deterministic=true")
@@ -27,7 +28,10 @@ def test_a_reused_run_and_a_population_member_end_as_the_run_built_afresh(make_c
     other = ("trainer.seed=3", "model.initial=[1.0]", "trainer.steps=5")  # another start and budget
     train_population([config("member"), config("other", *other)])
     train(config("between", *other))  # the program of "afresh" (a population's runs lend none), other values
-    train(config("reused"))  # that program again, its state put back from this run's own values
+    key = next(key for key in LEARNING_RATES if OmegaConf.select(config("probe"), key) is not None)
+    train(config("rate", f"{key}={OmegaConf.select(config('probe'), key) / 2}"))  # afresh's start, its slots built
+    train(config("reused"))  # that program again, its state put back from this run's own values, its slots as
+    # "rate" built them for the same start (trainer/loop/reuse.py): a slot that a learning rate sets would differ
 
     # The weights and every number computed from them, bit for bit. The loss means are float32 sums of each
     # step's loss: SAM's differ in their last bits (40.315598 against 40.315594), not yet explained.

@@ -18,7 +18,7 @@ from trainer.loop.checkpoints import check_workers_agree, checkpoint_parts, rest
 from trainer.loop.controller import in_phase_order
 from trainer.loop.evaluate import make_evaluate
 from trainer.loop.process import configure_process
-from trainer.loop.reuse import REUSABLE, structure
+from trainer.loop.reuse import REUSABLE, assign_all, digest, fresh_optimizer_values, structure
 from trainer.loop.run import Run
 from trainer.loop.runtime import Runtime
 from trainer.loop.step import make_loops
@@ -87,9 +87,9 @@ def reused(cached: Run, cfg: DictConfig, resume_from: Path | None, saved_logs: t
         fresh_model = build(cfg.model, "model")  # drawn from the seeds as a fresh build draws it
         assign_all(cached.model.variables, fresh_model.variables)
         schedule = build(cfg.schedule, "schedule") if cfg.schedule else None
-        fresh_optimizer = build_optimizer(cfg, schedule)
-        fresh_optimizer.build(cached.model.trainable_variables)  # some slots start as the weights (Lookahead)
-        assign_all(cached.optimizer.variables, fresh_optimizer.variables)
+        start = cfg.trainer.seed, digest(fresh_model.variables)
+        values = fresh_optimizer_values(cached, lambda: build_optimizer(cfg, schedule), start, schedule is None)
+        assign_all(cached.optimizer.variables, values)
         actions = build_named(cfg.actions, "actions")
     for metric in (cached.loss_mean, *cached.metrics.values()):
         metric.reset_state()
@@ -111,14 +111,6 @@ def reused(cached: Run, cfg: DictConfig, resume_from: Path | None, saved_logs: t
         saved_logs=saved_logs,
         resumed=restore(cfg, checkpointed, resume_from),
     )
-
-
-def assign_all(targets: list, sources: list) -> None:
-    """Each variable of `targets` takes the value of its counterpart in `sources`, a build of the same parts."""
-    if [tuple(t.shape) for t in targets] != [tuple(s.shape) for s in sources]:
-        raise RuntimeError("a reused run's parts differ from a fresh build's: its structure key misses a setting")
-    for target, source in zip(targets, sources):
-        target.assign(source)
 
 
 def build_in_scope(cfg: DictConfig, runtime: Runtime, saved_logs: tf.Variable) -> tuple[dict, dict]:

@@ -14,6 +14,8 @@ problem's seed, which its program reads from a variable). The log
 points' cadence and the call's length are part of the program (trainer/loop/points.py).
 """
 
+import hashlib
+import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -109,3 +111,51 @@ def matches(key: str, names: tuple) -> bool:
     """Whether `key` is one of `names`, or inside one (a name ending with '.' is a section; `trainer.steps` is
     not `trainer.steps_per_call`)."""
     return any(key == name or key.startswith(name if name.endswith(".") else f"{name}.") for name in names)
+
+
+def fresh_optimizer_values(kept, make_optimizer, start: tuple, rate_varies: bool) -> list:
+    """The values of the optimizer of `kept` (a run) in a fresh build of `make_optimizer()`: those its constructor
+    makes (the step count, the learning rate) from a new one, unbuilt; those its `build` makes (the slots) as
+    the last build for the same `start` (the seed and starting weights, which some slots copy: Lookahead's)
+    made them, where its config's other values cannot change them. A learning rate may (Rprop's first steps),
+    where it is a value of its own (`rate_varies`: no schedule holds it): a build with another one tells, once
+    a start. `build` cost a run of Adam 5 ms of its 60 (tests/test_reuse.py checks every optimizer)."""
+    optimizer = make_optimizer()
+    made = {id(variable) for variable in optimizer.variables}
+    rate = float(np.asarray(optimizer.learning_rate)) if rate_varies else None
+    last = BUILT.get(kept.optimizer)
+    if last is not None and last[0] == start and last[1] in (None, rate):
+        constructed = iter(optimizer.variables)
+        return [next(constructed) if value is None else value for value in last[2]]
+    optimizer.build(kept.model.trainable_variables)
+    built = [None if id(variable) in made else variable.numpy() for variable in optimizer.variables]
+    BUILT[kept.optimizer] = start, rate if rate_varies and rate_sets_slots(make_optimizer, kept, built) else None, built
+    return optimizer.variables
+
+
+def rate_sets_slots(make_optimizer, kept, built: list) -> bool:
+    """Whether a build of `make_optimizer()` with another learning rate makes other slots than `built`."""
+    other = make_optimizer()
+    other.learning_rate = 2 * float(np.asarray(other.learning_rate)) + 1
+    other.build(kept.model.trainable_variables)
+    pairs = zip(built, other.variables)
+    return any(value is not None and not np.array_equal(value, variable.numpy()) for value, variable in pairs)
+
+
+BUILT = weakref.WeakKeyDictionary()  # a kept run's optimizer -> (start, the rate if it sets slots, the values)
+
+
+def digest(variables: list) -> bytes:
+    """A digest of the variables' values: a key of the weights that a run starts from."""
+    hashed = hashlib.blake2b()
+    for variable in variables:
+        hashed.update(variable.numpy().tobytes())
+    return hashed.digest()
+
+
+def assign_all(targets: list, sources: list) -> None:
+    """Each variable of `targets` takes the value of its counterpart in `sources`, a build of the same parts."""
+    if [tuple(t.shape) for t in targets] != [tuple(s.shape) for s in sources]:
+        raise RuntimeError("a reused run's parts differ from a fresh build's: its structure key misses a setting")
+    for target, source in zip(targets, sources):
+        target.assign(source)
