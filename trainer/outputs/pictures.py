@@ -67,7 +67,8 @@ def landscape_png(problem: ScalarProblem, paths: dict[str, np.ndarray], title: s
         axes.plot(grid, curve, color="0.3", linewidth=1.5, label="objective")
         for label, path in paths.items():
             axes.plot(path[:, 0], objective_at(problem, path), marker="o", markersize=3, linewidth=1, label=label)
-        axes.set_ylim(curve.min() - 0.05 * np.ptp(curve), curve.max() + 0.05 * np.ptp(curve))
+        if np.ptp(curve) > 0:  # a flat curve (a run that never moved, its box a point) keeps matplotlib's own
+            axes.set_ylim(curve.min() - 0.05 * np.ptp(curve), curve.max() + 0.05 * np.ptp(curve))
         axes.set_ylabel("objective")
     else:
         xs, ys = np.linspace(low[0], high[0], 160), np.linspace(low[1], high[1], 160)
