@@ -25,7 +25,7 @@ COMPARISONS = [
     (TOY2D, 300, ["trainer.log_every=10", "~actions.checkpoints"]),
 ]
 LIMIT = (  # what keeps a comparison from its target, as profiled
-    "each job is still a run of its own: Hydra's job set-up (about 14 ms on 2 cores: a copy of the config, three "
+    "each job is still a run of its own: its job set-up (about 14 ms on 2 cores: a copy of the config, three "
     "YAML files), a reused build (18 ms: its parts and actions built by instantiate), its actions' event file, "
     "HParams and metrics.json (15 ms), its composed config (4 ms), beside 4 ms of steps; and each multirun's "
     "start (0.4 s: Hydra composes its config twice); training a pair's jobs as one stacked population is the next step"

@@ -2,8 +2,10 @@
 failing jobs; the joblib launcher; the Optuna preset."""
 
 import json
+import os
 
 import pytest
+from hydra.experimental.callback import Callback
 from trainer.plugins.tasks.scalar import ScalarTask
 
 from tests.conftest import FAST, read_tensors, run_sweep, session_hparams
@@ -99,18 +101,39 @@ def test_mnist_optuna_preset_maximizes_validation_accuracy(tmp_path, fake_mnist)
     assert all((tmp_path / "sweep" / row["directory"] / "confusion_matrix.png").is_file() for row in rows)
 
 
+class JobProbe(Callback):
+    """What Hydra's callbacks see of each job: its environment as it starts, what it returned as it ends."""
+
+    seen: list[str] = []
+
+    def on_job_start(self, config, **kwargs):  # Hydra gives it the task function too
+        JobProbe.seen.append(f"{config.hydra.job.num} starts in {os.getcwd()}, test={os.getenv('TRAINER_TEST')}")
+
+    def on_job_end(self, config, job_return):  # and this nothing else
+        job = job_return
+        JobProbe.seen.append(
+            f"{config.hydra.job.num} {job.status.name} in {job.working_dir} as {job.task_name}: {job.overrides}, "
+            f"{job.hydra_cfg.hydra.runtime.output_dir}, {sorted(job.cfg)}"
+        )
+
+
 def test_the_trainer_launchers_jobs_leave_the_records_and_results_of_hydras_basic_launcher(tmp_path):
     """The trainer launcher sets its jobs up itself (hydra_plugins/trainer/job.py): each job's directory, its
     three .hydra records, log file, metrics and summary row are those of Hydra's basic launcher, a failing job's
-    too, and each record reads back as OmegaConf wrote it."""
+    too, and so is what its callbacks see (its working directory and environment, what it returned); each record
+    reads back as OmegaConf wrote it."""
     import re
 
     import yaml
     from omegaconf import OmegaConf
 
-    sweep = ["optimizer=sgd", "model.initial=[5.0],[1,2]", "optimizer.learning_rate=0.1,0.3", "trainer.steps=5", *FAST]
-    _, ours = run_sweep(tmp_path / "ours", *sweep, "+hydra.job.env_set.TRAINER_TEST=1")
-    _, hydras = run_sweep(tmp_path / "hydras", *sweep, "+hydra.job.env_set.TRAINER_TEST=1", "hydra/launcher=basic")
+    sweep = ["optimizer=sgd", "model.initial=[5.0],[1,2]", "optimizer.learning_rate=0.1,0.3", "trainer.steps=5", *FAST,
+             "+hydra.job.env_set.TRAINER_TEST=1", "hydra.job.chdir=true",
+             f"+hydra.callbacks.probe._target_={__name__}.JobProbe"]  # fmt: skip
+    _, ours = run_sweep(tmp_path / "ours", *sweep)
+    seen = JobProbe.seen.copy()
+    _, hydras = run_sweep(tmp_path / "hydras", *sweep, "hydra/launcher=basic")
+    assert len(seen) == 8 and [line.replace("ours", "hydras") for line in seen] == JobProbe.seen[len(seen) :]
     directories = [row.pop("directory") for row in ours]
     assert [row.pop("directory") for row in hydras] == directories and directories[0].startswith("0_")
     assert ours == hydras and [row["status"] for row in ours] == ["ok", "ok", "failed", "failed"]

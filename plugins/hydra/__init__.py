@@ -3,10 +3,11 @@ commands also register them by hand (trainer/__main__.py), which an editable ins
 
 `TrainerLauncher` (conf/hydra/launcher/trainer.yaml, the default of conf/config.yaml) runs a multirun's jobs in
 this process, as Hydra's basic launcher does, each job's config composed once per set of group choices
-(trainer/config/sweeps.py) for the sweeper's check of the batch and for the job alike. Consecutive jobs of one
-structure (a learning-rate grid, seeds: `task.population_key` of the command's task function) are trained
-together, up to `population` at a time (trainer/loop/population.py); each is still a Hydra job of its own,
-with its directory, its saved config and its return value.
+(trainer/config/sweeps.py) for the sweeper's check of the batch and for the job alike, and each job set up as
+Hydra sets one up, at half the cost (job.py). Consecutive jobs of one structure (a learning-rate grid, seeds:
+`task.population_key` of the command's task function) are trained together, up to `population` at a time
+(trainer/loop/population.py); each is still a Hydra job of its own, with its directory, its saved config and
+its return value.
 
 `OptunaSweeper` (conf/hydra/sweeper/optuna.yaml, chosen by conf/hparams_search/) searches with Optuna, its
 study in a database (optuna_sweeper.py)."""
@@ -66,8 +67,8 @@ class TrainerLauncher(BasicLauncher):
         return returns + (self.run_group(group) if group else [])
 
     def run_group(self, configs: list) -> list[JobReturn]:
-        """The jobs of `configs` (one structure): one as Hydra runs it; several set up as Hydra sets up a job
-        (its directory and saved config), then trained together by the task function's `together`."""
+        """The jobs of `configs` (one structure): one run as a job (job.py); several set up as jobs (their
+        directories and records), then trained together by the task function's `together`."""
         if len(configs) == 1:
             return [self.run_one(configs[0], self.task_function)]
         returns = [self.run_one(config, lambda cfg: cfg) for config in configs]  # each job's own config, its

@@ -1,12 +1,12 @@
-"""A sweep job of the trainer launcher, set up as Hydra's `run_job` (hydra.core.utils) sets one up, at a third
-of its cost: its directory, its three records (.hydra/config.yaml, hydra.yaml, overrides.yaml), logging, the
+"""A sweep job of the trainer launcher, set up as Hydra's `run_job` (hydra.core.utils) sets one up, at half
+its cost: its directory, its three records (.hydra/config.yaml, hydra.yaml, overrides.yaml), logging, the
 `env_set` and working directory it asks for, the callbacks, and the task function called on its config without
-the `hydra` node. Hydra's copies the whole config twice by deepcopy, the hydra node twice more (its `HydraConfig`
-set twice) and writes the records with PyYAML's Python emitter: 28 ms a job on 2 cores, where a scalar run's
-compiled steps take 4. Here the job's config is copied once, by pickle, `HydraConfig` set once and its copy
-kept as the job's `hydra_cfg` (HydraConfig is restored after the job), and the records are written with
-libyaml (trainer/files.py: they read back the same). tests/test_sweeps.py checks a job's records and
-return value against Hydra's basic launcher's."""
+the `hydra` node. Hydra's copies the whole config once by deepcopy and the hydra node three times more (its
+`HydraConfig` set twice, then a copy of that), and writes the records with PyYAML's Python emitter: 32 ms a
+job on 2 cores, where a scalar run's compiled steps take 4. Here the job's config is copied once, by pickle,
+`HydraConfig` set once and its copy kept as the job's `hydra_cfg` (HydraConfig is restored after the job), and
+the records are written with libyaml (trainer/files.py: they read back the same): 14 ms. tests/test_sweeps.py
+checks a job's records, what the callbacks see of it and its results against Hydra's basic launcher's."""
 
 import os
 import pickle
@@ -26,10 +26,10 @@ def run_job(hydra_context, task_function, config: DictConfig) -> JobReturn:
     callbacks, previous, old_cwd = hydra_context.callbacks, HydraConfig.instance().cfg, os.getcwd()
     HydraConfig.instance().set_config(config)  # the directories' interpolations may read hydra: and now:
     hydra_cfg = HydraConfig.instance().cfg
-    output_dir = os.path.abspath(os.path.join(str(config.hydra.sweep.dir), str(config.hydra.sweep.subdir)))
+    output_dir = os.path.join(str(config.hydra.sweep.dir), str(config.hydra.sweep.subdir))
     for node in (config.hydra.runtime, hydra_cfg.hydra.runtime):  # the job's config, and the copy HydraConfig holds
         with read_write(node), open_dict(node):
-            node.output_dir = output_dir
+            node.output_dir = os.path.abspath(output_dir)
     chdir = config.hydra.job.chdir if config.hydra.job.chdir is not None else not base_at_least("1.2")
     try:
         job = JobReturn(cfg=task_config(config), hydra_cfg=hydra_cfg)
@@ -40,7 +40,8 @@ def run_job(hydra_context, task_function, config: DictConfig) -> JobReturn:
         job.working_dir = output_dir if chdir else os.getcwd()
         configure_log(config.hydra.job_logging, config.hydra.verbose)
         if config.hydra.output_subdir is not None:
-            save_records(Path(output_dir) / str(config.hydra.output_subdir), job, config.hydra.overrides.task)
+            records = Path(config.hydra.runtime.output_dir) / str(config.hydra.output_subdir)
+            save_records(records, job, config.hydra.overrides.task)
         with env_override(hydra_cfg.hydra.job.env_set):
             callbacks.on_job_start(config=config, task_function=task_function)
             try:
@@ -49,7 +50,7 @@ def run_job(hydra_context, task_function, config: DictConfig) -> JobReturn:
                 job.return_value, job.status = error, JobStatus.FAILED
         job.task_name = JobRuntime.instance().get("name")
         _flush_loggers()
-        callbacks.on_job_end(config=config, job_return=job, task_function=task_function)
+        callbacks.on_job_end(config=config, job_return=job)
         return job
     finally:
         HydraConfig.instance().cfg = previous
