@@ -9,7 +9,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from tests.conftest import choices, read_scalars
-from trainer.loop.reuse import LEARNING_RATES, REUSABLE, VALUES, matches
+from trainer.loop.reuse import BUILT, LEARNING_RATES, REUSABLE, VALUES, matches
 from trainer.train import train, train_population
 
 STEPS = ("trainer.steps=12", "trainer.log_every=4", "trainer.deterministic=true")
@@ -32,6 +32,9 @@ def test_a_reused_run_and_a_population_member_end_as_the_run_built_afresh(make_c
     train(config("rate", f"{key}={OmegaConf.select(config('probe'), key) / 2}"))  # afresh's start, its slots built
     train(config("reused"))  # that program again, its state put back from this run's own values, its slots as
     # "rate" built them for the same start (trainer/loop/reuse.py): a slot that a learning rate sets would differ
+    ((kept, _),) = REUSABLE.runs.values()
+    built = BUILT[kept.optimizer]  # the starts of "between" and "rate" (and of "reused", where a rate sets slots)
+    assert len(built.values) == 2 + built.rate_sets_slots
 
     # The weights and every number computed from them, bit for bit. The loss means are float32 sums of each
     # step's loss: SAM's differ in their last bits (40.315598 against 40.315594), not yet explained.

@@ -115,22 +115,46 @@ def matches(key: str, names: tuple) -> bool:
 
 def fresh_optimizer_values(kept, make_optimizer, start: tuple, rate_varies: bool) -> list:
     """The values of the optimizer of `kept` (a run) in a fresh build of `make_optimizer()`: those its constructor
-    makes (the step count, the learning rate) from a new one, unbuilt; those its `build` makes (the slots) as
-    the last build for the same `start` (the seed and starting weights, which some slots copy: Lookahead's)
-    made them, where its config's other values cannot change them. A learning rate may (Rprop's first steps),
-    where it is a value of its own (`rate_varies`: no schedule holds it): a build with another one tells, once
-    a start. `build` cost a run of Adam 5 ms of its 60 (tests/test_reuse.py checks every optimizer)."""
+    makes (the step count, the learning rate) from a new one, unbuilt; those its `build` makes (the slots) as a
+    build for the same `start` (the seed and starting weights, which some slots copy: Lookahead's) made them,
+    where its config's other values cannot change them. A learning rate may (Rprop's first steps), where it is a
+    value of its own (`rate_varies`: no schedule holds it): a second build with another one tells, at the first
+    build. `build` cost a run of Adam 5 ms of its 60 (tests/test_reuse.py checks every optimizer)."""
     optimizer = make_optimizer()
-    made = {id(variable) for variable in optimizer.variables}
-    rate = float(np.asarray(optimizer.learning_rate)) if rate_varies else None
-    last = BUILT.get(kept.optimizer)
-    if last is not None and last[0] == start and last[1] in (None, rate):
-        constructed = iter(optimizer.variables)
-        return [next(constructed) if value is None else value for value in last[2]]
+    constructed = list(optimizer.variables)
+    built = BUILT.setdefault(kept.optimizer, BuiltSlots())
+    key = start, float(np.asarray(optimizer.learning_rate)) if built.rate_sets_slots else None
+    if key in built.values:
+        values = built.values[key]
+        if len(constructed) != sum(value is None for value in values):
+            raise RuntimeError("a reused run's optimizer differs from a fresh build's: its structure misses a setting")
+        return [constructed.pop(0) if value is None else value for value in values]
     optimizer.build(kept.model.trainable_variables)
-    built = [None if id(variable) in made else variable.numpy() for variable in optimizer.variables]
-    BUILT[kept.optimizer] = start, rate if rate_varies and rate_sets_slots(make_optimizer, kept, built) else None, built
+    made = {id(variable) for variable in constructed}
+    values = [None if id(variable) in made else variable.numpy() for variable in optimizer.variables]
+    if built.rate_sets_slots is None:
+        built.rate_sets_slots = rate_varies and rate_sets_slots(make_optimizer, kept, values)
+        key = start, float(np.asarray(optimizer.learning_rate)) if built.rate_sets_slots else None
+    built.keep(key, values)
     return optimizer.variables
+
+
+class BuiltSlots:
+    """A kept run's optimizer's slots as built, by start (and learning rate, where one sets them): the most
+    recent within KEEP_SLOT_BYTES, so that a grid of seeds and rates builds once a seed."""
+
+    def __init__(self):
+        self.values: OrderedDict[tuple, list] = OrderedDict()
+        self.rate_sets_slots: bool | None = None  # known at the first build
+
+    def keep(self, key: tuple, values: list) -> None:
+        self.values[key] = values
+        while len(self.values) > 1 and sum(map(slot_bytes, self.values.values())) > KEEP_SLOT_BYTES:
+            self.values.popitem(last=False)
+
+
+def slot_bytes(values: list) -> int:
+    return sum(value.nbytes for value in values if value is not None)
 
 
 def rate_sets_slots(make_optimizer, kept, built: list) -> bool:
@@ -142,7 +166,8 @@ def rate_sets_slots(make_optimizer, kept, built: list) -> bool:
     return any(value is not None and not np.array_equal(value, variable.numpy()) for value, variable in pairs)
 
 
-BUILT = weakref.WeakKeyDictionary()  # a kept run's optimizer -> (start, the rate if it sets slots, the values)
+BUILT = weakref.WeakKeyDictionary()  # a kept run's optimizer -> its BuiltSlots
+KEEP_SLOT_BYTES = 1 << 24  # what one kept optimizer's slots hold for its starts; the latest is always kept
 
 
 def digest(variables: list) -> bytes:
