@@ -3,8 +3,9 @@ under the basic launcher, the comparison's, Optuna's trials, a notebook's loop),
 problem, model, optimizer class and its other hyperparameters, data, shapes and step settings) matches an
 earlier one takes that run's parts and compiled train loop, with its own state put in place: the model's
 variables as a fresh build from its seed and values makes them, the optimizer's slots, counters and
-learning rate as a fresh optimizer's, the running metrics, step and data order restarted. Its numbers are
-those of the same run built afresh (bit for bit under `trainer.deterministic=true`).
+learning rate as a fresh optimizer's (its slots as kept from a build for the same start:
+`fresh_optimizer_values`), the running metrics, step and data order restarted. Its numbers are those of the
+same run built afresh (bit for bit under `trainer.deterministic=true`).
 
 The values that may differ (`VALUES`) are what the compiled program reads from variables or does not read at
 all: the seed, the step budget and the actions' cadences, where it writes, the learning rate (when no schedule
