@@ -246,6 +246,44 @@ def test_a_jobs_config_composed_once_per_set_of_group_choices_is_hydras_own():
     assert ours.checked == {}
 
 
+def test_the_multiruns_of_one_command_share_their_compositions_and_each_gets_hydras_own():
+    """trainer.compare's multiruns differ in Hydra's settings of their directories (values) and in the
+    launcher's callbacks (composition): inside `shared_compositions`, each set of group choices is composed once
+    for them all, and each job's config is still what Hydra's loader composes for its multirun."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+
+    from trainer.config.compose import config_loader
+    from trainer.config.sweeps import SweepConfigLoader, shared_compositions
+
+    def subdir(config) -> str:
+        previous = HydraConfig.instance().cfg
+        HydraConfig.instance().set_config(config)  # as in the job, whose directory name reads hydra:
+        try:
+            return str(config.hydra.sweep.subdir)
+        finally:
+            HydraConfig.instance().cfg = previous
+
+    multiruns = [
+        ["hydra.sweep.dir=tune", "hydra.sweep.subdir=${hydra:runtime.choices.optimizer}-lr${optimizer.learning_rate}"],
+        ["hydra.sweep.dir=seeds", "hydra.sweep.subdir=seed${trainer.seed}", "~hydra.callbacks.summary"],
+        ["hydra.sweep.dir=defaults", "hydra.sweep.subdir=default${trainer.seed}", "~hydra.callbacks.summary"],
+    ]
+    jobs = [["optimizer=adam", "model=booth", "trainer.seed=2"], ["optimizer=sgd", "model=booth", "trainer.seed=3"]]
+    with config_loader() as hydras, shared_compositions():
+        for hydra_overrides in multiruns:
+            master = hydras.load_configuration("config", hydra_overrides, run_mode=RunMode.MULTIRUN)
+            ours = SweepConfigLoader(hydras)
+            for overrides in jobs:
+                want = hydras.load_sweep_config(master, overrides)
+                got = ours.load_sweep_config(master, overrides)
+                assert OmegaConf.to_container(got) == OmegaConf.to_container(want)
+                assert subdir(got) == subdir(want)  # resolved: the job's directory name
+    assert len(ours.compositions) == 4  # each optimizer's, with the summary callback and without
+    assert SweepConfigLoader(hydras).compositions == {}  # outside, a multirun composes its own
+
+
 def test_a_jobs_setting_is_read_from_its_saved_config_and_resolved_where_interpolated(tmp_path):
     """The comparison reads a setting of thousands of jobs without building their OmegaConf configs."""
     from trainer.outputs.jobs import Job

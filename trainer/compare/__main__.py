@@ -22,16 +22,18 @@ from trainer.compare.launch import run_missing
 from trainer.compare.plan import check_settings, default_jobs, seed_jobs, tuning_jobs
 from trainer.compare.report import write_report
 from trainer.compare.select import tuned_settings
+from trainer.config.sweeps import shared_compositions
 
 
 def compare(cfg: DictConfig, directory: Path) -> Path:
     """Tune, rerun the best with seeds, run the defaults, report; return report.md's path."""
     check_settings(cfg)
-    find_centres(cfg, directory)
-    run_missing(cfg, directory, tuning_jobs(cfg, directory))
-    tuned = tuned_settings(directory, cfg)
-    run_missing(cfg, directory, seed_jobs(cfg, tuned))
-    run_missing(cfg, directory, default_jobs(cfg))
+    with shared_compositions():  # each (problem, optimizer) composed once for the phases' multiruns
+        find_centres(cfg, directory)
+        run_missing(cfg, directory, tuning_jobs(cfg, directory))
+        tuned = tuned_settings(directory, cfg)
+        run_missing(cfg, directory, seed_jobs(cfg, tuned))
+        run_missing(cfg, directory, default_jobs(cfg))
     return write_report(directory, cfg, tuned)
 
 
