@@ -247,13 +247,15 @@ def test_a_jobs_config_composed_once_per_set_of_group_choices_is_hydras_own():
 
 
 def test_the_multiruns_of_one_command_share_their_compositions_and_each_gets_hydras_own():
-    """trainer.compare's multiruns differ in Hydra's settings of their directories (values) and in the
-    launcher's callbacks (composition): inside `shared_compositions`, each set of group choices is composed once
-    for them all, and each job's config is still what Hydra's loader composes for its multirun."""
+    """trainer.compare's multiruns differ in their sweep's directories and in the summary callback: inside
+    `shared_compositions`, multiruns that differ only in directories share each set of group choices'
+    composition, and each job's config is still what Hydra's loader composes for its multirun, also where
+    another line sets a directory again (a job's own, `++`) or a setting is read as Hydra composes (`env_copy`)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
     from omegaconf import OmegaConf
 
+    from trainer.config import sweeps
     from trainer.config.compose import config_loader
     from trainer.config.sweeps import SweepConfigLoader, shared_compositions
 
@@ -269,8 +271,18 @@ def test_the_multiruns_of_one_command_share_their_compositions_and_each_gets_hyd
         ["hydra.sweep.dir=tune", "hydra.sweep.subdir=${hydra:runtime.choices.optimizer}-lr${optimizer.learning_rate}"],
         ["hydra.sweep.dir=seeds", "hydra.sweep.subdir=seed${trainer.seed}", "~hydra.callbacks.summary"],
         ["hydra.sweep.dir=defaults", "hydra.sweep.subdir=default${trainer.seed}", "~hydra.callbacks.summary"],
+        [
+            "hydra.sweep.dir=d",
+            "hydra.sweep.subdir=a",
+            "~hydra.callbacks.summary",
+            "++hydra.sweep.subdir=b",
+            "hydra.job.env_copy=[HOME]",
+        ],  # fmt: skip
     ]
-    jobs = [["optimizer=adam", "model=booth", "trainer.seed=2"], ["optimizer=sgd", "model=booth", "trainer.seed=3"]]
+    jobs = [
+        ["optimizer=adam", "model=booth", "trainer.seed=2"],
+        ["optimizer=sgd", "model=booth", "trainer.seed=3", "hydra.sweep.subdir=own", "hydra.job.chdir=true"],
+    ]
     with config_loader() as hydras, shared_compositions():
         for hydra_overrides in multiruns:
             master = hydras.load_configuration("config", hydra_overrides, run_mode=RunMode.MULTIRUN)
@@ -280,7 +292,7 @@ def test_the_multiruns_of_one_command_share_their_compositions_and_each_gets_hyd
                 got = ours.load_sweep_config(master, overrides)
                 assert OmegaConf.to_container(got) == OmegaConf.to_container(want)
                 assert subdir(got) == subdir(want)  # resolved: the job's directory name
-    assert len(ours.compositions) == 4  # each optimizer's, with the summary callback and without
+        assert len(sweeps.SHARED) == 7  # 8 jobs: the first job of the seeds and defaults multiruns share one
     assert SweepConfigLoader(hydras).compositions == {}  # outside, a multirun composes its own
 
 

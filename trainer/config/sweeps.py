@@ -7,8 +7,8 @@ of its group choices, its values set by Hydra's own override rules, and its `hyd
 `hydra.job.override_dirname` what Hydra writes. `tests/test_sweeps.py` checks it against Hydra's own. A job's
 config that the sweeper's check of the batch composed is the one the launcher then runs (`launching`): one
 copy of the composition a job, not two. Within `shared_compositions` (a command that starts many multiruns:
-trainer.compare), the multiruns share their compositions too, each composed without the hydra settings that are
-values (the sweep's directory and its jobs' names), which are applied to the copy as Hydra applies them."""
+trainer.compare), the multiruns share their compositions too, each composed without the sweep's directory
+settings, which are set on the copy as Hydra sets them."""
 
 import contextlib
 import pickle
@@ -20,13 +20,16 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 SHARED: dict | None = None  # the compositions the multiruns inside `shared_compositions` share
+DIRECTORIES = ("hydra.sweep.dir", "hydra.sweep.subdir")  # what a comparison's multiruns differ in, besides values
+KEEP_SHARED = 256  # the most compositions shared, about 25 KB each
 
 
 @contextlib.contextmanager
 def shared_compositions():
     """Inside, every multirun's jobs take their configs from the compositions of group choices that an earlier
-    multirun made: a comparison composes each (problem, optimizer) once rather than once a phase (0.1 s each).
-    The config files must not change meanwhile; outside, each multirun composes its own, as Hydra does."""
+    multirun made, where the two differ only in the sweep's directories: a comparison composes each (problem,
+    optimizer) once rather than once a phase (0.1 s each). A config file edited meanwhile is not read again;
+    outside, each multirun composes its own, as Hydra does."""
     global SHARED
     outer, SHARED = SHARED, {} if SHARED is None else SHARED
     try:
@@ -41,8 +44,7 @@ class SweepConfigLoader:
 
     def __init__(self, loader):
         self.loader = loader
-        self.compositions: dict[tuple, bytes] = {} if SHARED is None else SHARED  # pickled: a job's copy is
-        # loaded, 4x faster than a deepcopy
+        self.compositions: dict[tuple, bytes] = {}  # pickled: a job's copy is loaded, 4x faster than a deepcopy
         self.overrides: dict[str, Override] = {}  # each override line parsed once, not once a job
         self.repositories: dict[int, object] = {}  # by the master config's id
         self.checked: dict[tuple, DictConfig] = {}  # the batch's configs, as the sweeper's check composed them
@@ -74,22 +76,12 @@ class SweepConfigLoader:
         groups = self.repository(master_config)
         values = [override for override in parsed if is_value(override, groups)]
         choices = [override.input_line for override in parsed if override not in values]
-        hydra_lines = OmegaConf.to_container(master_config.hydra.overrides.hydra)  # as written, unresolved
-        hydra_values = [override for override in self.parsed(hydra_lines) if is_hydra_value(override, groups)]
-        structural = [line for line in hydra_lines if line not in {value.input_line for value in hydra_values}]
-        config_name = master_config.hydra.job.config_name
-        key = (config_name, tuple(structural), tuple(choices))
-        if key not in self.compositions:
-            composed = self.loader.load_configuration(config_name, [*structural, *choices], run_mode=RunMode.RUN)
-            self.compositions[key] = pickle.dumps(composed)
-        cfg = pickle.loads(self.compositions[key])
-        ConfigLoaderImpl._apply_overrides_to_config([*hydra_values, *values], cfg)  # in Hydra's order
+        cfg = self.composition(master_config, choices)
+        ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
         OmegaConf.copy_cache(from_config=master_config, to_config=cfg)
         task = [override for override in parsed if not override.is_hydra_override()]
         naming = cfg.hydra.job.config.override_dirname
         with open_dict(cfg.hydra):
-            job_hydra = [override.input_line for override in parsed if override.is_hydra_override()]
-            cfg.hydra.overrides.hydra = [*hydra_lines, *job_hydra]  # as Hydra records them: the master's first
             cfg.hydra.overrides.task = [override.input_line for override in task]
             cfg.hydra.job.override_dirname = get_overrides_dirname(
                 overrides=task,
@@ -97,6 +89,36 @@ class SweepConfigLoader:
                 item_sep=naming.item_sep,
                 exclude_keys=naming.exclude_keys,
             )
+        return cfg
+
+    def composition(self, master_config: DictConfig, choices: list[str]) -> DictConfig:
+        """A copy of the composition of the group `choices` for the multirun of `master_config`: its own, as
+        Hydra composes it; inside `shared_compositions`, one shared by the command's multiruns, composed without
+        the sweep's directory settings (`DIRECTORIES`), which are set on the copy as Hydra sets them, where no
+        other line touches them."""
+        if SHARED is None:
+            key = (id(master_config), tuple(choices))
+            if key not in self.compositions:
+                self.compositions[key] = pickle.dumps(self.loader.load_sweep_config(master_config, choices))
+            return pickle.loads(self.compositions[key])
+        lines = OmegaConf.to_container(master_config.hydra.overrides.hydra)  # as written, unresolved
+        settable = [override for override in self.parsed(lines) if is_directory(override)]
+        set_elsewhere = {override.key_or_group for override in self.parsed([*lines, *choices])
+                         if override not in settable}  # fmt: skip
+        directories = [override for override in settable if override.key_or_group not in set_elsewhere]
+        others = [line for line in lines if line not in {override.input_line for override in directories}]
+        config_name = master_config.hydra.job.config_name
+        key = (config_name, tuple(others), tuple(choices))
+        if key not in SHARED:
+            composed = self.loader.load_configuration(config_name, [*others, *choices], run_mode=RunMode.RUN)
+            SHARED[key] = pickle.dumps(composed)
+            if len(SHARED) > KEEP_SHARED:  # the oldest: a quasi-random search's trials each compose their own
+                SHARED.pop(next(iter(SHARED)))
+        cfg = pickle.loads(SHARED[key])
+        ConfigLoaderImpl._apply_overrides_to_config(directories, cfg)
+        job_lines = [override.input_line for override in self.parsed(choices) if override.is_hydra_override()]
+        with open_dict(cfg.hydra):
+            cfg.hydra.overrides.hydra = [*lines, *job_lines]  # as Hydra records them
         return cfg
 
     def parsed(self, lines: list[str]) -> list[Override]:
@@ -128,15 +150,12 @@ def is_value(override: Override, repository) -> bool:
     )
 
 
-def is_hydra_value(override: Override, repository) -> bool:
-    """Whether `override`, a setting of Hydra's own (`hydra.sweep.dir=...`), sets a value that Hydra applies to
-    the composed config: not a group's choice, a key added or deleted, nor the search path, which composing
-    reads."""
+def is_directory(override: Override) -> bool:
+    """Whether `override` sets the sweep's directory or its jobs' (`hydra.sweep.dir`, `hydra.sweep.subdir`), a
+    value Hydra applies to the composed config, that nothing of composing reads."""
     return (
-        override.is_hydra_override()
-        and override.package is None
+        override.key_or_group in DIRECTORIES
         and override.type == OverrideType.CHANGE
+        and override.package is None
         and not override.is_sweep_override()
-        and not repository.group_exists(override.key_or_group)
-        and override.key_or_group != "hydra.searchpath"
     )
