@@ -96,6 +96,17 @@ def test_help_and_cfg_do_not_import_tensorflow(command, flag, printed):
         assert "_target_: keras.optimizers.SGD" in result.stdout
 
 
+@pytest.mark.slow
+def test_help_read_by_a_reader_that_stops_early_ends_without_a_traceback():
+    """`trainer --help | head -3`: the reader has gone before the help is written (here it never reads)."""
+    child = subprocess.Popen([sys.executable, "-m", "trainer", "--help"], cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+    child.stdout.close()
+    stderr = child.stderr.read()
+
+    assert child.wait() == 141 and stderr == ""  # a shell's status for a death by SIGPIPE, nothing else said
+
+
 # Optimizers that settle farther from the default run's minimum at any learning rate, and why.
 SETTLES_AWAY = {
     "lion": 2e-2,  # sign steps of exactly lr = 0.01: it hovers about lr away

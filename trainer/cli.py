@@ -17,6 +17,7 @@ from trainer.outputs.locks import ClaimRefused
 
 FULL_ERROR = "TRAINER_FULL_ERROR"  # the user's HYDRA_FULL_ERROR, which the commands set for themselves
 INTERRUPTED = 130  # the shell's status for a death by SIGINT
+BROKEN_PIPE = 141  # the shell's status for a death by SIGPIPE: the reader of the output closed it (`| head`)
 COMPARE_GROUPS = ("suite",)  # groups of conf/compare.yaml alone, which the trainer's --help leaves out
 
 
@@ -41,6 +42,9 @@ def run_command(name: str, app) -> None:
         sys.exit(INTERRUPTED)
     except ClaimRefused as refused:
         exit_with(name, refused.error)
+    except BrokenPipeError:  # `trainer --help | head -3`: stop as a shell tool does, without a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush writes nowhere
+        sys.exit(BROKEN_PIPE)
     except Exception as error:
         problem = find_trainer_error(error)
         line = hydra_error_line(error) if problem is None else str(problem)
