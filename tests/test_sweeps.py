@@ -130,6 +130,7 @@ def test_the_trainer_launchers_jobs_leave_the_records_and_results_of_hydras_basi
     sweep = ["optimizer=sgd", "model.initial=[5.0],[1,2]", "optimizer.learning_rate=0.1,0.3", "trainer.steps=5", *FAST,
              "+hydra.job.env_set.TRAINER_TEST=1", "hydra.job.chdir=true",
              f"+hydra.callbacks.probe._target_={__name__}.JobProbe"]  # fmt: skip
+    JobProbe.seen.clear()  # what an earlier run of this test saw
     _, ours = run_sweep(tmp_path / "ours", *sweep)
     seen = JobProbe.seen.copy()
     _, hydras = run_sweep(tmp_path / "hydras", *sweep, "hydra/launcher=basic")

@@ -48,6 +48,7 @@ VALUES = (
 LEARNING_RATES = ("optimizer.learning_rate", "optimizer.optimizer.learning_rate")  # read from a variable
 KEEP = 64  # the most recent structures whose programs are kept: a comparison's every (problem, optimizer)
 KEEP_BYTES = 1 << 30  # what they may hold together (variables, examples in memory); the latest is always kept
+KEEP_SLOT_BYTES = 1 << 24  # what one kept optimizer's slots hold for its starts; the latest is always kept
 
 
 class Reusable:
@@ -91,6 +92,7 @@ def variable_bytes(variable) -> int:
 
 
 REUSABLE = Reusable()
+BUILT = weakref.WeakKeyDictionary()  # a kept run's optimizer -> its BuiltSlots (`fresh_optimizer_values`)
 
 
 def structure(cfg: DictConfig) -> str:
@@ -124,19 +126,18 @@ def fresh_optimizer_values(kept, make_optimizer, start: tuple, rate_varies: bool
     optimizer = make_optimizer()
     constructed = list(optimizer.variables)
     built = BUILT.setdefault(kept.optimizer, BuiltSlots())
-    key = start, float(np.asarray(optimizer.learning_rate)) if built.rate_sets_slots else None
-    if key in built.values:
-        values = built.values[key]
+    if built.key(start, optimizer) in built.values:
+        values = built.values[built.key(start, optimizer)]
         if len(constructed) != sum(value is None for value in values):
             raise RuntimeError("a reused run's optimizer differs from a fresh build's: its structure misses a setting")
-        return [constructed.pop(0) if value is None else value for value in values]
+        unbuilt = iter(constructed)
+        return [next(unbuilt) if value is None else value for value in values]
     optimizer.build(kept.model.trainable_variables)
     made = {id(variable) for variable in constructed}
     values = [None if id(variable) in made else variable.numpy() for variable in optimizer.variables]
     if built.rate_sets_slots is None:
         built.rate_sets_slots = rate_varies and rate_sets_slots(make_optimizer, kept, values)
-        key = start, float(np.asarray(optimizer.learning_rate)) if built.rate_sets_slots else None
-    built.keep(key, values)
+    built.keep(built.key(start, optimizer), values)
     return optimizer.variables
 
 
@@ -147,6 +148,10 @@ class BuiltSlots:
     def __init__(self):
         self.values: OrderedDict[tuple, list] = OrderedDict()
         self.rate_sets_slots: bool | None = None  # known at the first build
+
+    def key(self, start: tuple, optimizer) -> tuple:
+        """The key of `optimizer`'s slots: its start, and its learning rate where one sets them."""
+        return start, float(np.asarray(optimizer.learning_rate)) if self.rate_sets_slots else None
 
     def keep(self, key: tuple, values: list) -> None:
         self.values[key] = values
@@ -165,10 +170,6 @@ def rate_sets_slots(make_optimizer, kept, built: list) -> bool:
     other.build(kept.model.trainable_variables)
     pairs = zip(built, other.variables)
     return any(value is not None and not np.array_equal(value, variable.numpy()) for value, variable in pairs)
-
-
-BUILT = weakref.WeakKeyDictionary()  # a kept run's optimizer -> its BuiltSlots
-KEEP_SLOT_BYTES = 1 << 24  # what one kept optimizer's slots hold for its starts; the latest is always kept
 
 
 def digest(variables: list) -> bytes:
