@@ -82,8 +82,9 @@ def population_section(
                 f"a sweep of {seeds} seeds as a population no slower than one job at a time",
                 f"{one / many:.2f}×",
                 many <= one,
-                "each member builds its own parts and XLA compiles its own step (about 0.9 s each), where jobs "
-                "taking turns compile once: why populations are not the default yet",
+                "each member builds its own parts and XLA compiles its own step (about 0.9 s each; the "
+                "compilation cache cannot serve them: its key holds the traced function's name, unique to each "
+                "build), where jobs taking turns compile once: why populations are not the default yet",
             )
         )
     return section
