@@ -28,7 +28,8 @@ LIMIT = (  # what keeps a comparison from its target, as profiled
     "each job is still a run of its own: its job set-up (about 14 ms on 2 cores: a copy of the config, three "
     "YAML files), a reused build (18 ms: its parts and actions built by instantiate), its actions' event file, "
     "HParams and metrics.json (15 ms), its composed config (4 ms), beside 4 ms of steps; and each multirun's "
-    "start (0.4 s: Hydra composes its config twice); training a pair's jobs as one stacked population is the next step"
+    "start (0.4 s: Hydra composes its config twice); stacking a pair's steps would not help while these per-job "
+    "costs stay"
 )
 
 

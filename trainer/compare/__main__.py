@@ -28,8 +28,8 @@ from trainer.config.sweeps import shared_compositions
 def compare(cfg: DictConfig, directory: Path) -> Path:
     """Tune, rerun the best with seeds, run the defaults, report; return report.md's path."""
     check_settings(cfg)
+    find_centres(cfg, directory)
     with shared_compositions():  # each (problem, optimizer) composed once for the phases' multiruns
-        find_centres(cfg, directory)
         run_missing(cfg, directory, tuning_jobs(cfg, directory))
         tuned = tuned_settings(directory, cfg)
         run_missing(cfg, directory, seed_jobs(cfg, tuned))

@@ -6,9 +6,9 @@ and each run's steps are the operations of the run alone: its numbers are the ru
 `trainer.deterministic=true` (XLA, which compiles the population's program as one, may round otherwise).
 
 One program for many runs costs one Python call per `steps_per_call` steps for all of them, and lets
-TensorFlow overlap their independent steps on the cores (the MNIST MLP, 8 seeds: about 1.5x the examples per
-second of the same runs one after another on 2 cores, docs/benchmarks.md). A run that stops (its loss no longer
-finite, early stopping, a pruner) drops out of the program's later steps; the others go on.
+TensorFlow overlap their independent steps on the cores (the MNIST MLP, 8 seeds: 1.1 to 1.3 times the
+examples per second of the same runs one after another on 2 cores, docs/benchmarks.md). A run that stops (its
+loss no longer finite, early stopping, a pruner) drops out of the program's later steps; the others go on.
 """
 
 import tensorflow as tf

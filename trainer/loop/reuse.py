@@ -126,8 +126,8 @@ def fresh_optimizer_values(kept, make_optimizer, start: tuple, rate_varies: bool
     optimizer = make_optimizer()
     constructed = list(optimizer.variables)
     built = BUILT.setdefault(kept.optimizer, BuiltSlots())
-    if built.key(start, optimizer) in built.values:
-        values = built.values[built.key(start, optimizer)]
+    values = built.values.get(built.key(start, optimizer))
+    if values is not None:
         if len(constructed) != sum(value is None for value in values):
             raise RuntimeError("a reused run's optimizer differs from a fresh build's: its structure misses a setting")
         unbuilt = iter(constructed)
