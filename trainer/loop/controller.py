@@ -51,8 +51,8 @@ def drive_together(runs: list[Run], loops: list[Loop], train_loop, raises: bool 
         for run in runs:
             for action in reversed(run.actions):
                 stack.callback(action.close)
-        if visits.going():  # a call of no steps traces and compiles the loop: the calls after it time steps alone
-            # (the step count is a tensor argument, so every call shares its program)
+        if visits.going() and not all(map(traced, runs)):  # a call of no steps traces and compiles the loop: the
+            # calls after it time steps alone (the step count is a tensor argument, so every call shares its program)
             compile_seconds, _ = timed_call(train_loop, 0, compiles=True)
             for loop in loops:
                 loop.compile_seconds = compile_seconds
@@ -75,6 +75,12 @@ def drive_together(runs: list[Run], loops: list[Loop], train_loop, raises: bool 
             visits.each([index for index in going if index not in still], end)
         visits.each(range(len(runs)), end)
     return visits.results()
+
+
+def traced(run: Run) -> bool:
+    """Whether `run`'s compiled loop is traced already: a reused run's (trainer/loop/reuse.py), which compiles
+    nothing, so that its call of no steps would cost a job a millisecond for nothing."""
+    return run.train_loop.experimental_get_tracing_count() > 0
 
 
 class Visits:
