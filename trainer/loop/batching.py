@@ -43,6 +43,12 @@ class InMemoryBatches:
 
     def batch(self, step):
         """The examples of training step `step` (a scalar int64 tensor)."""
+        self.order_for(step)
+        return self.gather(step)
+
+    def order_for(self, step) -> None:
+        """Draw the order of the epoch of step `step` where it is new: once per epoch, and after a restart,
+        since order_epoch begins at -1."""
         epoch = step // self.steps_per_epoch
 
         def reshuffle():
@@ -50,8 +56,10 @@ class InMemoryBatches:
             self.order_epoch.assign(epoch)
             return tf.constant(True)
 
-        # A new order once per epoch; also after a restart, since order_epoch begins at -1.
         tf.cond(tf.not_equal(epoch, self.order_epoch), reshuffle, lambda: tf.constant(False))
+
+    def gather(self, step):
+        """The examples of step `step` in its epoch's order, drawn already (`order_for`)."""
         start = (step % self.steps_per_epoch) * self.batch_size
         indices = self.order[start : start + self.batch_size]
         x = self.read(tf.gather(self.x, indices), self.pixels[0])
@@ -62,13 +70,19 @@ class InMemoryBatches:
         return tf.cast(batch, tf.float32) / self.pixel_max if pixels else batch
 
     def source(self, pipeline: str, step: tf.Variable):
-        """A function the train loop calls for each step's (x, y): gathered in the loop itself ("graph"), or
-        the same batches computed ahead of it by a prefetching tf.data pipeline ("tf.data")."""
+        """What the train loop calls, `(order, next_batch)`: `order()` before the steps up to the epoch's end
+        (`steps_to_epoch_end`), `next_batch()` for each step's (x, y). The batches are gathered in the loop
+        itself ("graph"), or computed ahead of it by a prefetching tf.data pipeline ("tf.data"), which draws each
+        epoch's order itself."""
         if pipeline == "graph":
-            return lambda: self.batch(step)
+            return (lambda: self.order_for(step)), (lambda: self.gather(step))
         ahead = tf.data.Dataset.counter(int(step.numpy())).map(self.batch).prefetch(tf.data.AUTOTUNE)
         iterator = iter(ahead)
-        return lambda: next(iterator)
+        return unordered, lambda: next(iterator)
+
+    def steps_to_epoch_end(self, step):
+        """Steps from step `step` (steps taken) to the end of its epoch, where the next order is drawn."""
+        return self.steps_per_epoch - step % self.steps_per_epoch
 
     def checkpointed(self) -> dict:
         return {}  # the step counter is the data position
@@ -108,7 +122,10 @@ class StreamBatches:
         self.iterator = iter(strategy.distribute_datasets_from_function(pipeline))
 
     def source(self, pipeline: str, step: tf.Variable):
-        return lambda: next(self.iterator)
+        return unordered, lambda: next(self.iterator)
+
+    def steps_to_epoch_end(self, step) -> None:
+        """None: the stream orders its examples itself."""
 
     def checkpointed(self) -> dict:
         return {"data": self.iterator}  # with its shuffle and prefetch buffers
@@ -121,13 +138,20 @@ class NoBatches:
     global_batches = False
 
     def source(self, pipeline: str, step: tf.Variable):
-        return lambda: (None, None)
+        return unordered, lambda: (None, None)
+
+    def steps_to_epoch_end(self, step) -> None:
+        """None: no examples to order."""
 
     def checkpointed(self) -> dict:
         return {}
 
     def restart(self, seed: int) -> None:
         """Nothing to start over."""
+
+
+def unordered() -> None:
+    """The `order` of batches that need none in the loop."""
 
 
 def global_batch_size(examples, batch_size: int) -> int | None:

@@ -17,11 +17,11 @@ from trainer.loop.batching import NoBatches, StreamBatches, global_batch_size, h
 from trainer.loop.checkpoints import check_workers_agree, checkpoint_parts, restore
 from trainer.loop.controller import in_phase_order
 from trainer.loop.evaluate import make_evaluate
+from trainer.loop.loops import make_loops
 from trainer.loop.process import configure_process
 from trainer.loop.reuse import REUSABLE, assign_all, digest, fresh_optimizer_values, structure
 from trainer.loop.run import Run
 from trainer.loop.runtime import Runtime
-from trainer.loop.step import make_loops
 from trainer.optimizers import ClosureOptimizer
 from trainer.task import Parts
 

@@ -13,8 +13,9 @@ loss no longer finite, early stopping, a pruner) drops out of the program's late
 
 import tensorflow as tf
 
+from trainer.loop.loops import make_train_loop
 from trainer.loop.run import Run
-from trainer.loop.step import loop_uses_xla, make_train_loop
+from trainer.loop.step import loop_uses_xla, segmented
 
 
 class Population:
@@ -24,8 +25,9 @@ class Population:
     def __init__(self, runs: list[Run]):
         first = runs[0]
         self.active = tf.Variable([True] * len(runs), trainable=False, name="active")
-        jit_compile = loop_uses_xla(first.cfg.trainer, first.runtime, first.batches)
-        self.train_loop = make_train_loop([run.step_body for run in runs], jit_compile, self.active)
+        settings, bodies = first.cfg.trainer, [run.step_body for run in runs]
+        jit_compile, in_segments = (ask(settings, first.runtime, first.batches) for ask in (loop_uses_xla, segmented))
+        self.train_loop = make_train_loop(bodies, jit_compile, in_segments, self.active)
 
     def __call__(self, count: tf.Tensor, going=()) -> tuple:
         self.active.assign([index in going for index in range(int(self.active.shape[0]))])

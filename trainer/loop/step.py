@@ -1,19 +1,20 @@
-"""The one train step of every experiment, and the compiled loop that runs it.
+"""The one train step of every experiment, as the compiled loop takes it.
 
 `make_train_step` is the tutorials' `tf.GradientTape` step as a function of one batch; it creates no
-variables, so a `tf.distribute` strategy can run it per replica. `make_step_body` makes it a step of the
-loop, and `make_train_loop` compiles many steps, of one run or of several, into one `tf.function` call so
-that Python stays out of the hot loop.
+variables, so a `tf.distribute` strategy can run it per replica. `make_step_body` makes it a step of a run,
+which the compiled loop (trainer/loop/loops.py) takes many times in one `tf.function` call, so that Python
+stays out of the hot loop.
 """
 
+import dataclasses
 import functools
+from collections.abc import Callable
 
 import keras
 import tensorflow as tf
 
 from trainer.config.checks import MEAN_REDUCTIONS
 from trainer.loop.batching import NoBatches, replica_slice
-from trainer.loop.points import Points
 from trainer.optimizers import ClosureOptimizer
 
 
@@ -76,21 +77,6 @@ def make_train_step(model, loss_fn, optimizer, metrics, replicas: int = 1):
     return train_step
 
 
-def make_loops(fields: dict, settings, runtime) -> tuple:
-    """A run's step as its compiled loop takes it (what a population's loop takes in turn), that loop, and
-    where it records its log points; `fields`: the run's parts, as `Run`'s fields name them."""
-    model, optimizer = fields["model"], fields["optimizer"]
-    train_step = make_train_step(model, fields["loss_fn"], optimizer, fields["metrics"], runtime.replicas)
-    points = Points(fields, settings.log_every, settings.steps_per_call)
-    jit_compile = uses_xla(settings, runtime)
-    step_body = make_step_body(
-        runtime.strategy, train_step, fields["batches"], settings.pipeline, fields["global_step"],
-        fields["loss_mean"], optimizer, jit_compile=jit_compile, points=points,
-    )  # fmt: skip
-    train_loop = make_train_loop([step_body], loop_uses_xla(settings, runtime, fields["batches"]))
-    return step_body, train_loop, points
-
-
 def uses_xla(settings, runtime) -> bool:
     """Whether XLA compiles the run's step (`trainer.jit_compile`; by default unless deterministic), on one
     replica; `loop_uses_xla` says when the whole loop is compiled instead."""
@@ -98,23 +84,44 @@ def uses_xla(settings, runtime) -> bool:
     return jit_compile and runtime.replicas == 1
 
 
+def segmented(settings, runtime, batches) -> bool:
+    """Whether a run's loop runs in segments (trainer/loop/loops.py): where XLA compiles its step alone."""
+    return uses_xla(settings, runtime) and not isinstance(batches, NoBatches)
+
+
 def loop_uses_xla(settings, runtime, batches) -> bool:
     """Whether XLA compiles a run's whole loop: where it compiles its step and the loop gathers no data."""
     return uses_xla(settings, runtime) and isinstance(batches, NoBatches)
 
 
+@dataclasses.dataclass(frozen=True)
+class StepBody:
+    """One run's step as its compiled loop (trainer/loop/loops.py) takes it: `order()` draws a new epoch's order
+    of batches, `plain()` takes a step and gives its loss, and `full(index, num_steps, count) -> (gradient norm,
+    loss, count)` takes one that also computes the gradient norm, where the call wants it, and records the log
+    point it reaches. A loop in segments takes `order()`, plain steps and a full one per segment, a segment being
+    at most `steps_to_end(taken)` steps from `taken`, the run's `step`; a loop step by step, `order()` and a full
+    step every step."""
+
+    step: tf.Variable
+    order: Callable
+    plain: Callable
+    full: Callable
+    steps_to_end: Callable
+
+
 def make_step_body(strategy, train_step, batches, pipeline: str, step, loss_mean, optimizer, jit_compile: bool,
                    points):  # fmt: skip
-    """One step of a run's compiled loop, `body(index, num_steps, count) -> (gradient norm, loss, count)`: the
-    batch of `step`, `train_step` on every replica (`strategy.run`), their losses averaged, `step` advanced and,
-    at a log point, the point recorded in `points` (trainer/loop/points.py) as the call's `count`-th.
+    """A run's `StepBody`: each step the batch of `step`, `train_step` on every replica (`strategy.run`), their
+    losses averaged and `step` advanced; a segment's last step also records the log point it reaches in `points`
+    (trainer/loop/points.py) as the call's `count`-th.
 
     `batches` gives each step's (x, y) from `step` on, by `pipeline` (trainer/data.py): the global batch,
     sliced per replica, or per-replica batches already. The gradient norm (`summed_gradient_norm`) is computed
     for a call's last step and its log points only. With `jit_compile` and data to gather, XLA compiles the step
     alone: XLA copies large captured tensors, such as a data set, on every iteration of a compiled loop.
     """
-    next_batch = batches.source(pipeline, step)
+    order, next_batch = batches.source(pipeline, step)
     slices = batches.global_batches and strategy.num_replicas_in_sync > 1
 
     def counted_step(x, y):
@@ -127,52 +134,26 @@ def make_step_body(strategy, train_step, batches, pipeline: str, step, loss_mean
     if jit_compile and not isinstance(batches, NoBatches):
         counted_step = per_run_function(counted_step, jit_compile=True, autograph=False)
 
-    def body(index, num_steps, count):
+    def stepped():
         x, y = next_batch()
         losses, gradients = strategy.run(counted_step, args=(x, y))
-        loss = strategy.reduce(tf.distribute.ReduceOp.MEAN, losses, axis=None)
+        step.assign_add(1)
+        return strategy.reduce(tf.distribute.ReduceOp.MEAN, losses, axis=None), gradients
+
+    def full(index, num_steps, count):
         at_point = tf.equal((step + 1) % points.log_every, 0)
+        loss, gradients = stepped()
         wanted = tf.logical_or(tf.equal(index, num_steps - 1), at_point)
         norm = tf.cond(wanted, lambda: summed_gradient_norm(strategy, gradients, optimizer), lambda: 0.0)
-        step.assign_add(1)
         count = tf.cond(at_point, lambda: points.record(count, step.value(), norm), lambda: count)
         return norm, loss, count
 
-    return body
+    def steps_to_end(taken):
+        to_point = points.log_every - taken % points.log_every
+        to_epoch = batches.steps_to_epoch_end(taken)
+        return to_point if to_epoch is None else tf.minimum(to_point, to_epoch)
 
-
-def make_train_loop(bodies: list, jit_compile: bool, active: tf.Variable | None = None):
-    """A compiled `train_loop(num_steps)` of the runs whose step `bodies` (`make_step_body`) it takes in turn:
-    for one run, `(the last step's gradient norm, its loss, the log points passed)`; for several (a population,
-    trainer/loop/population.py), a tuple of those, one per run. A run stops after its first step whose loss is
-    not finite, and a population's run also where `active` (a bool per run) is false, each as it would alone;
-    the call ends when no run goes on. The number of steps is a tensor argument, so calls of any length share
-    one trace. With `jit_compile`, XLA compiles the whole loop where the bodies gather no data. Neither needs
-    AutoGraph."""
-
-    def train_loop(num_steps):
-        def going(states) -> list:
-            finite = [tf.math.is_finite(loss) for _, loss, _ in states]
-            return finite if active is None else [tf.logical_and(active[i], on) for i, on in enumerate(finite)]
-
-        def running(index, states):
-            on = going(states)  # a run alone: its loss is finite, as its loop has always asked
-            return tf.logical_and(index < num_steps, on[0] if len(on) == 1 else tf.reduce_any(tf.stack(on)))
-
-        def one_step(index, states):
-            if active is None:  # a run alone: the loop itself stops at a loss that is not finite
-                return index + 1, [body(index, num_steps, count) for body, (_, _, count) in zip(bodies, states)]
-            stepped = [
-                tf.cond(on, lambda body=body, state=state: body(index, num_steps, state[2]), lambda state=state: state)
-                for body, state, on in zip(bodies, states, going(states))
-            ]
-            return index + 1, stepped
-
-        start = [(tf.constant(0.0), tf.constant(0.0), tf.constant(0)) for _ in bodies]
-        _, states = tf.while_loop(running, one_step, (tf.constant(0, tf.int64), start))
-        return tuple(states) if active is not None else states[0]
-
-    return per_run_function(train_loop, jit_compile=jit_compile, autograph=False)
+    return StepBody(step=step, order=order, plain=lambda: stepped()[0], full=full, steps_to_end=steps_to_end)
 
 
 def summed_gradient_norm(strategy, gradients, optimizer) -> tf.Tensor:
