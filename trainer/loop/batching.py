@@ -12,6 +12,9 @@ per-replica batches with the strategy's `distribute_datasets_from_function`, one
 worker; its iterator is checkpointed, so a resumed run continues the stream where it stopped.
 """
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import numpy as np
 import tensorflow as tf
 
@@ -42,9 +45,9 @@ class InMemoryBatches:
         self.order_epoch = tf.Variable(tf.constant(-1, tf.int64), trainable=False, name="order_epoch")
 
     def batch(self, step):
-        """The examples of training step `step` (a scalar int64 tensor)."""
+        """The examples of training step `step` (a scalar int64 tensor), as the model takes them."""
         self.order_for(step)
-        return self.gather(step)
+        return self.read(*self.gather(step))
 
     def order_for(self, step) -> None:
         """Draw the order of the epoch of step `step` where it is new: once per epoch, and after a restart,
@@ -58,27 +61,28 @@ class InMemoryBatches:
 
         tf.cond(tf.not_equal(epoch, self.order_epoch), reshuffle, lambda: tf.constant(False))
 
-    def gather(self, step):
-        """The examples of step `step` in its epoch's order, drawn already (`order_for`)."""
+    def gather(self, step) -> tuple:
+        """The examples of step `step` in its epoch's order, drawn already (`order_for`), as held: Pixels as
+        bytes, which `read` converts."""
         start = (step % self.steps_per_epoch) * self.batch_size
         indices = self.order[start : start + self.batch_size]
-        x = self.read(tf.gather(self.x, indices), self.pixels[0])
-        return x, (x if self.y is self.x else self.read(tf.gather(self.y, indices), self.pixels[1]))
+        x = tf.gather(self.x, indices)
+        return x, (x if self.y is self.x else tf.gather(self.y, indices))
 
-    def read(self, batch, pixels: bool):
-        """A gathered batch as the model takes it: Pixels' bytes as float32 in [0, 1]."""
-        return tf.cast(batch, tf.float32) / self.pixel_max if pixels else batch
+    def read(self, x, y) -> tuple:
+        """Gathered examples (x, y) as the model takes them: Pixels' bytes as float32 in [0, 1]."""
+        x, y = (tf.cast(v, tf.float32) / self.pixel_max if pixels else v for v, pixels in zip((x, y), self.pixels))
+        return x, (x if self.y is self.x else y)
 
-    def source(self, pipeline: str, step: tf.Variable):
-        """What the train loop calls, `(order, next_batch)`: `order()` before the steps up to the epoch's end
-        (`steps_to_epoch_end`), `next_batch()` for each step's (x, y). The batches are gathered in the loop
-        itself ("graph"), or computed ahead of it by a prefetching tf.data pipeline ("tf.data"), which draws each
-        epoch's order itself."""
+    def source(self, pipeline: str, step: tf.Variable) -> "Source":
+        """The batches of the steps from `step` on: gathered in the loop itself ("graph"), where the step reads
+        them (an XLA-compiled step converts Pixels inside its program: an MNIST step a sixth shorter than with
+        the conversion before it), or computed ahead by a tf.data pipeline, which draws each epoch's order."""
         if pipeline == "graph":
-            return (lambda: self.order_for(step)), (lambda: self.gather(step))
+            return Source(order=lambda: self.order_for(step), next_batch=lambda: self.gather(step), read=self.read)
         ahead = tf.data.Dataset.counter(int(step.numpy())).map(self.batch).prefetch(tf.data.AUTOTUNE)
         iterator = iter(ahead)
-        return unordered, lambda: next(iterator)
+        return Source(next_batch=lambda: next(iterator))
 
     def steps_to_epoch_end(self, step):
         """Steps from step `step` (steps taken) to the end of its epoch, where the next order is drawn."""
@@ -121,8 +125,8 @@ class StreamBatches:
 
         self.iterator = iter(strategy.distribute_datasets_from_function(pipeline))
 
-    def source(self, pipeline: str, step: tf.Variable):
-        return unordered, lambda: next(self.iterator)
+    def source(self, pipeline: str, step: tf.Variable) -> "Source":
+        return Source(next_batch=lambda: next(self.iterator))
 
     def steps_to_epoch_end(self, step) -> None:
         """None: the stream orders its examples itself."""
@@ -137,8 +141,8 @@ class NoBatches:
     steps_per_epoch = 1
     global_batches = False
 
-    def source(self, pipeline: str, step: tf.Variable):
-        return unordered, lambda: (None, None)
+    def source(self, pipeline: str, step: tf.Variable) -> "Source":
+        return Source(next_batch=lambda: (None, None))
 
     def steps_to_epoch_end(self, step) -> None:
         """None: no examples to order."""
@@ -150,8 +154,14 @@ class NoBatches:
         """Nothing to start over."""
 
 
-def unordered() -> None:
-    """The `order` of batches that need none in the loop."""
+class Source(NamedTuple):
+    """What the train loop calls for a run's batches: `order()` before the steps up to an epoch's end
+    (`steps_to_epoch_end`), `next_batch()` for each step's (x, y) as held, and `read(x, y)`, inside the step,
+    for them as the model takes them."""
+
+    next_batch: Callable
+    order: Callable = lambda: None  # batches whose order the loop does not draw
+    read: Callable = lambda x, y: (x, y)  # batches held as the model takes them
 
 
 def global_batch_size(examples, batch_size: int) -> int | None:

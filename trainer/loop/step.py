@@ -121,13 +121,13 @@ def make_step_body(strategy, train_step, batches, pipeline: str, step, loss_mean
     for a call's last step and its log points only. With `jit_compile` and data to gather, XLA compiles the step
     alone: XLA copies large captured tensors, such as a data set, on every iteration of a compiled loop.
     """
-    order, next_batch = batches.source(pipeline, step)
+    source = batches.source(pipeline, step)
     slices = batches.global_batches and strategy.num_replicas_in_sync > 1
 
     def counted_step(x, y):
         if slices:
             x, y = replica_slice(x), replica_slice(y)
-        loss, gradients = train_step(x, y)
+        loss, gradients = train_step(*source.read(x, y))
         loss_mean.update_state(loss)
         return loss, gradients
 
@@ -135,7 +135,7 @@ def make_step_body(strategy, train_step, batches, pipeline: str, step, loss_mean
         counted_step = per_run_function(counted_step, jit_compile=True, autograph=False)
 
     def stepped():
-        x, y = next_batch()
+        x, y = source.next_batch()
         losses, gradients = strategy.run(counted_step, args=(x, y))
         step.assign_add(1)
         return strategy.reduce(tf.distribute.ReduceOp.MEAN, losses, axis=None), gradients
@@ -153,7 +153,7 @@ def make_step_body(strategy, train_step, batches, pipeline: str, step, loss_mean
         to_epoch = batches.steps_to_epoch_end(taken)
         return to_point if to_epoch is None else tf.minimum(to_point, to_epoch)
 
-    return StepBody(step=step, order=order, plain=lambda: stepped()[0], full=full, steps_to_end=steps_to_end)
+    return StepBody(step=step, order=source.order, plain=lambda: stepped()[0], full=full, steps_to_end=steps_to_end)
 
 
 def summed_gradient_norm(strategy, gradients, optimizer) -> tf.Tensor:
