@@ -71,7 +71,8 @@ def population_section(
             f"≥ 1.5× the examples per second of the {seeds} runs one after another",
             f"{together / alone:.2f}×",
             together >= 1.5 * alone,
-            "two cores: the population overlaps the runs' small matmuls and per-op costs, not more",
+            "two cores: the population overlaps its runs' segments of steps, the more so the fewer cores a run's "
+            "small matmuls keep busy",
         )
     ]
     if sweeps:
