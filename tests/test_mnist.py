@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests.conftest import REAL_MNIST, final_weights
+from tests.conftest import REAL_MNIST, final_weights, read_scalars
 from trainer.loop.batching import InMemoryBatches
 from trainer.train import train
 
@@ -46,15 +46,19 @@ def test_each_epoch_visits_every_example_once_in_a_seeded_order():
 
 def test_a_log_point_every_few_steps_trains_the_weights_of_one_every_step(make_config, fake_mnist, tmp_path):
     """The loop takes a run's steps in segments up to its next log point or epoch end (trainer/loop/loops.py):
-    with a point every 3 steps and epochs of 8, each epoch's order is still drawn before its first step."""
-    weights = []
+    with a point every 3 steps and epochs of 8, each epoch's order is still drawn before its first step, and
+    each point's gradient norm is its own step's."""
+    weights, norms = [], []
     for every in (1, 3):
         run_dir = tmp_path / f"every_{every}"
         train(make_config("experiment=mnist", f"data.path={fake_mnist}", "trainer.epochs=3",
                           f"trainer.log_every={every}", f"output_dir={run_dir}"))  # fmt: skip
         weights.append(final_weights(run_dir))
+        norms.append(dict(read_scalars(run_dir)["train/gradient_norm"]))
 
     assert all(np.array_equal(one, three) for one, three in zip(*weights))
+    assert sorted(norms[1]) == list(range(3, 25, 3))
+    assert {step: norms[0][step] for step in norms[1]} == norms[1]
 
 
 @pytest.mark.skipif(not REAL_MNIST.exists(), reason=f"real MNIST not found at {REAL_MNIST}")

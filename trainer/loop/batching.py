@@ -71,22 +71,25 @@ class InMemoryBatches:
 
     def read(self, x, y) -> tuple:
         """Gathered examples (x, y) as the model takes them: Pixels' bytes as float32 in [0, 1]."""
-        x, y = (tf.cast(v, tf.float32) / self.pixel_max if pixels else v for v, pixels in zip((x, y), self.pixels))
-        return x, (x if self.y is self.x else y)
+        x = tf.cast(x, tf.float32) / self.pixel_max if self.pixels[0] else x
+        if self.y is self.x:  # an autoencoder's targets, its inputs: converted once
+            return x, x
+        return x, (tf.cast(y, tf.float32) / self.pixel_max if self.pixels[1] else y)
 
     def source(self, pipeline: str, step: tf.Variable) -> "Source":
         """The batches of the steps from `step` on: gathered in the loop itself ("graph"), where the step reads
-        them (an XLA-compiled step converts Pixels inside its program: an MNIST step a sixth shorter than with
-        the conversion before it), or computed ahead by a tf.data pipeline, which draws each epoch's order."""
+        them (an XLA-compiled step converts Pixels inside its program: an MNIST epoch took 0.157 s rather than
+        0.190 s on 2 cores), or computed ahead by a tf.data pipeline, which draws each epoch's order itself."""
         if pipeline == "graph":
-            return Source(order=lambda: self.order_for(step), next_batch=lambda: self.gather(step), read=self.read)
+            return Source(
+                next_batch=lambda: self.gather(step),
+                order=lambda: self.order_for(step),
+                read=self.read,
+                to_epoch_end=lambda taken: self.steps_per_epoch - taken % self.steps_per_epoch,
+            )
         ahead = tf.data.Dataset.counter(int(step.numpy())).map(self.batch).prefetch(tf.data.AUTOTUNE)
         iterator = iter(ahead)
         return Source(next_batch=lambda: next(iterator))
-
-    def steps_to_epoch_end(self, step):
-        """Steps from step `step` (steps taken) to the end of its epoch, where the next order is drawn."""
-        return self.steps_per_epoch - step % self.steps_per_epoch
 
     def checkpointed(self) -> dict:
         return {}  # the step counter is the data position
@@ -128,9 +131,6 @@ class StreamBatches:
     def source(self, pipeline: str, step: tf.Variable) -> "Source":
         return Source(next_batch=lambda: next(self.iterator))
 
-    def steps_to_epoch_end(self, step) -> None:
-        """None: the stream orders its examples itself."""
-
     def checkpointed(self) -> dict:
         return {"data": self.iterator}  # with its shuffle and prefetch buffers
 
@@ -144,9 +144,6 @@ class NoBatches:
     def source(self, pipeline: str, step: tf.Variable) -> "Source":
         return Source(next_batch=lambda: (None, None))
 
-    def steps_to_epoch_end(self, step) -> None:
-        """None: no examples to order."""
-
     def checkpointed(self) -> dict:
         return {}
 
@@ -155,13 +152,14 @@ class NoBatches:
 
 
 class Source(NamedTuple):
-    """What the train loop calls for a run's batches: `order()` before the steps up to an epoch's end
-    (`steps_to_epoch_end`), `next_batch()` for each step's (x, y) as held, and `read(x, y)`, inside the step,
-    for them as the model takes them."""
+    """What the train loop calls for a run's batches: `next_batch()` for each step's (x, y) as held, `read(x, y)`,
+    inside the step, for them as the model takes them, and `order()` before the steps up to the end of an epoch,
+    `to_epoch_end(taken)` steps from `taken` steps (None where the loop draws no order)."""
 
     next_batch: Callable
-    order: Callable = lambda: None  # batches whose order the loop does not draw
+    order: Callable = lambda: None
     read: Callable = lambda x, y: (x, y)  # batches held as the model takes them
+    to_epoch_end: Callable | None = None
 
 
 def global_batch_size(examples, batch_size: int) -> int | None:

@@ -78,8 +78,9 @@ def drive_together(runs: list[Run], loops: list[Loop], train_loop, raises: bool 
 
 
 def traced(run: Run) -> bool:
-    """Whether `run`'s compiled loop is traced already: a reused run's (trainer/loop/reuse.py), which compiles
-    nothing, so that its call of no steps would cost a job a millisecond for nothing."""
+    """Whether `run`'s compiled loop is traced already: a reused run's (trainer/loop/reuse.py), whose first trace
+    was the call of no steps of the run it was built for (the graph action reads the trace after that call), so
+    that the loop is compiled too, and another such call would cost a job a millisecond for nothing."""
     return run.train_loop.experimental_get_tracing_count() > 0
 
 

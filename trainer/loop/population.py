@@ -1,6 +1,6 @@
 """Populations: runs of one structure (trainer/loop/reuse.py: they differ only in values, such as a learning
-rate, a seed or a starting point) that advance together, in one compiled program that takes each run's steps
-in turn. Each run keeps its own parts (variables, optimizer, data order), actions, directory, event file,
+rate, a seed or a starting point) that advance together, in one compiled program that takes every run's
+steps. Each run keeps its own parts (variables, optimizer, data order), actions, directory, event file,
 checkpoints and metrics.json, so summaries, HParams, resuming and the comparison's report see ordinary runs,
 and each run's steps are the operations of the run alone: its numbers are the run alone's, bit for bit under
 `trainer.deterministic=true` (XLA, which compiles the population's program as one, may round otherwise).

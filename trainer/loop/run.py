@@ -17,6 +17,7 @@ from trainer.files import yaml_text
 from trainer.loop.evaluate import Evaluator
 from trainer.loop.points import Points
 from trainer.loop.runtime import Runtime
+from trainer.loop.step import StepBody
 from trainer.scalar import ScalarProblem
 from trainer.task import Task
 
@@ -40,7 +41,7 @@ class Run:
     global_step: tf.Variable  # steps taken: also the data position
     loss_mean: keras.metrics.Mean  # the train loss since the last log point
     train_loop: Callable[[tf.Tensor], tuple]  # steps -> (last gradient norm, last loss, log points passed)
-    step_body: Callable  # one step of it, which a population's loop takes in turn with its other runs' (loop/step.py)
+    step_body: StepBody  # its steps as a population's loop takes them beside its other runs' (loop/step.py)
     points: Points  # the log points of the last call (trainer/loop/points.py)
     evaluate: Evaluator
     total_steps: int

@@ -150,8 +150,7 @@ def make_step_body(strategy, train_step, batches, pipeline: str, step, loss_mean
 
     def steps_to_end(taken):
         to_point = points.log_every - taken % points.log_every
-        to_epoch = batches.steps_to_epoch_end(taken)
-        return to_point if to_epoch is None else tf.minimum(to_point, to_epoch)
+        return to_point if source.to_epoch_end is None else tf.minimum(to_point, source.to_epoch_end(taken))
 
     return StepBody(step=step, order=source.order, plain=lambda: stepped()[0], full=full, steps_to_end=steps_to_end)
 
