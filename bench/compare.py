@@ -27,9 +27,8 @@ COMPARISONS = [
 LIMIT = (  # what keeps a comparison from its target, as profiled
     "each job is still a run of its own: its job set-up (about 14 ms on 2 cores: a copy of the config, three "
     "YAML files), a reused build (18 ms: its parts and actions built by instantiate), its actions' event file, "
-    "HParams and metrics.json (15 ms), its composed config (4 ms), beside 4 ms of steps; and each multirun's "
-    "start (0.4 s: Hydra composes its config twice); stacking a pair's steps would not help while these per-job "
-    "costs stay"
+    "HParams and metrics.json (15 ms), its composed config (4 ms), beside 4 ms of steps; stacking a pair's steps "
+    "would not help while these per-job costs stay"
 )
 
 
@@ -58,10 +57,10 @@ def compare_section() -> Section:
     section = Section(
         "Comparisons",
         "Each command from starting the process to its exit, once: its tuning, seed and default jobs (the trainer "
-        "launcher: in the comparison's process, a multirun per problem, phase and set of values, the optimizers "
-        "that share their values swept together) and the report. The reference, measured just before: a job like "
-        "the comparison's (Adam on Rosenbrock, 1000 steps, logged as the comparison logs) by `train(cfg)` in one "
-        "Python loop, pictures and graph off, its program shared by the loop's runs.",
+        "launcher: in the comparison's process, a multirun per problem and phase, its jobs listed) and the report. "
+        "The reference, measured just before: a job like the comparison's (Adam on Rosenbrock, 1000 steps, logged "
+        "as the comparison logs) by `train(cfg)` in one Python loop, pictures and graph off, its program shared by "
+        "the loop's runs.",
         ["command", "jobs", "seconds", "seconds per job", "reference: a run in a loop", "× the reference"],
         rows,
     )

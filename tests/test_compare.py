@@ -1,7 +1,7 @@
 """python -m trainer.compare: bad settings refused in one line; a small comparison through the real command
 line, whose report agrees with its jobs' own metrics.json, whose pictures are files and TensorBoard images,
 and which, run again after one job's directory is deleted, runs that job alone (under Hydra's basic launcher,
-which takes the jobs as presets)."""
+which takes the list sweeper's jobs as any launcher does)."""
 
 import csv
 import json
@@ -297,7 +297,7 @@ def test_small_comparison_reports_its_jobs_and_runs_again_only_a_deleted_job(tmp
 
     finished = {path: path.stat().st_mtime_ns for path in directory.glob("*/*/metrics.json")}
     shutil.rmtree(directory / "seeds" / "booth-adam-seed2")
-    again = run_compare(directory, *SMALL, "launcher=basic")  # Hydra's: the jobs as presets, one multirun a phase
+    again = run_compare(directory, *SMALL, "launcher=basic")  # Hydra's: each job composed anew
 
     assert "tune:" not in again.stdout and "seeds: 1 jobs to run" in again.stdout
     kept = [path for path in finished if "booth-adam-seed2" not in str(path)]

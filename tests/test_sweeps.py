@@ -1,5 +1,5 @@
 """Multiruns through the real command line: a sweep's summary, HParams experiment and shared landscape;
-failing jobs; the joblib launcher; the Optuna preset."""
+failing jobs; the list sweeper; the joblib launcher; the Optuna preset."""
 
 import json
 import os
@@ -8,8 +8,9 @@ import pytest
 from hydra.experimental.callback import Callback
 from trainer.plugins.tasks.scalar import ScalarTask
 
-from tests.conftest import FAST, read_tensors, run_sweep, session_hparams
-from trainer.outputs.jobs import read_jobs
+from tests.conftest import FAST, read_tensors, run_sweep, run_trainer, session_hparams
+from trainer.files import yaml_text
+from trainer.outputs.jobs import Job, read_jobs
 
 
 @pytest.mark.slow
@@ -61,6 +62,29 @@ def test_sweep_where_jobs_raise_keeps_the_others_and_marks_the_failures(tmp_path
     assert "2 of 4 jobs failed:" in result.stdout
     assert f"job 2 (model.initial=[1,2] optimizer=sgd): {refused}" in result.stdout
     assert result.stderr.count(f"{refused}\n") == 2  # one line per job
+
+
+def test_the_list_sweeper_runs_the_jobs_its_file_lists_each_in_its_own_directory(tmp_path):
+    jobs = tmp_path / "jobs.yaml"
+    listed = [
+        ["optimizer=sgd", "trainer.seed=1", "hydra.sweep.subdir=first"],
+        ["optimizer=adam", "optimizer.learning_rate=0.3", "hydra.sweep.subdir=second"],
+    ]
+    jobs.write_text(yaml_text(listed))
+    result, rows = run_sweep(tmp_path / "sweep", "hydra/sweeper=list", f"hydra.sweeper.jobs={jobs}", "trainer.steps=10")
+
+    assert [row["directory"] for row in rows] == ["first", "second"]
+    first, second = (Job(tmp_path / "sweep" / row["directory"], {}, None) for row in rows)
+    assert (first.setting("optimizer._target_"), first.setting("trainer.seed")) == ("keras.optimizers.SGD", 1)
+    assert (second.setting("optimizer.learning_rate"), second.setting("trainer.seed")) == (0.3, 0)
+    assert [row["overrides"] for row in rows] == [
+        "trainer.steps=10 optimizer=sgd trainer.seed=1",
+        "trainer.steps=10 optimizer=adam optimizer.learning_rate=0.3",
+    ]
+
+    missing = run_trainer("-m", "hydra/sweeper=list", f"hydra.sweeper.jobs={tmp_path / 'none.yaml'}")
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines()[-1].startswith(f"trainer: hydra.sweeper.jobs: cannot read {tmp_path}")
 
 
 @pytest.mark.slow
@@ -293,7 +317,8 @@ def test_the_multiruns_of_one_command_share_their_compositions_and_each_gets_hyd
                 got = ours.load_sweep_config(master, overrides)
                 assert OmegaConf.to_container(got) == OmegaConf.to_container(want)
                 assert subdir(got) == subdir(want)  # resolved: the job's directory name
-        assert len(sweeps.SHARED) == 7  # 8 jobs: the first job of the seeds and defaults multiruns share one
+        assert len(sweeps.SHARED) == 6  # 8 jobs: each job of the seeds and defaults multiruns shares one (a job's
+        # own directory, `hydra.sweep.subdir=own`, is set on the copy)
     assert SweepConfigLoader(hydras).compositions == {}  # outside, a multirun composes its own
 
 

@@ -102,6 +102,7 @@ def register_hydra_plugins() -> None:
 
     Plugins.instance().register(hydra_plugins.trainer.TrainerLauncher)
     Plugins.instance().register(hydra_plugins.trainer.OptunaSweeper)
+    Plugins.instance().register(hydra_plugins.trainer.ListSweeper)
 
 
 def config_choices() -> str:

@@ -10,7 +10,8 @@ Hydra sets one up, at half the cost (job.py). Consecutive jobs of one structure 
 its return value.
 
 `OptunaSweeper` (conf/hydra/sweeper/optuna.yaml, chosen by conf/hparams_search/) searches with Optuna, its
-study in a database (optuna_sweeper.py)."""
+study in a database (optuna_sweeper.py). `ListSweeper` (conf/hydra/sweeper/list.yaml) runs the jobs a file
+lists (list_sweeper.py): the comparison's phases."""
 
 import logging
 from pathlib import Path
@@ -19,12 +20,13 @@ from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, setup_globals
 from hydra_plugins.trainer.job import run_job
+from hydra_plugins.trainer.list_sweeper import ListSweeper
 from hydra_plugins.trainer.optuna_sweeper import OptunaSweeper
 from omegaconf import open_dict
 
 from trainer.config.sweeps import SweepConfigLoader
 
-__all__ = ["OptunaSweeper", "TrainerLauncher"]
+__all__ = ["ListSweeper", "OptunaSweeper", "TrainerLauncher"]
 
 log = logging.getLogger("hydra.launcher.trainer")  # under Hydra's logger, shown as its own lines are
 

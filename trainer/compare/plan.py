@@ -42,9 +42,9 @@ class JobSpec:
         return f"{self.problem}-{self.optimizer}-{'default-' if self.phase == 'defaults' else ''}seed{self.seed}"
 
     @property
-    def swept(self) -> bool:
-        """Whether it can be one job of a sweep of learning rates or seeds: the learning rate its only setting,
-        named by it, in the first study (whose jobs are named as before there were studies)."""
+    def named_by_settings(self) -> bool:
+        """Whether its name says all its settings: the learning rate its only one, in the first study (whose jobs
+        are named as before there were studies)."""
         return len(self.settings) <= 1 and self.trial is None and self.study == 0
 
 
@@ -133,10 +133,15 @@ def problem_experiments() -> list[str]:
 def pair_choices(cfg: DictConfig, problem: str, optimizer: str) -> dict[str, str]:
     """The config group choices of a (problem, optimizer)'s jobs: its trainer experiment among them. A
     conf/model/ name runs under the experiment data_problems names (scalar by default); an experiment of its
-    own chooses its model. `optimizer` may be a sweep of several ("sgd,adam"): the problem's are the same."""
+    own chooses its model."""
     if problem in cfg.data_problems or problem in group_choices("model"):
         return {"experiment": cfg.data_problems.get(problem, "scalar"), "model": problem, "optimizer": optimizer}
     return {"experiment": problem, "optimizer": optimizer}
+
+
+def problem_choices(cfg: DictConfig, problem: str) -> list[str]:
+    """The group choices of every job of `problem`, as overrides: all of `pair_choices` but the optimizer."""
+    return [f"{group}={choice}" for group, choice in pair_choices(cfg, problem, "").items() if group != "optimizer"]
 
 
 def pair_overrides(cfg: DictConfig, problem: str, optimizer: str) -> list[str]:

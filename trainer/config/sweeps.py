@@ -3,12 +3,13 @@ files, and twice (the sweeper checks the batch, then the launcher runs it): 0.1-
 a short run's cost. Jobs of a sweep mostly differ in values alone (a learning rate, a seed), which Hydra applies
 after composing, to the composed config. `SweepConfigLoader` stands in for Hydra's config loader in a multirun
 (the `trainer` launcher puts it in place, hydra_plugins/trainer): a job's config is a copy of the composition
-of its group choices, its values set by Hydra's own override rules, and its `hydra.overrides.task` and
-`hydra.job.override_dirname` what Hydra writes. `tests/test_sweeps.py` checks it against Hydra's own. A job's
-config that the sweeper's check of the batch composed is the one the launcher then runs (`launching`): one
-copy of the composition a job, not two. Within `shared_compositions` (a command that starts many multiruns:
-trainer.compare), the multiruns share their compositions too, each composed without the sweep's directory
-settings, which are set on the copy as Hydra sets them."""
+of its group choices, its values (and a directory of its own, `hydra.sweep.subdir`) set by Hydra's own
+override rules, and its `hydra.overrides` and `hydra.job.override_dirname` what Hydra writes.
+`tests/test_sweeps.py` checks it against Hydra's own. A job's config that the sweeper's check of the batch
+composed is the one the launcher then runs (`launching`): one copy of the composition a job, not two. Within
+`shared_compositions` (a command that starts many multiruns: trainer.compare), the multiruns share their
+compositions too, each composed without the sweep's directory settings, which are set on the copy as Hydra
+sets them."""
 
 import contextlib
 import pickle
@@ -74,14 +75,18 @@ class SweepConfigLoader:
     def composed(self, master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:
         parsed = self.parsed(sweep_overrides)
         groups = self.repository(master_config)
-        values = [override for override in parsed if is_value(override, groups)]
+        # a job's own directory (the comparison names each) is a value too: nothing of composing reads it
+        values = [override for override in parsed if is_value(override, groups) or is_directory(override)]
         choices = [override.input_line for override in parsed if override not in values]
         cfg = self.composition(master_config, choices)
         ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
         OmegaConf.copy_cache(from_config=master_config, to_config=cfg)
         task = [override for override in parsed if not override.is_hydra_override()]
         naming = cfg.hydra.job.config.override_dirname
+        lines = OmegaConf.to_container(master_config.hydra.overrides.hydra)
         with open_dict(cfg.hydra):
+            cfg.hydra.overrides.hydra = [*lines, *(o.input_line for o in parsed if o.is_hydra_override())]  # as
+            # Hydra records them
             cfg.hydra.overrides.task = [override.input_line for override in task]
             cfg.hydra.job.override_dirname = get_overrides_dirname(
                 overrides=task,
@@ -116,9 +121,6 @@ class SweepConfigLoader:
                 SHARED.pop(next(iter(SHARED)))
         cfg = pickle.loads(SHARED[key])
         ConfigLoaderImpl._apply_overrides_to_config(directories, cfg)
-        job_lines = [override.input_line for override in self.parsed(choices) if override.is_hydra_override()]
-        with open_dict(cfg.hydra):
-            cfg.hydra.overrides.hydra = [*lines, *job_lines]  # as Hydra records them
         return cfg
 
     def parsed(self, lines: list[str]) -> list[Override]:
