@@ -130,24 +130,19 @@ def problem_experiments() -> list[str]:
     return [name for name in group_choices("experiment") if name not in models]
 
 
-def pair_choices(cfg: DictConfig, problem: str, optimizer: str) -> dict[str, str]:
-    """The config group choices of a (problem, optimizer)'s jobs: its trainer experiment among them. A
+def problem_choices(cfg: DictConfig, problem: str) -> list[str]:
+    """The config group choices of every job of `problem`, as overrides: its trainer experiment among them. A
     conf/model/ name runs under the experiment data_problems names (scalar by default); an experiment of its
     own chooses its model."""
     if problem in cfg.data_problems or problem in group_choices("model"):
-        return {"experiment": cfg.data_problems.get(problem, "scalar"), "model": problem, "optimizer": optimizer}
-    return {"experiment": problem, "optimizer": optimizer}
-
-
-def problem_choices(cfg: DictConfig, problem: str) -> list[str]:
-    """The group choices of every job of `problem`, as overrides: all of `pair_choices` but the optimizer."""
-    return [f"{group}={choice}" for group, choice in pair_choices(cfg, problem, "").items() if group != "optimizer"]
+        return [f"experiment={cfg.data_problems.get(problem, 'scalar')}", f"model={problem}"]
+    return [f"experiment={problem}"]
 
 
 def pair_overrides(cfg: DictConfig, problem: str, optimizer: str) -> list[str]:
     """The trainer overrides every job of the pair takes: its group choices, the comparison's `overrides`, then
     the problem's own."""
-    choices = [f"{group}={choice}" for group, choice in pair_choices(cfg, problem, optimizer).items()]
+    choices = [*problem_choices(cfg, problem), f"optimizer={optimizer}"]
     return [*choices, *cfg.overrides, *cfg.problem_overrides.get(problem, [])]
 
 

@@ -14,15 +14,7 @@ and without XLA the step outweighs its conditions, where a second copy of it dou
 import tensorflow as tf
 
 from trainer.loop.points import Points
-from trainer.loop.step import (
-    StepBody,
-    loop_uses_xla,
-    make_step_body,
-    make_train_step,
-    per_run_function,
-    segmented,
-    uses_xla,
-)
+from trainer.loop.step import StepBody, loop_kind, make_step_body, make_train_step, per_run_function, uses_xla
 
 
 def make_loops(fields: dict, settings, runtime) -> tuple:
@@ -35,8 +27,7 @@ def make_loops(fields: dict, settings, runtime) -> tuple:
         runtime.strategy, train_step, batches, settings.pipeline, fields["global_step"], fields["loss_mean"],
         optimizer, jit_compile=uses_xla(settings, runtime), points=points,
     )  # fmt: skip
-    jit_compile, in_segments = loop_uses_xla(settings, runtime, batches), segmented(settings, runtime, batches)
-    return step_body, make_train_loop([step_body], jit_compile, in_segments), points
+    return step_body, make_train_loop([step_body], *loop_kind(settings, runtime, batches)), points
 
 
 def make_train_loop(bodies: list[StepBody], jit_compile: bool, in_segments: bool, active: tf.Variable | None = None):
@@ -58,10 +49,12 @@ def make_train_loop(bodies: list[StepBody], jit_compile: bool, in_segments: bool
             on = going(states)  # a run alone: its loss is finite, as its loop has always asked
             return tf.logical_and(index < num_steps, on[0] if len(on) == 1 else tf.reduce_any(tf.stack(on)))
 
-        def one_segment(index, states):
+        def taken():
             # the runs that go on stand at one step: those of a population start together and step together
-            taken = bodies[0].step if len(bodies) == 1 else tf.reduce_max([body.step for body in bodies])
-            length = tf.minimum(num_steps - index, bodies[0].steps_to_end(taken)) if in_segments else 1
+            return bodies[0].step if len(bodies) == 1 else tf.reduce_max([body.step for body in bodies])
+
+        def one_segment(index, states):
+            length = tf.minimum(num_steps - index, bodies[0].steps_to_end(taken())) if in_segments else 1
             if active is None:  # a run alone: the loop itself stops at a loss that is not finite
                 return index + length, [advance(bodies[0], states[0], index, length, num_steps)]
             stepped = [

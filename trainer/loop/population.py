@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from trainer.loop.loops import make_train_loop
 from trainer.loop.run import Run
-from trainer.loop.step import loop_uses_xla, segmented
+from trainer.loop.step import loop_kind
 
 
 class Population:
@@ -26,9 +26,8 @@ class Population:
     def __init__(self, runs: list[Run]):
         first = runs[0]
         self.active = tf.Variable([True] * len(runs), trainable=False, name="active")
-        settings, bodies = first.cfg.trainer, [run.step_body for run in runs]
-        jit_compile, in_segments = (ask(settings, first.runtime, first.batches) for ask in (loop_uses_xla, segmented))
-        self.train_loop = make_train_loop(bodies, jit_compile, in_segments, self.active)
+        kind = loop_kind(first.cfg.trainer, first.runtime, first.batches)
+        self.train_loop = make_train_loop([run.step_body for run in runs], *kind, self.active)
 
     def __call__(self, count: tf.Tensor, going=()) -> tuple:
         self.active.assign([index in going for index in range(int(self.active.shape[0]))])

@@ -79,19 +79,18 @@ def make_train_step(model, loss_fn, optimizer, metrics, replicas: int = 1):
 
 def uses_xla(settings, runtime) -> bool:
     """Whether XLA compiles the run's step (`trainer.jit_compile`; by default unless deterministic), on one
-    replica; `loop_uses_xla` says when the whole loop is compiled instead."""
+    replica; `loop_kind` says how its loop then takes it."""
     jit_compile = not settings.deterministic if settings.jit_compile is None else settings.jit_compile
     return jit_compile and runtime.replicas == 1
 
 
-def segmented(settings, runtime, batches) -> bool:
-    """Whether a run's loop runs in segments (trainer/loop/loops.py): where XLA compiles its step alone."""
-    return uses_xla(settings, runtime) and not isinstance(batches, NoBatches)
-
-
-def loop_uses_xla(settings, runtime, batches) -> bool:
-    """Whether XLA compiles a run's whole loop: where it compiles its step and the loop gathers no data."""
-    return uses_xla(settings, runtime) and isinstance(batches, NoBatches)
+def loop_kind(settings, runtime, batches) -> tuple[bool, bool]:
+    """(whether XLA compiles a run's whole loop, whether the loop runs in segments: trainer/loop/loops.py). Where
+    XLA compiles the step, it compiles the whole loop if the loop gathers no data, else the step alone, and the
+    loop runs in segments."""
+    xla = uses_xla(settings, runtime)
+    whole = xla and isinstance(batches, NoBatches)
+    return whole, xla and not whole
 
 
 @dataclasses.dataclass(frozen=True)
