@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import read_scalars
+from trainer.config.compose import parse_each_interpolation_once
 from trainer.train import train
 
 
@@ -48,6 +49,24 @@ def test_mnist_switch_keeps_the_loss_trajectory(loss_trajectory, fake_mnist, swi
     assert len(switched) == len(reference) == 8
     np.testing.assert_allclose(switched, reference, rtol=rtol)
     assert switched_metrics["test_accuracy"] == pytest.approx(reference_metrics["test_accuracy"], abs=max(rtol, 1e-6))
+
+
+def test_interpolations_parsed_once_are_still_resolved_at_each_reading():
+    import omegaconf.base
+    from omegaconf import OmegaConf
+    from omegaconf.errors import GrammarParseError
+
+    parse_each_interpolation_once()  # as every command does
+    cfg = OmegaConf.create({"seed": 1, "model": {"seed": "${seed}"}, "dir": "${model.seed}_${oc.env:NO_SUCH_VAR,x}"})
+    assert (cfg.model.seed, cfg.dir) == (1, "1_x")
+    hits = omegaconf.base.parse.cache_info().hits
+    cfg.seed = 2  # the trees are kept, not the values
+
+    assert (cfg.model.seed, cfg.dir) == (2, "2_x")
+    assert omegaconf.base.parse.cache_info().hits > hits
+    for _ in range(2):  # an error is not kept either: the string is refused at each reading
+        with pytest.raises(GrammarParseError):
+            OmegaConf.create({"dir": "${oc.env:"})
 
 
 def test_unknown_precision_names_the_key_and_the_choices(make_config):

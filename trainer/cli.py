@@ -25,7 +25,10 @@ def run_command(name: str, app) -> None:
     """Run the Hydra app `app` (a `@hydra.main` function) as the command `name`, its errors raised to here
     (HYDRA_FULL_ERROR=1, remembered as the user's own choice in TRAINER_FULL_ERROR) and each printed as one
     line `name: ...`."""
+    from trainer.config.compose import parse_each_interpolation_once
+
     register_hydra_plugins()
+    parse_each_interpolation_once()
     os.environ.setdefault(FULL_ERROR, os.environ.get("HYDRA_FULL_ERROR", "0"))
     os.environ["HYDRA_FULL_ERROR"] = "1"
     full = os.environ[FULL_ERROR] == "1"
