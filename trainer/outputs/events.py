@@ -54,19 +54,27 @@ write_points = PointWriter()
 
 
 def summary_proto(values: dict) -> bytes:
-    """The serialized Summary of `values`, each a float32 scalar with the Scalars dashboard's metadata."""
+    """The serialized Summary of `values`, each a float32 scalar with the Scalars dashboard's metadata: each
+    tag's Summary without its value (`tag_summary`) read as one, as protobuf reads messages written one after
+    another, and the values added, 5 us a point of 6 tags rather than 20 for building every Value anew."""
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    summary = Summary.FromString(b"".join(map(tag_summary, values)))
+    for value, number in zip(summary.value, values.values()):
+        value.tensor.float_val.append(float(number))
+    return summary.SerializeToString()
+
+
+@functools.lru_cache(maxsize=4096)  # a run's tags, and those of the sweeps and comparisons of the process
+def tag_summary(tag: str) -> bytes:
+    """A serialized Summary of one scalar `tag`, all but its value."""
     from tensorboard.compat.proto.summary_pb2 import Summary
     from tensorboard.compat.proto.tensor_pb2 import TensorProto
     from tensorboard.compat.proto.tensor_shape_pb2 import TensorShapeProto
     from tensorboard.compat.proto.types_pb2 import DT_FLOAT
 
-    scalar = TensorShapeProto()  # no dimensions
-    summary = Summary(value=[
-        Summary.Value(tag=tag, metadata=scalar_metadata(),
-                      tensor=TensorProto(dtype=DT_FLOAT, tensor_shape=scalar, float_val=[float(value)]))
-        for tag, value in values.items()
-    ])  # fmt: skip
-    return summary.SerializeToString()
+    scalar = TensorProto(dtype=DT_FLOAT, tensor_shape=TensorShapeProto())  # no dimensions
+    return Summary(value=[Summary.Value(tag=tag, metadata=scalar_metadata(), tensor=scalar)]).SerializeToString()
 
 
 @functools.cache
