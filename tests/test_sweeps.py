@@ -6,9 +6,11 @@ import os
 
 import pytest
 from hydra.experimental.callback import Callback
+from hydra_plugins.trainer.list_sweeper import ListSweeper
 from trainer.plugins.tasks.scalar import ScalarTask
 
 from tests.conftest import FAST, read_tensors, run_sweep, run_trainer, session_hparams
+from trainer.errors import ConfigError
 from trainer.files import yaml_text
 from trainer.outputs.jobs import Job, read_jobs
 
@@ -85,6 +87,9 @@ def test_the_list_sweeper_runs_the_jobs_its_file_lists_each_in_its_own_directory
     missing = run_trainer("-m", "hydra/sweeper=list", f"hydra.sweeper.jobs={tmp_path / 'none.yaml'}")
     assert missing.returncode == 1
     assert missing.stderr.strip().splitlines()[-1].startswith(f"trainer: hydra.sweeper.jobs: cannot read {tmp_path}")
+    jobs.write_text("- [optimizer=sgd\n- [")
+    with pytest.raises(ConfigError, match=rf"^hydra.sweeper.jobs: {jobs} is not YAML \(while parsing a flow sequence"):
+        ListSweeper(str(jobs)).listed()
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ its search's own settings, in one multirun per problem and phase under any launc
 
 from pathlib import Path
 
+import yaml
 from hydra.core.plugins import Plugins
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import OmegaConf
@@ -37,6 +38,9 @@ class ListSweeper(Sweeper):
             jobs = load_yaml(Path(str(self.jobs)))
         except (OSError, TypeError) as error:
             raise ConfigError(f"hydra.sweeper.jobs: cannot read {self.jobs} ({error}); name a YAML file") from None
+        except yaml.YAMLError as error:
+            reason = " ".join(str(error).split())
+            raise ConfigError(f"hydra.sweeper.jobs: {self.jobs} is not YAML ({reason})") from None
         if not isinstance(jobs, list) or not all(isinstance(job, list) for job in jobs):
             raise ConfigError(f"hydra.sweeper.jobs: {self.jobs} must hold a list of jobs, each a list of overrides")
         return [[str(line) for line in job] for job in jobs]
