@@ -59,7 +59,7 @@ def population_key(sweep_config) -> str | None:
     config before it runs; None for a job that runs alone: over devices or machines, or without data (a scalar
     problem's steps take microseconds, and a program of many copies of them compiles longer than they run:
     its runs take turns on one program instead, trainer/loop/reuse.py)."""
-    from trainer.loop.reuse import structure
+    from trainer.loop.reuse import resolved_config, structure
 
     if sweep_config.distribute._target_ != SINGLE_DEVICE or sweep_config.data._target_ == NO_DATA:
         return None
@@ -68,7 +68,7 @@ def population_key(sweep_config) -> str | None:
         job.output_dir = ""  # Hydra sets it as the job starts; settings that name it are values of each run
     try:
         start_tensorflow(sweep_config)  # the key imports the model's class, and so TensorFlow
-        return structure(job)
+        return structure(resolved_config(job))
     except Exception:  # a config that cannot be read runs alone, where it fails with its own line
         return None
 

@@ -19,7 +19,7 @@ from trainer.loop.controller import in_phase_order
 from trainer.loop.evaluate import make_evaluate
 from trainer.loop.loops import make_loops
 from trainer.loop.process import configure_process
-from trainer.loop.reuse import REUSABLE, assign_all, digest, fresh_optimizer_values, structure
+from trainer.loop.reuse import REUSABLE, assign_all, digest, fresh_optimizer_values, resolved_config, structure
 from trainer.loop.run import Run
 from trainer.loop.runtime import Runtime
 from trainer.optimizers import ClosureOptimizer
@@ -45,10 +45,11 @@ def build_training(
     configure_process(settings)
     # Loop.logs as JSON, as of the checkpoint; outside the strategy's scope, which cannot broadcast a string
     saved_logs = tf.Variable("{}", trainable=False, name="logs")
-    key = structure(cfg) if reuse and runtime.replicas == 1 and not runtime.in_cluster else None
+    resolved = resolved_config(cfg)
+    key = structure(resolved) if reuse and runtime.replicas == 1 and not runtime.in_cluster else None
     cached = REUSABLE.get(key)
     if cached is not None:
-        return reused(cached, cfg, resume_from, saved_logs)
+        return reused(cached, cfg, resolved, resume_from, saved_logs)
     with runtime.strategy.scope():
         fields, checkpointed = build_in_scope(cfg, runtime, saved_logs)
     batches = fields["batches"]
@@ -58,6 +59,7 @@ def build_training(
     step_body, train_loop, points = make_loops(fields, settings, runtime)
     run = Run(
         cfg=cfg,
+        resolved=resolved,
         output_dir=Path(cfg.output_dir),
         runtime=runtime,
         train_loop=train_loop,
@@ -79,7 +81,7 @@ def build_training(
     return run
 
 
-def reused(cached: Run, cfg: DictConfig, resume_from: Path | None, saved_logs: tf.Variable) -> Run:
+def reused(cached: Run, cfg: DictConfig, resolved: dict, resume_from: Path | None, saved_logs: tf.Variable) -> Run:
     """`cached`, a run of the same structure, with the state a fresh build of `cfg` would have (or its
     checkpoint's), in place: its compiled program is kept (trainer/loop/reuse.py)."""
     with cached.runtime.strategy.scope():
@@ -102,6 +104,7 @@ def reused(cached: Run, cfg: DictConfig, resume_from: Path | None, saved_logs: t
     return dataclasses.replace(
         cached,
         cfg=cfg,
+        resolved=resolved,
         output_dir=Path(cfg.output_dir),
         task=task,
         schedule=schedule if isinstance(schedule, keras.callbacks.Callback) else cached.schedule,

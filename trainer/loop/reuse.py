@@ -95,18 +95,23 @@ REUSABLE = Reusable()
 BUILT = weakref.WeakKeyDictionary()  # a kept run's optimizer -> its BuiltSlots (`fresh_optimizer_values`)
 
 
-def structure(cfg: DictConfig) -> str:
-    """What a run's compiled program depends on: its resolved config without the VALUES, nor the model's
-    START_SETTINGS (nor its learning rate, where no schedule holds it)."""
-    values = (*VALUES, *start_settings(cfg), *(() if cfg.schedule else LEARNING_RATES))
-    flat = dotted(OmegaConf.to_container(cfg, resolve=True))
+def structure(resolved: dict) -> str:
+    """What a run's compiled program depends on: its config, `resolved` (`resolved_config`), without the VALUES,
+    nor the model's START_SETTINGS (nor its learning rate, where no schedule holds it)."""
+    values = (*VALUES, *start_settings(resolved), *(() if resolved.get("schedule") else LEARNING_RATES))
+    flat = dotted(resolved)
     return repr(sorted((key, repr(value)) for key, value in flat.items() if not matches(key, values)))
 
 
-def start_settings(cfg: DictConfig) -> tuple[str, ...]:
+def resolved_config(cfg: DictConfig) -> dict:
+    """`cfg` resolved, as plain data: what a run's structure key and its recorded config are made of."""
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def start_settings(resolved: dict) -> tuple[str, ...]:
     """The model's settings that set only its variables' values (a scalar problem's `START_SETTINGS`): a reused
     run takes its variables from a fresh build of its own config (trainer/loop/build.py)."""
-    target = cfg.model.get("_target_") if cfg.get("model") else None
+    target = (resolved.get("model") or {}).get("_target_")
     return tuple(f"model.{name}" for name in getattr(get_object(target), "START_SETTINGS", ())) if target else ()
 
 

@@ -28,6 +28,7 @@ STEP_SECONDS = "time/step_seconds"  # the logged seconds of steps alone: what a 
 @dataclass(frozen=True, kw_only=True)
 class Run:
     cfg: DictConfig
+    resolved: dict  # cfg resolved, as plain data (trainer/loop/reuse.py's resolved_config)
     output_dir: Path
     runtime: Runtime
     task: Task
@@ -57,7 +58,7 @@ class Run:
     @functools.cached_property
     def config_text(self) -> str:
         """cfg resolved, as YAML: what checkpoints/config.yaml and the Text dashboard hold, dumped once."""
-        return yaml_text(self.cfg, resolve=True)
+        return yaml_text(self.resolved)
 
     @property
     def eval_every(self) -> int | None:
