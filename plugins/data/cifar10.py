@@ -17,7 +17,7 @@ import numpy as np
 from trainer.plugins.data.mnist import download_keras_dataset, labelled_pixels, synthetic_images
 
 from trainer.config.ranges import valid
-from trainer.data import Splits, check_arrays
+from trainer.data import Splits, check_arrays, kept_while_unchanged
 from trainer.errors import DataError
 
 BATCHES = {"train": [f"data_batch_{number}" for number in range(1, 6)], "test": ["test_batch"]}
@@ -59,6 +59,7 @@ def load_cifar10(path: str | None = None) -> Splits:
     return Splits(**splits)
 
 
+@kept_while_unchanged
 def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """One pickled batch as (N, 32, 32, 3) uint8 images and (N,) labels."""
     if not path.is_file():

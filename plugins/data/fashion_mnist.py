@@ -20,7 +20,7 @@ import numpy as np
 from trainer.plugins.data.mnist import download_keras_dataset, labelled_pixels, synthetic_images
 
 from trainer.config.ranges import valid
-from trainer.data import Splits, check_arrays
+from trainer.data import Splits, check_arrays, kept_while_unchanged
 from trainer.errors import DataError
 
 FILES = {
@@ -48,6 +48,7 @@ def load_fashion_mnist(path: str | None = None) -> Splits:
     return Splits(**splits)
 
 
+@kept_while_unchanged
 def read_idx(path: Path) -> np.ndarray:
     """A gzipped IDX file of unsigned bytes: its magic number, its sizes (big-endian int32), its data."""
     if not path.is_file():

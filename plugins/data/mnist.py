@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from trainer.config.ranges import valid
-from trainer.data import Pixels, Splits, check_arrays
+from trainer.data import Pixels, Splits, check_arrays, kept_while_unchanged
 from trainer.errors import DataError
 
 ARRAYS = ("x_train", "y_train", "x_test", "y_test")
@@ -48,6 +48,7 @@ def download_keras_dataset(name: str, title: str) -> Splits:
     return Splits(train=labelled_pixels(x_train, y_train.reshape(-1)), test=labelled_pixels(x_test, y_test.reshape(-1)))
 
 
+@kept_while_unchanged
 def read_arrays(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise DataError(
