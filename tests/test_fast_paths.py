@@ -51,11 +51,14 @@ def test_mnist_switch_keeps_the_loss_trajectory(loss_trajectory, fake_mnist, swi
     assert switched_metrics["test_accuracy"] == pytest.approx(reference_metrics["test_accuracy"], abs=max(rtol, 1e-6))
 
 
-def test_interpolations_parsed_once_are_still_resolved_at_each_reading():
+def test_interpolations_parsed_once_are_still_resolved_at_each_reading(monkeypatch):
+    import omegaconf._utils
     import omegaconf.base
-    from omegaconf import OmegaConf
-    from omegaconf.errors import GrammarParseError
+    import omegaconf.resolvers.oc
+    from omegaconf import OmegaConf, grammar_parser
 
+    for module in (omegaconf.base, omegaconf._utils, omegaconf.resolvers.oc):  # put back after the test
+        monkeypatch.setattr(module, "parse", grammar_parser.parse)
     parse_each_interpolation_once()  # as every command does
     cfg = OmegaConf.create({"seed": 1, "model": {"seed": "${seed}"}, "dir": "${model.seed}_${oc.env:NO_SUCH_VAR,x}"})
     assert (cfg.model.seed, cfg.dir) == (1, "1_x")
@@ -64,9 +67,6 @@ def test_interpolations_parsed_once_are_still_resolved_at_each_reading():
 
     assert (cfg.model.seed, cfg.dir) == (2, "2_x")
     assert omegaconf.base.parse.cache_info().hits > hits
-    for _ in range(2):  # an error is not kept either: the string is refused at each reading
-        with pytest.raises(GrammarParseError):
-            OmegaConf.create({"dir": "${oc.env:"})
 
 
 def test_unknown_precision_names_the_key_and_the_choices(make_config):

@@ -61,13 +61,12 @@ def test_a_log_point_every_few_steps_trains_the_weights_of_one_every_step(make_c
     assert {step: norms[0][step] for step in norms[1]} == norms[1]
 
 
-@pytest.mark.skipif(not REAL_MNIST.exists(), reason=f"real MNIST not found at {REAL_MNIST}")
 def test_a_data_file_is_read_once_a_process_while_it_is_unchanged(tmp_path):
     from trainer.plugins.data.mnist import load_mnist, write_synthetic_mnist
 
     path = write_synthetic_mnist(tmp_path / "mnist.npz", train=64, test=16, seed=0)
     first, again = load_mnist(str(path)), load_mnist(str(path))
-    assert again.train[0].raw is first.train[0].raw  # the same arrays: read once
+    assert again.train[0].raw is first.train[0].raw  # the same images: read once
     with pytest.raises(ValueError, match="read-only"):  # so that no run changes what another reads
         first.train[0].raw[0, 0, 0] = 1
 
@@ -76,6 +75,7 @@ def test_a_data_file_is_read_once_a_process_while_it_is_unchanged(tmp_path):
     assert len(changed.train[0]) == 80 and not np.array_equal(changed.test[0].raw, first.test[0].raw)
 
 
+@pytest.mark.skipif(not REAL_MNIST.exists(), reason=f"real MNIST not found at {REAL_MNIST}")
 def test_one_epoch_on_real_mnist_reaches_95_percent(make_config):
     metrics = train(make_config("experiment=mnist", f"data.path={REAL_MNIST}", "trainer.epochs=1"))
 

@@ -10,6 +10,7 @@ import pytest
 from trainer.config.build import build
 from trainer.config.checks import check_config
 from trainer.errors import ConfigError
+from trainer.files import load_yaml
 from trainer.loop.reuse import REUSABLE, resolved_config, structure
 from trainer.outputs.events import read_path
 from trainer.train import train
@@ -106,6 +107,8 @@ def test_a_reused_run_starts_where_a_fresh_run_of_its_seed_does(make_config, tmp
     run(make_config, tmp_path, "first", seed=1)
     reused = run(make_config, tmp_path, "reused", seed=2)
     assert len(REUSABLE.runs) == 1  # the second took the first's program
+    recorded = load_yaml(tmp_path / "reused" / "checkpoints" / "config.yaml")  # its own config, not the first's
+    assert (recorded["trainer"]["seed"], recorded["output_dir"]) == (2, str(tmp_path / "reused"))
     REUSABLE.clear()
     afresh = run(make_config, tmp_path, "afresh", seed=2)
 

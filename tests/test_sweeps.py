@@ -3,6 +3,7 @@ failing jobs; the list sweeper; the joblib launcher; the Optuna preset."""
 
 import json
 import os
+import re
 
 import pytest
 from hydra.experimental.callback import Callback
@@ -87,8 +88,12 @@ def test_the_list_sweeper_runs_the_jobs_its_file_lists_each_in_its_own_directory
     missing = run_trainer("-m", "hydra/sweeper=list", f"hydra.sweeper.jobs={tmp_path / 'none.yaml'}")
     assert missing.returncode == 1
     assert missing.stderr.strip().splitlines()[-1].startswith(f"trainer: hydra.sweeper.jobs: cannot read {tmp_path}")
+
+
+def test_the_list_sweeper_refuses_a_jobs_file_that_is_not_yaml_in_one_line(tmp_path):
+    jobs = tmp_path / "jobs.yaml"
     jobs.write_text("- [optimizer=sgd\n- [")
-    with pytest.raises(ConfigError, match=rf"^hydra.sweeper.jobs: {jobs} is not YAML \(while parsing a flow sequence"):
+    with pytest.raises(ConfigError, match=rf"^hydra.sweeper.jobs: {re.escape(str(jobs))} is not YAML \(while parsing"):
         ListSweeper(str(jobs)).listed()
 
 

@@ -6,7 +6,7 @@ A data plugin may give a `tf.data.Dataset` of examples instead of arrays, for da
 (plugins/data/tfrecord.py, image_folder.py, tfds.py), of known size (`cardinality`).
 
 A plugin's reader of a file into arrays may be `kept_while_unchanged`: a process reads the file once while it
-stays as it was, and every run gets the same read-only arrays.
+stays as it was, and the runs share what it read, read-only.
 
 Every plugin checks what it reads, in memory (`check_arrays`) or as it streams (`checked_examples`): the
 shape and type of the images, labels that are integers in [0, classes), a split that is not empty; a
@@ -40,31 +40,46 @@ KEEP_READ_BYTES = 1 << 30  # what the files kept by `kept_while_unchanged` may h
 
 def kept_while_unchanged(read):
     """`read(path)`, a plugin's reader of a file into arrays (an array, or a tuple or dict of them), kept for the
-    process while the file has the same size and modification time: the runs of a sweep that share no built
-    program (another model, a population's runs, trainer/loop/population.py) read their data set once, where
-    MNIST's file took 0.13 to 0.25 s a run on 2 cores. The arrays are read-only, so that no run changes what
-    another reads. The most recent files are kept, within KEEP_READ_BYTES; an error is not kept."""
+    process while the file is the same one with the same size and modification time: the runs of a sweep that
+    share no built program (another model, a population's runs, trainer/loop/population.py) read their data set
+    once, where MNIST's file took 0.13 to 0.25 s a run on 2 cores. The arrays kept are read-only, so that no run
+    changes what another reads. The most recent files are kept, within KEEP_READ_BYTES; an error is not kept,
+    nor a file that changed while it was read."""
     kept: OrderedDict[tuple, tuple] = OrderedDict()  # by file: what `read` gave, and its arrays
 
     @functools.wraps(read)
     def read_once(path: Path):
         try:
-            status = path.stat()
+            key = file_key(path)
         except OSError:
             return read(path)  # the reader names what is wrong
-        key = (str(path.resolve()), status.st_size, status.st_mtime_ns)
         if key not in kept:
             result = read(path)
-            arrays = result.values() if isinstance(result, dict) else result if isinstance(result, tuple) else [result]
-            kept[key] = result, list(arrays)
+            if file_key(path) != key:
+                return result
+            kept[key] = result, arrays_in(result)
             for array in kept[key][1]:
                 array.setflags(write=False)
             while len(kept) > 1 and sum(a.nbytes for _, held in kept.values() for a in held) > KEEP_READ_BYTES:
                 kept.popitem(last=False)
         kept.move_to_end(key)
-        return kept[key][0]
+        result = kept[key][0]
+        return dict(result) if isinstance(result, dict) else result  # a dict of its own: the arrays are shared
 
     return read_once
+
+
+def file_key(path: Path) -> tuple:
+    """Which file `path` is (an atomic replace makes another), its size and its modification time."""
+    status = path.stat()
+    return str(path.resolve()), status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
+
+
+def arrays_in(result) -> list:
+    """The arrays of what a reader read: an array, or a tuple or dict of them."""
+    if isinstance(result, dict):
+        return list(result.values())
+    return list(result) if isinstance(result, tuple) else [result]
 
 
 def check_arrays(source, split: str, images, labels, shape: tuple, classes: int | None, expected: str) -> None:

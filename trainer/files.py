@@ -64,7 +64,7 @@ class FastDumper(getattr(yaml, "CDumper", yaml.Dumper)):
 FastDumper.add_representer(str, get_omega_conf_dumper().str_representer)
 
 
-def yaml_text(cfg, resolve: bool = False) -> str:
+def yaml_text(cfg) -> str:
     """A config (or list, or plain data) as YAML, as OmegaConf.to_yaml writes it, with libyaml."""
-    container = OmegaConf.to_container(cfg, resolve=resolve, enum_to_str=True) if OmegaConf.is_config(cfg) else cfg
+    container = OmegaConf.to_container(cfg, enum_to_str=True) if OmegaConf.is_config(cfg) else cfg
     return yaml.dump(container, default_flow_style=False, allow_unicode=True, sort_keys=False, Dumper=FastDumper)

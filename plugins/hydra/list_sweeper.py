@@ -38,7 +38,7 @@ class ListSweeper(Sweeper):
             jobs = load_yaml(Path(str(self.jobs)))
         except (OSError, TypeError) as error:
             raise ConfigError(f"hydra.sweeper.jobs: cannot read {self.jobs} ({error}); name a YAML file") from None
-        except yaml.YAMLError as error:
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
             reason = " ".join(str(error).split())
             raise ConfigError(f"hydra.sweeper.jobs: {self.jobs} is not YAML ({reason})") from None
         if not isinstance(jobs, list) or not all(isinstance(job, list) for job in jobs):

@@ -53,10 +53,11 @@ def parse_each_interpolation_once() -> None:
     string; the values are resolved at each reading, as before."""
     import omegaconf._utils
     import omegaconf.base
+    import omegaconf.resolvers.oc
     from omegaconf import grammar_parser
 
     cached = functools.lru_cache(maxsize=1024)(grammar_parser.parse)
-    for module in (omegaconf.base, omegaconf._utils):  # where OmegaConf calls it, each by its own name
+    for module in (omegaconf.base, omegaconf._utils, omegaconf.resolvers.oc):  # where OmegaConf calls it, by name
         if getattr(module, "parse", None) is grammar_parser.parse:
             module.parse = cached
 

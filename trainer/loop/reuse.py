@@ -105,7 +105,7 @@ def structure(resolved: dict) -> str:
 
 def resolved_config(cfg: DictConfig) -> dict:
     """`cfg` resolved, as plain data: what a run's structure key and its recorded config are made of."""
-    return OmegaConf.to_container(cfg, resolve=True)
+    return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
 
 
 def start_settings(resolved: dict) -> tuple[str, ...]:
