@@ -87,7 +87,7 @@ def tensorboard(sweep):
 
 @pytest.fixture(scope="module")
 def search(tmp_path_factory):
-    """A 6-trial Optuna search on the scalar experiment, as users run it: its study is <sweep dir>/study.db,
+    """A 6-trial Optuna search on the scalar experiment, as users run it: its study is <sweep dir>/study.log,
     named after the sweep directory."""
     sweep_dir = tmp_path_factory.mktemp("search") / "scalar_search"
     run_sweep(sweep_dir, "hparams_search=scalar", "hydra.sweeper.n_trials=6")
@@ -96,8 +96,8 @@ def search(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def optuna_dashboard(search):
-    """`optuna-dashboard sqlite:///<search>/study.db` on a free port of 127.0.0.1: the URL of its study's page."""
-    command = [str(Path(sys.executable).with_name("optuna-dashboard")), f"sqlite:///{search / 'study.db'}"]
+    """`optuna-dashboard <search>/study.log` on a free port of 127.0.0.1: the URL of its study's page."""
+    command = [str(Path(sys.executable).with_name("optuna-dashboard")), str(search / "study.log")]
     with served(command, "/api/studies", lambda studies: search.name.encode() in studies) as url:
         studies = json.loads(urllib.request.urlopen(f"{url}/api/studies", timeout=5).read())["study_summaries"]
         (study_id,) = [study["study_id"] for study in studies if study["study_name"] == search.name]

@@ -26,8 +26,11 @@ SEARCH = ("hparams_search=scalar", "hydra.sweeper.sampler.n_startup_trials=4")  
 
 
 def study_of(sweep_dir: Path, storage: str | None = None, name: str | None = None) -> optuna.Study:
+    """The study of a search in `sweep_dir`: by default its journal file, study.log."""
+    from optuna.storages.journal import JournalFileBackend
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    url = storage or f"sqlite:///{sweep_dir / 'study.db'}"
+    url = storage or optuna.storages.JournalStorage(JournalFileBackend(str(sweep_dir / "study.log")))
     return optuna.load_study(study_name=name or sweep_dir.name, storage=url)
 
 
@@ -157,9 +160,9 @@ def postgres() -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("database", ["journal", "postgresql"])
 def test_two_workers_share_one_study_and_run_n_trials_in_all_none_twice(database, tmp_path, request):
-    if database == "sqlite":  # the default: study.db in the sweep directory both workers name
+    if database == "journal":  # the default: study.log in the sweep directory both workers name
         storage, sweep_dirs = None, [tmp_path / "search"] * 2
         shared = []
     else:  # a server, as for workers on two machines, each with its own sweep directory
@@ -214,9 +217,7 @@ def test_a_search_refuses_another_search_in_its_directory_a_pruner_without_repor
     other = run_trainer("-m", *SEARCH, "hydra.sweeper.n_trials=2", "trainer.steps=6", f"hydra.sweep.dir={tmp_path}")
     assert other.returncode == 1
     (line,) = other.stderr.strip().splitlines()[-1:]
-    assert line.startswith(
-        f"trainer: study '{tmp_path.name}' in sqlite:///{tmp_path}/study.db was made for another search"
-    )
+    assert line.startswith(f"trainer: study '{tmp_path.name}' in {tmp_path}/study.log was made for another search")
     assert "trainer.steps=5" in line and "trainer.steps=6" in line
     assert len(finished(study_of(tmp_path))) == 2  # untouched
 
@@ -227,9 +228,21 @@ def test_a_search_refuses_another_search_in_its_directory_a_pruner_without_repor
         "trainer.validation_split), loss or a name in metrics; got distance_to_minimum"
     )
 
-    unreachable = run_trainer(
-        "-m", *SEARCH, "hydra.sweeper.storage=sqlite:////nonexistent/dir/study.db", f"hydra.sweep.dir={tmp_path / 'b'}"
-    )
-    assert unreachable.returncode == 1
-    (line,) = unreachable.stderr.strip().splitlines()[-1:]
-    assert line.startswith("trainer: hydra.sweeper.storage: cannot open the study's database sqlite:////nonexistent/")
+    for storage, reason in (
+        ("sqlite:////nonexistent/dir/study.db", "database sqlite:////nonexistent/dir/study.db: "),
+        ("/nonexistent/dir/study.log", "journal /nonexistent/dir/study.log: No such file or directory"),
+    ):
+        unreachable = run_trainer(
+            "-m", *SEARCH, f"hydra.sweeper.storage={storage}", f"hydra.sweep.dir={tmp_path / 'b'}"
+        )
+        assert unreachable.returncode == 1
+        (line,) = unreachable.stderr.strip().splitlines()[-1:]
+        assert line.startswith(f"trainer: hydra.sweeper.storage: cannot open the study's {reason}")
+
+
+def test_a_search_continues_the_study_db_an_earlier_version_left_in_its_directory(tmp_path):
+    database = f"sqlite:///{tmp_path / 'study.db'}"  # where searches kept their study before the journal
+    run_sweep(tmp_path, *SEARCH, "hydra.sweeper.n_trials=2", "trainer.steps=5", f"hydra.sweeper.storage={database}")
+    run_sweep(tmp_path, *SEARCH, "hydra.sweeper.n_trials=3", "trainer.steps=5")
+    assert len(finished(study_of(tmp_path, database))) == 3
+    assert not (tmp_path / "study.log").exists()

@@ -10,8 +10,8 @@ Hydra sets one up, at half the cost (job.py). Consecutive jobs of one structure 
 its return value.
 
 `OptunaSweeper` (conf/hydra/sweeper/optuna.yaml, chosen by conf/hparams_search/) searches with Optuna, its
-study in a database (optuna_sweeper.py). `ListSweeper` (conf/hydra/sweeper/list.yaml) runs the jobs a file
-lists (list_sweeper.py): the comparison's phases."""
+study in a journal file or a database (optuna_sweeper.py). `ListSweeper` (conf/hydra/sweeper/list.yaml) runs the
+jobs a file lists (list_sweeper.py): the comparison's phases."""
 
 import logging
 from pathlib import Path

@@ -1,5 +1,5 @@
 """`hydra/sweeper=optuna` (conf/hydra/sweeper/optuna.yaml, chosen by conf/hparams_search/): Optuna's current
-release through its ask-and-tell interface, the study in a database (trainer/outputs/study.py).
+release through its ask-and-tell interface, the study in a journal file or a database (trainer/outputs/study.py).
 
 Each batch asks up to `n_jobs` trials, launches them as sweep jobs under the configured launcher and tells
 the study how each ended: its `sweep.metric`, pruned, or failed. The sweep asks while the study holds fewer

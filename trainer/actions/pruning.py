@@ -1,6 +1,6 @@
 """Pruning, for a run that is a trial of an Optuna search (hydra/sweeper=optuna, conf/hparams_search/): at
 each validation pass (for `sweep.metric` val_<name>), or each log point (for a train metric such as loss), it
-reports the metric to the trial in the study's database, and stops the run where the study's pruner says so
+reports the metric to the trial in the study's storage, and stops the run where the study's pruner says so
 (the sweeper refuses a pruner where the metric is known only at the end: trainer/outputs/study.py). A pruned
 run ends as an early-stopped one does (final weights, test, export) and records `pruned_at` (the step) in
 metrics.json and as final/pruned_at; the sweeper tells the study it was pruned. Outside a search, and in a

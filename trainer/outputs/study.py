@@ -1,7 +1,12 @@
-"""An Optuna search's study in a database, as the sweeper (plugins/hydra/optuna_sweeper.py) and the trials'
-own runs (trainer/actions/pruning.py) reach it: by default an SQLite file, `study.db`, in the sweep directory,
-named after that directory; else any database URL Optuna's RDB storage takes (`hydra.sweeper.storage`), shared
-by every worker that names it. A study remembers the search it was made for, and refuses another."""
+"""An Optuna search's study, as the sweeper (plugins/hydra/optuna_sweeper.py) and the trials' own runs
+(trainer/actions/pruning.py) reach it: by default Optuna's journal file, `study.log`, in the sweep directory,
+named after that directory; else the journal file or database URL of `hydra.sweeper.storage`, shared by every
+worker that names it. A study remembers the search it was made for, and refuses another.
+
+A journal is a file of appended records, locked while one is written, that Optuna reads back: opening one and
+running 20 trials' asks and tells takes 0.03 s, where an SQLite database took 0.65 s (importing SQLAlchemy, its schema
+check and a transaction per call), an eighth of `hparams_search=scalar`. A directory holding the `study.db` of
+an earlier version of this sweeper, and no journal, continues that database."""
 
 import functools
 import json
@@ -19,15 +24,38 @@ SEARCH = "search"  # the user attribute of a study that records its search space
 
 
 def storage_url(sweeper: DictConfig, sweep_dir) -> str:
-    return sweeper.storage or f"sqlite:///{Path(sweep_dir).absolute() / 'study.db'}"
+    """`hydra.sweeper.storage`, else the sweep directory's journal (or the database an earlier version made)."""
+    if sweeper.storage:
+        return sweeper.storage
+    directory = Path(sweep_dir).absolute()
+    if (directory / "study.db").exists() and not (directory / "study.log").exists():
+        return f"sqlite:///{directory / 'study.db'}"
+    return str(directory / "study.log")
 
 
 def study_name(sweeper: DictConfig, sweep_dir) -> str:
     return sweeper.study_name or Path(sweep_dir).absolute().name
 
 
-@functools.cache  # one engine per database and process: the sweeper's and its in-process jobs' own
 def storage(url: str):
+    """Optuna's storage of `url`: a journal file where it is a path, else a database. A journal is opened anew
+    each time (it reads the file's records back, milliseconds), so that a file removed and made again is read as
+    it is now."""
+    if "://" in url:
+        return database(url)
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    try:
+        return optuna.storages.JournalStorage(JournalFileBackend(url))
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ConfigError(f"hydra.sweeper.storage: cannot open the study's journal {url}: {reason}") from None
+
+
+@functools.cache  # one engine per database and process: the sweeper's and its in-process jobs' own
+def database(url: str):
+    """Optuna's storage of the database at `url`."""
     import optuna
     import sqlalchemy
 
