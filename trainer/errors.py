@@ -26,6 +26,19 @@ TENSORFLOW_WRITE_FAILURES = (
 class TrainerError(Exception):
     exit_code = 1
 
+    def __reduce__(self):
+        """Pickled as its kind, its line and its exit status, whatever its own arguments: one raised in a worker
+        process (trainer/compare/workers.py) is raised again as itself in the process that waits for it."""
+        return restored, (type(self), str(self), self.exit_code)
+
+
+def restored(kind: type, line: str, exit_code: int) -> TrainerError:
+    """A TrainerError of `kind`, as `TrainerError.__reduce__` pickled it."""
+    error = kind.__new__(kind)
+    Exception.__init__(error, line)
+    error.exit_code = exit_code
+    return error
+
 
 class ConfigError(TrainerError, ValueError):
     """A config value that cannot work; the message names the key and what is valid."""
