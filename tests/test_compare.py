@@ -1,17 +1,22 @@
 """python -m trainer.compare: bad settings refused in one line; a small comparison through the real command
 line, whose report agrees with its jobs' own metrics.json, whose pictures are files and TensorBoard images,
 and which, run again after one job's directory is deleted, runs that job alone (under Hydra's basic launcher,
-which takes the list sweeper's jobs as any launcher does)."""
+which takes the list sweeper's jobs as any launcher does); one in two worker processes, stopped by SIGTERM and
+resumed, whose report is that of one process."""
 
 import csv
+import fcntl
 import json
 import shutil
+import signal
 import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 
-from tests.conftest import fake_data, read_tensors, run_trainer
+from tests.conftest import ROOT, fake_data, read_tensors, run_trainer
 from trainer.compare.plan import check_settings
 from trainer.config.compose import compose_config, quoted, quoted_literal
 from trainer.errors import ConfigError
@@ -24,7 +29,9 @@ SMALL = ["optimizers=[sgd,adam,rmsprop]", "problems=[booth,noisy_quadratic]", "b
 
 
 def run_compare(directory, *settings: str) -> subprocess.CompletedProcess:
-    result = run_trainer(*settings, f"hydra.run.dir={quoted_literal(str(directory))}", command="trainer.compare")
+    """The comparison in this process (`processes=1`, where `settings` do not choose worker processes)."""
+    where = quoted_literal(str(directory))
+    result = run_trainer("processes=1", *settings, f"hydra.run.dir={where}", command="trainer.compare")
     assert result.returncode == 0, result.stderr
     return result
 
@@ -35,6 +42,7 @@ def run_compare(directory, *settings: str) -> subprocess.CompletedProcess:
         ("optimizers=[sgd,adamm]", "optimizers: no optimizer 'adamm' (did you mean adam?); choices: adabelief, "),
         ("problems=[rosenbrok]", "problems: no model 'rosenbrok' (did you mean rosenbrock?); choices: ackley, "),
         ("budget=0", "budget must be an integer >= 1; got 0"),
+        ("processes=0", "processes must be an integer >= 1, or null for one per core; got 0"),
         ("learning_rates=[1,0.1]", "learning_rates must be [low, high] with 0 < low <= high; got [1, 0.1]"),
         ("learning_rates=[0.1]", "learning_rates must be [low, high] with 0 < low <= high; got [0.1]"),
         ("optimizers=sgd", "optimizers must be a list, e.g. optimizers=[adabelief,adadelta]; got 'sgd'"),
@@ -307,6 +315,40 @@ def test_small_comparison_reports_its_jobs_and_runs_again_only_a_deleted_job(tmp
     for problem in ("booth", "noisy_quadratic"):  # the rerun job is seeded: the same numbers, but its seconds
         assert {name: cells[:5] for name, cells in report_rows(rerun, problem).items()} == {
             name: cells[:5] for name, cells in report_rows(report, problem).items()
+        }
+
+
+@pytest.mark.slow
+def test_a_comparison_in_two_worker_processes_stopped_by_sigterm_resumes_to_the_report_of_one_process(tmp_path):
+    settings = [*SMALL, "budget=6", "steps=400"]
+    directory, alone = tmp_path / "workers", tmp_path / "alone"
+    command = [sys.executable, "-m", "trainer.compare", *settings, "processes=2", f"hydra.run.dir={directory}"]
+    comparison = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(directory.glob("tune/*/metrics.json")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    comparison.send_signal(signal.SIGTERM)
+    _, stderr = comparison.communicate(timeout=120)
+
+    assert comparison.returncode == 128 + signal.SIGTERM, stderr
+    assert stderr.strip().splitlines()[-1] == (
+        "trainer.compare: stopped by SIGTERM; each job running in a worker wrote its checkpoint: run the same "
+        "command to resume"
+    )
+    finished = len(list(directory.glob("*/*/metrics.json")))
+    assert 0 < finished < 36
+    for lock in directory.glob("**/.lock"):  # no worker left running in the comparison's directory
+        with open(lock, "a+b") as file:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    resumed = run_compare(directory, *settings, "processes=2")
+    assert f"tune: {36 - finished} jobs to run" in resumed.stdout
+    run_compare(alone, *settings)
+    assert (directory / "runs.csv").read_text() == (alone / "runs.csv").read_text()
+    report, one_process = (directory / "report.md").read_text(), (alone / "report.md").read_text()
+    for problem in ("booth", "noisy_quadratic"):  # the same numbers, but their seconds
+        assert {name: cells[:5] for name, cells in report_rows(report, problem).items()} == {
+            name: cells[:5] for name, cells in report_rows(one_process, problem).items()
         }
 
 

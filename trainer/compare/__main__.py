@@ -22,19 +22,23 @@ from trainer.compare.launch import run_missing
 from trainer.compare.plan import check_settings, default_jobs, seed_jobs, tuning_jobs
 from trainer.compare.report import write_report
 from trainer.compare.select import tuned_settings
+from trainer.compare.workers import started, worker_count
 from trainer.config.sweeps import shared_compositions
+from trainer.outputs.locks import claimed
 
 
 def compare(cfg: DictConfig, directory: Path) -> Path:
     """Tune, rerun the best with seeds, run the defaults, report; return report.md's path."""
     check_settings(cfg)
-    find_centres(cfg, directory)
-    with shared_compositions():  # each (problem, optimizer) composed once for the phases' multiruns
-        run_missing(cfg, directory, tuning_jobs(cfg, directory))
-        tuned = tuned_settings(directory, cfg)
-        run_missing(cfg, directory, seed_jobs(cfg, tuned))
-        run_missing(cfg, directory, default_jobs(cfg))
-    return write_report(directory, cfg, tuned)
+    with claimed(directory):
+        find_centres(cfg, directory)
+        count = worker_count(cfg.processes, cfg.launcher, len(cfg.problems) * len(cfg.optimizers))
+        with shared_compositions(), started(count) as workers:  # each pair composed once for the phases
+            run_missing(cfg, directory, tuning_jobs(cfg, directory), workers)
+            tuned = tuned_settings(directory, cfg)
+            run_missing(cfg, directory, seed_jobs(cfg, tuned), workers)
+            run_missing(cfg, directory, default_jobs(cfg), workers)
+            return workers.call(write_report, directory, cfg, tuned)
 
 
 @hydra.main(version_base="1.3", config_path="pkg://trainer.conf", config_name="compare")

@@ -1,7 +1,7 @@
-"""The comparison's jobs run: a phase's jobs without metrics.json, as `python -m trainer -m` multiruns in this
-process (trainer/compare/plan.py plans them). A finished comparison run again starts none, and a killed one
-starts what was left, the killed jobs resuming their checkpoints; one whose settings changed since a job ran
-stops, naming it (`check_unchanged`)."""
+"""The comparison's jobs run: a phase's jobs without metrics.json, as `python -m trainer -m` multiruns, in this
+process or shared among worker processes (trainer/compare/workers.py; trainer/compare/plan.py plans them). A
+finished comparison run again starts none, and a killed one starts what was left, the killed jobs resuming
+their checkpoints; one whose settings changed since a job ran stops, naming it (`check_unchanged`)."""
 
 from pathlib import Path
 
@@ -10,34 +10,49 @@ from omegaconf import DictConfig
 
 from trainer.compare.plan import JobSpec, problem_choices
 from trainer.compare.select import read_spec_jobs
+from trainer.compare.workers import InProcess, Workers
 from trainer.config.compose import quoted, quoted_literal
 from trainer.errors import ConfigError, TrainerError
 from trainer.files import write_atomically, yaml_text
 from trainer.outputs.jobs import Job
 from trainer.outputs.metrics import read_metrics
 
-JOBS = ".jobs.yaml"  # in the comparison directory: the jobs of its latest multirun, as the list sweeper reads them
+JOBS = ".jobs-{}.yaml"  # in the comparison directory: the jobs of a worker's latest multirun, by its number
 
 
-def run_missing(cfg: DictConfig, directory: Path, specs: list[JobSpec]) -> None:
-    """The jobs of `specs` without metrics.json, one multirun per problem, each job as the list sweeper
-    (plugins/hydra/list_sweeper.py) takes it: its optimizer, its settings and seed, its directory. Under the
-    trainer launcher, in this process: the jobs share one composed config per (problem, optimizer) and one built
-    program per structure (trainer/loop/reuse.py), across the phases; another launcher runs as many at once as
-    it can (parallel processes, a cluster)."""
+def run_missing(cfg: DictConfig, directory: Path, specs: list[JobSpec], workers: Workers | InProcess) -> None:
+    """The jobs of `specs` without metrics.json, shared among `workers`: each (problem, optimizer)'s in the same
+    worker in every phase (`worker_of`), in one multirun per problem of a worker."""
     check_unchanged(directory, specs)
     missing = [spec for spec in specs if read_metrics(directory / spec.phase / spec.name) is None]
     if not missing:
         return
     print(f"trainer.compare: {missing[0].phase}: {len(missing)} jobs to run", flush=True)
+    count, search = len(workers), searchpath()
+    shares = [[spec for spec in missing if worker_of(cfg, spec, count) == index] for index in range(count)]
+    workers.run(run_share, [(cfg, directory, share, JOBS.format(index), search) for index, share in enumerate(shares)])
+
+
+def worker_of(cfg: DictConfig, spec: JobSpec, count: int) -> int:
+    """The worker of a pair's jobs, among `count`: each problem's optimizers dealt out in turn, starting one
+    worker further for each problem, so that an optimizer's pairs (a slow one's: L-BFGS) are spread too."""
+    return (list(cfg.problems).index(spec.problem) + list(cfg.optimizers).index(spec.optimizer)) % count
+
+
+def run_share(cfg: DictConfig, directory: Path, specs: list[JobSpec], jobs_name: str, search: list[str]) -> None:
+    """The jobs of `specs`, one multirun per problem, each job as the list sweeper (plugins/hydra/list_sweeper.py)
+    takes it from the file `jobs_name`: its optimizer, its settings and seed, its directory. Under the trainer
+    launcher the jobs share one composed config per (problem, optimizer) and one built program per structure
+    (trainer/loop/reuse.py), across the phases; another launcher runs as many at once as it can (parallel
+    processes, a cluster)."""
     problems: dict[str, list[JobSpec]] = {}
-    for spec in missing:
+    for spec in specs:
         problems.setdefault(spec.problem, []).append(spec)
     for problem, specs in problems.items():
-        jobs = directory / JOBS  # one path for every multirun: a composition shared across them names it
+        jobs = directory / jobs_name  # one path for every multirun of the process: a composition shared names it
         write_atomically(jobs, yaml_text([job_lines(spec) for spec in specs]))
         listed = ["hydra/sweeper=list", f"hydra.sweeper.jobs={quoted_literal(str(jobs.resolve()))}"]
-        multirun(cfg, directory, specs[0].phase, [*problem_choices(cfg, problem), *listed], problem)
+        multirun(cfg, directory, specs[0].phase, [*search, *problem_choices(cfg, problem), *listed], problem)
 
 
 def job_lines(spec: JobSpec) -> list[str]:
@@ -93,10 +108,10 @@ def multirun(cfg: DictConfig, directory: Path, phase: str, jobs: list[str], prob
 
     command = [
         "-m",
-        *searchpath(),
         *jobs,
         f"hydra.sweep.dir={quoted_literal(str(directory.resolve() / phase))}",
         "~hydra.callbacks.summary",
+        "~hydra.callbacks.claim",  # the comparison holds its directory (compare): its workers share a phase's
         f"hydra/launcher={cfg.launcher}",
         f"trainer.steps={cfg.steps}",
         f"trainer.log_every={cfg.log_every}",

@@ -89,6 +89,8 @@ def check_settings(cfg: DictConfig) -> None:
     for key in ("budget", "seeds", "studies", "steps", "log_every"):
         if not isinstance(cfg[key], int) or cfg[key] < 1:
             raise ConfigError(f"{key} must be an integer >= 1; got {cfg[key]!r}")
+    if cfg.processes is not None and (not isinstance(cfg.processes, int) or cfg.processes < 1):
+        raise ConfigError(f"processes must be an integer >= 1, or null for one per core; got {cfg.processes!r}")
     rates = cfg.learning_rates
     if not (
         isinstance(rates, ListConfig)
