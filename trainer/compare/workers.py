@@ -13,9 +13,11 @@ each running job saves its checkpoint and stops, as it would in the comparison's
 ends with one line once every worker has."""
 
 import contextlib
+import ctypes
 import multiprocessing
 import os
 import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
@@ -23,6 +25,7 @@ from trainer.config.sweeps import shared_compositions
 from trainer.errors import Interrupted, TrainerError
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 WORKER = contextlib.ExitStack()  # what a worker holds for its life: the compositions its multiruns share
 
 
@@ -34,7 +37,12 @@ def worker_count(setting: int | None, launcher: str, pairs: int) -> int:
         return setting
     if launcher not in ("trainer", "basic"):
         return 1
-    return max(1, min(len(os.sched_getaffinity(0)), pairs))
+    return max(1, min(len(cores()) if cores() else os.cpu_count() or 1, pairs))
+
+
+def cores() -> list[int] | None:
+    """The cores this process may run on, where the system tells (Linux); else None."""
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
 
 
 class InProcess:
@@ -56,9 +64,9 @@ class Workers:
     use, and two processes whose pools span both cores slowed each other's compiled calls by half."""
 
     def __init__(self, count: int):
-        context, cores = multiprocessing.get_context("spawn"), sorted(os.sched_getaffinity(0))
+        context, usable = multiprocessing.get_context("spawn"), cores() or []
         self.pools = [
-            ProcessPoolExecutor(1, context, start_worker, ({cores[index]} if count <= len(cores) else None,))
+            ProcessPoolExecutor(1, context, start_worker, ({usable[index]} if count <= len(usable) else None,))
             for index in range(count)
         ]
         self.pids = [future.result() for future in [pool.submit(os.getpid) for pool in self.pools]]
@@ -104,13 +112,17 @@ class Workers:
             pool.shutdown()
 
 
-def start_worker(cores: set[int] | None) -> None:
+def start_worker(pinned: set[int] | None) -> None:
     """A worker's set-up, before its first task: a process group of its own, so that the terminal's Ctrl-C
-    reaches it once, from the comparison; its `cores`; GPU memory taken as it is needed, so that the workers
-    share a GPU; the compositions of its multiruns shared, as the comparison's own process shares them."""
+    reaches it once, from the comparison; SIGTERM when the comparison's process dies (killed outright: its
+    running jobs checkpoint, and none is started after it), where Linux can say so; the cores it is `pinned`
+    to; GPU memory taken as it is needed, so that the workers share a GPU; the compositions of its multiruns
+    shared, as the comparison's own process shares them."""
     os.setpgrp()
-    if cores:
-        os.sched_setaffinity(0, cores)
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if pinned:
+        os.sched_setaffinity(0, pinned)
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     WORKER.enter_context(shared_compositions())
 
