@@ -332,8 +332,8 @@ def test_a_comparison_in_two_worker_processes_stopped_by_sigterm_resumes_to_the_
 
     assert comparison.returncode == 128 + signal.SIGTERM, stderr
     assert stderr.strip().splitlines()[-1] == (
-        "trainer.compare: stopped by SIGTERM; each job running in a worker wrote its checkpoint: run the same "
-        "command to resume"
+        "trainer.compare: stopped by SIGTERM: each worker's running job stopped as a run stops, at a checkpoint "
+        "where it writes them; run the same command to resume"
     )
     finished = len(list(directory.glob("*/*/metrics.json")))
     assert 0 < finished < 36

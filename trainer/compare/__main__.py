@@ -11,6 +11,7 @@ compared on problems as a benchmark does, in the comparison directory (`hydra.ru
 4. report: report.md, PNGs and TensorBoard events (trainer/compare/report.py).
 """
 
+import os
 from pathlib import Path
 
 import hydra
@@ -24,21 +25,21 @@ from trainer.compare.report import write_report
 from trainer.compare.select import tuned_settings
 from trainer.compare.workers import started, worker_count
 from trainer.config.sweeps import shared_compositions
-from trainer.outputs.locks import claimed
 
 
 def compare(cfg: DictConfig, directory: Path) -> Path:
     """Tune, rerun the best with seeds, run the defaults, report; return report.md's path."""
     check_settings(cfg)
-    with claimed(directory):
-        find_centres(cfg, directory)
-        count = worker_count(cfg.processes, cfg.launcher, len(cfg.problems) * len(cfg.optimizers))
-        with shared_compositions(), started(count) as workers:  # each pair composed once for the phases
-            run_missing(cfg, directory, tuning_jobs(cfg, directory), workers)
-            tuned = tuned_settings(directory, cfg)
-            run_missing(cfg, directory, seed_jobs(cfg, tuned), workers)
-            run_missing(cfg, directory, default_jobs(cfg), workers)
-            return workers.call(write_report, directory, cfg, tuned)
+    count = worker_count(cfg.processes, cfg.launcher, len(cfg.problems) * len(cfg.optimizers))
+    if count > 1:  # the range tests (centre=lr_find) run here: a GPU's memory is taken as they need it, as the
+        os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")  # workers take theirs, so that all share it
+    find_centres(cfg, directory)
+    with shared_compositions(), started(count) as workers:  # each pair composed once for the phases
+        run_missing(cfg, directory, tuning_jobs(cfg, directory), workers)
+        tuned = tuned_settings(directory, cfg)
+        run_missing(cfg, directory, seed_jobs(cfg, tuned), workers)
+        run_missing(cfg, directory, default_jobs(cfg), workers)
+        return workers.call(write_report, directory, cfg, tuned)
 
 
 @hydra.main(version_base="1.3", config_path="pkg://trainer.conf", config_name="compare")

@@ -3,14 +3,15 @@ default one per core, or in the comparison's own process. Each worker is started
 runs the multiruns it is given as the comparison's process would, in turn; a (problem, optimizer) pair's jobs
 go to the same worker in every phase (trainer/compare/launch.py), so that its program is built and compiled
 once (trainer/loop/reuse.py). A job's numbers do not depend on the process that runs it (a reused run's are a
-fresh process's), so the report is the one a single process writes. A job is mostly Python work between short
-compiled calls, which one process runs on one core: the README's comparison took 55 s in one process on 2
-cores, and 36 s in two workers, each on a core of its own. A worker writes the report, where TensorFlow
-is imported already.
+fresh process's), so the report is the one a single process writes (tests/test_compare.py checks it on the
+scalar problems). A job is mostly Python work between short compiled calls, which one process runs on one
+core: the README's comparison took 66 s in one process on 2 cores, and 38 s in two workers, each on a core of
+its own (docs/benchmarks.md). A worker writes the report, where TensorFlow is imported already.
 
-The workers are a process group of their own, and Ctrl-C or SIGTERM to the comparison is passed on to them:
-each running job saves its checkpoint and stops, as it would in the comparison's process, and the comparison
-ends with one line once every worker has."""
+The workers are a process group of their own. Ctrl-C or SIGTERM to the comparison is passed on to the workers
+that run a task, as SIGTERM: a running job stops as a run stops (at a checkpoint, where it writes them), a
+worker between two jobs ends, and the comparison ends with one line once every worker has. A worker whose
+task fails stops the others the same way."""
 
 import contextlib
 import ctypes
@@ -18,13 +19,15 @@ import multiprocessing
 import os
 import signal
 import sys
-from concurrent.futures import ProcessPoolExecutor, wait
+import traceback
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
 from trainer.config.sweeps import shared_compositions
-from trainer.errors import Interrupted, TrainerError
+from trainer.errors import Interrupted, TrainerError, find_trainer_error
+from trainer.loop.signals import StopSignals
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+BROKEN = "a worker process of the comparison ended before its jobs did (killed?): run the same command to resume"
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 WORKER = contextlib.ExitStack()  # what a worker holds for its life: the compositions its multiruns share
 
@@ -60,67 +63,109 @@ class InProcess:
 
 class Workers:
     """`count` worker processes, spawned (a fork would copy the comparison's threads and Hydra's state), each
-    on a core of its own where there are as many cores: TensorFlow sizes its thread pools to the cores it may
-    use, and two processes whose pools span both cores slowed each other's compiled calls by half."""
+    on a slice of the cores of its own where there are as many cores: TensorFlow sizes its thread pools to the
+    cores it may use, and two processes whose pools spanned both cores slowed each other's compiled calls by
+    half."""
 
     def __init__(self, count: int):
         context, usable = multiprocessing.get_context("spawn"), cores() or []
+        size = len(usable)
+        slices = [set(usable[index * size // count : (index + 1) * size // count]) for index in range(count)]
         self.pools = [
-            ProcessPoolExecutor(1, context, start_worker, ({usable[index]} if count <= len(usable) else None,))
-            for index in range(count)
+            ProcessPoolExecutor(1, context, start_worker, (pinned if count <= len(usable) else None, os.getpid()))
+            for pinned in slices
         ]
-        self.pids = [future.result() for future in [pool.submit(os.getpid) for pool in self.pools]]
+        self.running: list = [None] * count  # each worker's task, while it runs one
+        try:
+            self.pids = [future.result() for future in [pool.submit(os.getpid) for pool in self.pools]]
+        except BrokenProcessPool:
+            self.close()
+            raise TrainerError("the comparison's worker processes could not start; processes=1 runs without") from None
 
     def __len__(self) -> int:
         return len(self.pools)
 
     def run(self, function, shares: list[tuple | None]) -> list:
-        """`function(*shares[i])` in worker i, for each share not None; their results once all have ended, or
-        the first error. A signal received meanwhile is passed on to the workers."""
-        futures = [None if share is None else pool.submit(function, *share) for pool, share in zip(self.pools, shares)]
-        previous, self.received = {number: signal.signal(number, self.pass_on) for number in SIGNALS}, None
-        try:
-            wait([future for future in futures if future is not None])
-        finally:
-            for number, handler in previous.items():
-                signal.signal(number, handler)
-        if self.received:  # a worker between two jobs ends at once, one in a job once it is saved
+        """`function(*shares[i])` in worker i, for each share not None; their results, in order, once all have
+        ended. Where one fails, or a stop signal arrives, the others are stopped (`stop`) and waited for."""
+        with PassedOn(self) as signals:
+            try:
+                for index, (pool, share) in enumerate(zip(self.pools, shares)):
+                    if share is not None:
+                        self.running[index] = pool.submit(in_worker, function, *share)
+                tasks = [task for task in self.running if task]
+                _, left = wait(tasks, return_when=FIRST_EXCEPTION)
+                if left:  # one failed
+                    self.stop()
+                    wait(left)
+            except BrokenProcessPool:  # a worker died since the last phase: submit refused its share
+                self.stop()
+                wait([task for task in self.running if task])
+                raise TrainerError(BROKEN) from None
+            finally:
+                tasks, self.running = [task for task in self.running if task], [None] * len(self)
+        if signals.received:
             raise Interrupted(
-                self.received,
-                f"stopped by {self.received.name}; each job running in a worker wrote its checkpoint: run the same "
-                "command to resume",
+                signals.received,
+                f"stopped by {signals.received.name}: each worker's running job stopped as a run stops, at a "
+                "checkpoint where it writes them; run the same command to resume",
             )
         try:
-            return [None if future is None else future.result() for future in futures]
+            return [task.result() for task in tasks]
         except BrokenProcessPool:
-            raise TrainerError(
-                "a worker process of the comparison ended before its jobs did (killed?): run the same command to resume"
-            ) from None
+            raise TrainerError(BROKEN) from None
 
     def call(self, function, *arguments):
         """`function(*arguments)` in the first worker."""
         return self.run(function, [arguments])[0]
 
-    def pass_on(self, number: int, frame) -> None:
-        self.received = signal.Signals(number)
-        for pid in self.pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, number)
+    def stop(self) -> None:
+        """SIGTERM to each worker running a task: a job in a run checkpoints and stops, one between runs ends."""
+        for pid, task in zip(self.pids, self.running):
+            if task and not task.done():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
 
     def close(self) -> None:
         for pool in self.pools:
             pool.shutdown()
 
 
-def start_worker(pinned: set[int] | None) -> None:
+class PassedOn(StopSignals):
+    """While active, SIGINT and SIGTERM are kept (`received`) and passed on to the workers running a task, as
+    SIGTERM: an idle worker is left alone, where SIGINT would print its traceback."""
+
+    def __init__(self, workers: Workers):
+        self.workers = workers
+
+    def _catch(self, signum, frame):
+        super()._catch(signum, frame)
+        self.workers.stop()
+
+
+def in_worker(function, *arguments):
+    """`function(*arguments)` in a worker. An error reaches the comparison's process as the TrainerError it
+    amounts to, or as a RuntimeError holding its traceback: a pickled error loses the causes it was found by."""
+    try:
+        return function(*arguments)
+    except Exception as error:
+        problem = find_trainer_error(error)
+        if problem is not None:
+            raise problem from None
+        raise RuntimeError("".join(traceback.format_exception(error))) from None
+
+
+def start_worker(pinned: set[int] | None, parent: int) -> None:
     """A worker's set-up, before its first task: a process group of its own, so that the terminal's Ctrl-C
-    reaches it once, from the comparison; SIGTERM when the comparison's process dies (killed outright: its
-    running jobs checkpoint, and none is started after it), where Linux can say so; the cores it is `pinned`
-    to; GPU memory taken as it is needed, so that the workers share a GPU; the compositions of its multiruns
-    shared, as the comparison's own process shares them."""
+    reaches the comparison alone, which passes it on; SIGTERM when the comparison's process (`parent`) dies
+    (killed outright: a running job checkpoints, and none is started after it), where Linux can say so; the
+    cores it is `pinned` to; GPU memory taken as it is needed, so that the workers share a GPU; the
+    compositions of its multiruns shared, as the comparison's own process shares them."""
     os.setpgrp()
     if sys.platform == "linux":
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGTERM))
+        if os.getppid() != parent:  # it died before the request was made
+            os.kill(os.getpid(), signal.SIGTERM)
     if pinned:
         os.sched_setaffinity(0, pinned)
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")

@@ -4,10 +4,11 @@ sweep directory's the same way, so that a second sweep into it is refused before
 (but an Optuna search's, which its workers share: their study gives each trial a directory of its own).
 
 `ClaimDirectories`, a Hydra callback (conf/config.yaml, conf/compare.yaml), claims a multirun's sweep
-directory before Hydra writes its record (multirun.yaml) into it, and creates a run's directory, or says in
-one line why it cannot. A run's directory is claimed by `train` (trainer/train.py), since the workers of a
-multi-worker run share it, each holding a folder of its own inside it; the same process may claim a
-directory it holds again."""
+directory before Hydra writes its record (multirun.yaml) into it, and a comparison's directory before Hydra
+writes its config there (its jobs' multiruns, in its worker processes, share its phases' directories), and
+creates a run's directory, or says in one line why it cannot. A run's directory is claimed by `train`
+(trainer/train.py), since the workers of a multi-worker run share it, each holding a folder of its own inside
+it; the same process may claim a directory it holds again."""
 
 import fcntl
 import os
@@ -76,21 +77,26 @@ class ClaimRefused(BaseException):  # noqa: N818 (carries the refusal, `error`)
 
 
 class ClaimDirectories(Callback):
-    """Create a run's directory; claim a multirun's sweep directory for as long as the multirun lasts."""
+    """Create a run's directory, and claim it where `claim_run` (a comparison's, whose jobs' multiruns share its
+    phases' directories; a training run's own is claimed by `train`); claim a multirun's sweep directory for as
+    long as the multirun lasts."""
 
-    def __init__(self):
-        self.held = ExitStack()
+    def __init__(self, claim_run: bool = False):
+        self.claim_run, self.held = claim_run, ExitStack()
 
     def __getstate__(self) -> dict:
-        return {}  # a launcher's pickled copy, in a job's process, holds nothing
+        return {"claim_run": self.claim_run}  # a launcher's pickled copy, in a job's process, holds nothing
 
     def __setstate__(self, state: dict) -> None:
-        self.held = ExitStack()
+        self.claim_run, self.held = state.get("claim_run", False), ExitStack()
 
     def on_run_start(self, config, **kwargs) -> None:
         try:
-            made(Path(config.hydra.run.dir), "run")
-        except OutputError as error:
+            if self.claim_run:
+                self.held.enter_context(claimed(Path(config.hydra.run.dir), "run"))
+            else:
+                made(Path(config.hydra.run.dir), "run")
+        except (DirectoryInUse, OutputError) as error:
             raise ClaimRefused(error) from None
 
     def on_multirun_start(self, config, **kwargs) -> None:
