@@ -11,7 +11,6 @@ compared on problems as a benchmark does, in the comparison directory (`hydra.ru
 4. report: report.md, PNGs and TensorBoard events (trainer/compare/report.py).
 """
 
-import os
 from pathlib import Path
 
 import hydra
@@ -31,10 +30,8 @@ def compare(cfg: DictConfig, directory: Path) -> Path:
     """Tune, rerun the best with seeds, run the defaults, report; return report.md's path."""
     check_settings(cfg)
     count = worker_count(cfg.processes, cfg.launcher, len(cfg.problems) * len(cfg.optimizers))
-    if count > 1:  # the range tests (centre=lr_find) run here: a GPU's memory is taken as they need it, as the
-        os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")  # workers take theirs, so that all share it
-    find_centres(cfg, directory)
     with shared_compositions(), started(count) as workers:  # each pair composed once for the phases
+        find_centres(cfg, directory)  # in this process, with the GPU setting the workers have
         run_missing(cfg, directory, tuning_jobs(cfg, directory), workers)
         tuned = tuned_settings(directory, cfg)
         run_missing(cfg, directory, seed_jobs(cfg, tuned), workers)

@@ -40,7 +40,7 @@ def worker_count(setting: int | None, launcher: str, pairs: int) -> int:
         return setting
     if launcher not in ("trainer", "basic"):
         return 1
-    return max(1, min(len(cores()) if cores() else os.cpu_count() or 1, pairs))
+    return max(1, min(len(cores() or []) or os.cpu_count() or 1, pairs))
 
 
 def cores() -> list[int] | None:
@@ -71,10 +71,9 @@ class Workers:
         context, usable = multiprocessing.get_context("spawn"), cores() or []
         size = len(usable)
         slices = [set(usable[index * size // count : (index + 1) * size // count]) for index in range(count)]
-        self.pools = [
-            ProcessPoolExecutor(1, context, start_worker, (pinned if count <= len(usable) else None, os.getpid()))
-            for pinned in slices
-        ]
+        if count > size:  # fewer cores than workers (or none known): none pinned
+            slices = [None] * count
+        self.pools = [ProcessPoolExecutor(1, context, start_worker, (pinned, os.getpid())) for pinned in slices]
         self.running: list = [None] * count  # each worker's task, while it runs one
         try:
             self.pids = [future.result() for future in [pool.submit(os.getpid) for pool in self.pools]]
@@ -159,8 +158,8 @@ def start_worker(pinned: set[int] | None, parent: int) -> None:
     """A worker's set-up, before its first task: a process group of its own, so that the terminal's Ctrl-C
     reaches the comparison alone, which passes it on; SIGTERM when the comparison's process (`parent`) dies
     (killed outright: a running job checkpoints, and none is started after it), where Linux can say so; the
-    cores it is `pinned` to; GPU memory taken as it is needed, so that the workers share a GPU; the
-    compositions of its multiruns shared, as the comparison's own process shares them."""
+    cores it is `pinned` to; the compositions of its multiruns shared, as the comparison's own process shares
+    them."""
     os.setpgrp()
     if sys.platform == "linux":
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGTERM))
@@ -168,16 +167,17 @@ def start_worker(pinned: set[int] | None, parent: int) -> None:
             os.kill(os.getpid(), signal.SIGTERM)
     if pinned:
         os.sched_setaffinity(0, pinned)
-    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     WORKER.enter_context(shared_compositions())
 
 
 @contextlib.contextmanager
 def started(count: int):
-    """The workers of `count` processes (`InProcess` for one), closed after the block."""
+    """The workers of `count` processes (`InProcess` for one), closed after the block. With several, this
+    process and they take GPU memory as they need it (they inherit the setting), so that all share a GPU."""
     if count == 1:
         yield InProcess()
         return
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     workers = Workers(count)
     try:
         yield workers
