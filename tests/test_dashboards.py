@@ -87,6 +87,21 @@ def test_scalar_run_saves_and_logs_its_landscape(make_config, tmp_path, override
     assert step == (200 if overrides else 1000) and image[:2].tolist() == [str(width).encode(), str(height).encode()]
 
 
+def test_a_grid_of_paths_leaves_the_landscape_its_size(tmp_path):
+    from trainer.plugins.models.rosenbrock import Rosenbrock
+
+    from trainer.outputs.pictures import NAMED_PATHS, landscape_png
+
+    problem = Rosenbrock(a=1.0, b=100.0, initial=[-1.0, 1.0])
+    grid = {f"optimizer.learning_rate={rate}": np.array([[-1.0, 1.0], [0.1 * rate, 0.5]]) for rate in range(360)}
+    named = dict(list(grid.items())[:NAMED_PATHS])
+    for name, paths in (("named", named), ("grid", grid)):
+        (tmp_path / f"{name}.png").write_bytes(landscape_png(problem, paths, f"Rosenbrock: {len(paths)} jobs"))
+
+    (_, named_height), (_, height) = png_size(tmp_path / "named.png"), png_size(tmp_path / "grid.png")
+    assert height < 700 < named_height  # 360 paths drawn without a legend line each; 20 named, 10 rows of them
+
+
 def test_three_variable_problem_has_no_landscape(make_config, tmp_path):
     train(
         make_config(

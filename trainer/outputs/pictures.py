@@ -53,10 +53,17 @@ def view_box(minimum: np.ndarray, paths: list[np.ndarray]) -> tuple[np.ndarray, 
     return low - pad, high + pad
 
 
+NAMED_PATHS = 20  # the most paths a landscape names in its legend
+
+
 def landscape_png(problem: ScalarProblem, paths: dict[str, np.ndarray], title: str) -> bytes:
     """The objective around its minimum (a curve for one variable, log-scaled contours for two) with each
-    labelled path of variable values drawn on it, start to end."""
+    labelled path of variable values drawn on it, start to end. Beyond `NAMED_PATHS` paths (a sweep's grid),
+    they are drawn thin and unnamed: a legend of hundreds of jobs made the picture metres tall and took most
+    of a 360-job sweep's summary (3 s)."""
     names = list(problem.named_variables)
+    named = len(paths) <= NAMED_PATHS
+    style = {"marker": "o", "markersize": 3, "linewidth": 1} if named else {"linewidth": 0.6, "alpha": 0.5}
     minimum = np.array(list(problem.minimum.values()))
     low, high = view_box(minimum, list(paths.values()))
     figure = Figure(figsize=(7, 5.5))
@@ -66,7 +73,7 @@ def landscape_png(problem: ScalarProblem, paths: dict[str, np.ndarray], title: s
         curve = objective_at(problem, grid[:, None])
         axes.plot(grid, curve, color="0.3", linewidth=1.5, label="objective")
         for label, path in paths.items():
-            axes.plot(path[:, 0], objective_at(problem, path), marker="o", markersize=3, linewidth=1, label=label)
+            axes.plot(path[:, 0], objective_at(problem, path), **style, label=label if named else None)
         if np.ptp(curve) > 0:  # a flat curve (a run that never moved, its box a point) keeps matplotlib's own
             axes.set_ylim(curve.min() - 0.05 * np.ptp(curve), curve.max() + 0.05 * np.ptp(curve))
         axes.set_ylabel("objective")
@@ -77,7 +84,7 @@ def landscape_png(problem: ScalarProblem, paths: dict[str, np.ndarray], title: s
         filled = axes.contourf(grid_x, grid_y, np.log1p(values - values.min()), levels=30, cmap="viridis")
         figure.colorbar(filled, ax=axes, label="log(1 + objective - its least value here)")
         for label, path in paths.items():
-            axes.plot(path[:, 0], path[:, 1], marker="o", markersize=2.5, linewidth=1.2, label=label)
+            axes.plot(path[:, 0], path[:, 1], **style, label=label if named else None)
         axes.plot(
             *minimum, marker="*", markersize=14, color="white", markeredgecolor="black", linestyle="", label="minimum"
         )
@@ -85,7 +92,7 @@ def landscape_png(problem: ScalarProblem, paths: dict[str, np.ndarray], title: s
         axes.set_ylabel(names[1])
     axes.set_xlim(low[0], high[0])
     axes.set_xlabel(names[0])
-    axes.set_title(title)
+    axes.set_title(title if named else f"{title} (too many paths to name)")
     axes.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=2)  # below: paths stay visible
     return png(figure)
 
