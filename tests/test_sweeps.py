@@ -109,6 +109,40 @@ def test_joblib_launcher_runs_jobs_in_parallel_processes(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_sweep_in_worker_processes_is_the_sweep_in_one(tmp_path):
+    """hydra.launcher.processes=2: two worker processes, each running a half of the jobs in order, leave the
+    summary, records and metrics of the sweep in one process, its failing jobs' lines too."""
+    sweep = ["optimizer=sgd,adam", "model.initial=[5.0],[1,2]", "optimizer.learning_rate=0.1,0.3", "trainer.steps=20",
+             *FAST]  # fmt: skip
+    result, workers = run_sweep(tmp_path / "workers", *sweep, "hydra.launcher.processes=2")
+    _, alone = run_sweep(tmp_path / "alone", *sweep)
+
+    def unclocked(rows: list[dict]) -> list[dict]:
+        return [{key: value for key, value in row.items() if "seconds" not in key} for row in rows]
+
+    statuses = ["ok", "ok", "failed", "failed"] * 2  # sgd's jobs, then adam's
+    assert unclocked(workers) == unclocked(alone) and [row["status"] for row in workers] == statuses
+    assert "Launching 8 jobs in 2 worker processes" in result.stdout
+    owners = [int((tmp_path / "workers" / row["directory"] / ".lock").read_text()) for row in workers]
+    assert len({*owners[:4]}) == len({*owners[4:]}) == 1 and len({*owners, os.getpid()}) == 3  # a half each
+    for row in workers:
+        for name in ("config.yaml", "overrides.yaml"):
+            ours, theirs = (tmp_path / run / row["directory"] / ".hydra" / name for run in ("workers", "alone"))
+            assert ours.read_text().replace("workers", "alone") == theirs.read_text()
+
+
+def test_a_launcher_of_no_worker_processes_is_refused_in_one_line(tmp_path):
+    result = run_trainer(
+        "-m", "optimizer.learning_rate=0.1,0.3", "hydra.launcher.processes=0", f"hydra.sweep.dir={tmp_path}"
+    )
+
+    assert result.returncode == 1
+    refusal = "hydra.launcher.processes must be an integer >= 1, or null for one per core; got 0"
+    assert result.stderr == f"trainer: {refusal}\n"
+    assert not list(tmp_path.glob("*/metrics.json"))
+
+
+@pytest.mark.slow
 def test_optuna_preset_improves_on_its_first_trial_within_twenty(tmp_path):
     result, rows = run_sweep(tmp_path, "hparams_search=scalar")
     assert len(rows) == 20

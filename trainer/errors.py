@@ -28,7 +28,7 @@ class TrainerError(Exception):
 
     def __reduce__(self):
         """Pickled as its kind, its line and its exit status, whatever its own arguments: one raised in a worker
-        process (trainer/compare/workers.py) is raised again as itself in the process that waits for it."""
+        process (trainer/workers.py) is raised again as itself in the process that waits for it."""
         return restored, (type(self), str(self), self.exit_code)
 
 

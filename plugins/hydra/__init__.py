@@ -7,24 +7,32 @@ this process, as Hydra's basic launcher does, each job's config composed once pe
 Hydra sets one up, at half the cost (job.py). Consecutive jobs of one structure (a learning-rate grid, seeds:
 `task.population_key` of the command's task function) are trained together, up to `population` at a time
 (trainer/loop/population.py); each is still a Hydra job of its own, with its directory, its saved config and
-its return value.
+its return value. With `processes` other than 1, a batch's jobs are cut into as many runs of consecutive jobs,
+each run by such a launcher in a worker process (trainer/workers.py), side by side.
 
 `OptunaSweeper` (conf/hydra/sweeper/optuna.yaml, chosen by conf/hparams_search/) searches with Optuna, its
 study in a journal file or a database (optuna_sweeper.py). `ListSweeper` (conf/hydra/sweeper/list.yaml) runs the
 jobs a file lists (list_sweeper.py): the comparison's phases."""
 
+import importlib
 import logging
+import pickle
+import sys
 from pathlib import Path
 
 from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, setup_globals
+from hydra.types import HydraContext
 from hydra_plugins.trainer.job import run_job
 from hydra_plugins.trainer.list_sweeper import ListSweeper
 from hydra_plugins.trainer.optuna_sweeper import OptunaSweeper
 from omegaconf import open_dict
 
 from trainer.config.sweeps import SweepConfigLoader
+from trainer.errors import ConfigError
+from trainer.workers import started, worker_count
 
 __all__ = ["ListSweeper", "OptunaSweeper", "TrainerLauncher"]
 
@@ -32,9 +40,13 @@ log = logging.getLogger("hydra.launcher.trainer")  # under Hydra's logger, shown
 
 
 class TrainerLauncher(BasicLauncher):
-    def __init__(self, population: int = 1) -> None:
+    def __init__(self, population: int = 1, processes: int | None = 1) -> None:
         super().__init__()
-        self.population = population
+        if processes is not None and (not isinstance(processes, int) or processes < 1):
+            raise ConfigError(
+                f"hydra.launcher.processes must be an integer >= 1, or null for one per core; got {processes!r}"
+            )
+        self.population, self.processes = population, processes
 
     def setup(self, *, hydra_context, task_function, config) -> None:
         # the sweeper holds the same context: its check of each batch composes through it too
@@ -43,8 +55,28 @@ class TrainerLauncher(BasicLauncher):
         super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def launch(self, job_overrides, initial_job_idx: int) -> list[JobReturn]:
+        count = worker_count(self.processes, len(job_overrides))
+        if count > 1:
+            return self.launch_in_workers(job_overrides, initial_job_idx, count)
         with self.hydra_context.config_loader.launching():
             return self.launch_batch(job_overrides, initial_job_idx)
+
+    def launch_in_workers(self, job_overrides, initial_job_idx: int, count: int) -> list[JobReturn]:
+        """The batch in `count` runs of consecutive jobs (those of one structure stay together: a grid's rates,
+        its seeds), each launched by a launcher of one process in a worker process of its own; each worker's
+        config loader composes its jobs anew, as it left the sweeper's check of the batch in this process."""
+        loader = self.hydra_context.config_loader
+        loader.checked.clear()
+        context = HydraContext(config_loader=SweepConfigLoader(loader.loader), callbacks=self.hydra_context.callbacks)
+        ends = [len(job_overrides) * index // count for index in range(count + 1)]
+        log.info(f"Launching {len(job_overrides)} jobs in {count} worker processes")
+        state = Singleton.get_state()  # its resolvers, functions and some local, are registered by a worker's
+        del state["omegaconf_resolvers"]  # import of the task function and by Hydra's set-up
+        hydra = pickle.dumps((state, context, self.config))  # loaded in a worker once its plugins are found
+        shared = (hydra, importable(self.task_function), self.population)
+        shares = [(*shared, job_overrides[start:end], initial_job_idx + start) for start, end in zip(ends, ends[1:])]
+        with started(count, "the sweep", "hydra.launcher.processes") as workers:
+            return [job for share in workers.run(launch_share, shares) for job in share]
 
     def launch_batch(self, job_overrides, initial_job_idx: int) -> list[JobReturn]:
         key_of = getattr(self.task_function, "population_key", None) if self.population > 1 else None
@@ -95,3 +127,27 @@ class TrainerLauncher(BasicLauncher):
         job = run_job(self.hydra_context, task_function, config)
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         return job
+
+
+def importable(function) -> tuple[str, str]:
+    """(module, name) that a worker imports `function` from: `python -m trainer` runs trainer/__main__.py as
+    `__main__`, which a spawned process does not import again."""
+    module = function.__module__
+    if module == "__main__":
+        module = sys.modules["__main__"].__spec__.name
+    return module, function.__qualname__
+
+
+def launch_share(hydra: bytes, task: tuple[str, str], population: int, job_overrides, initial_job_idx: int):
+    """In a worker process (trainer/workers.py): the jobs `job_overrides`, numbered from `initial_job_idx`, as a
+    launcher of one process runs them, with Hydra's state, context and config (`hydra`, pickled) as the sweep's
+    process holds them; `task`, the task function's module and name."""
+    from hydra.core.plugins import Plugins
+
+    task_function = getattr(importlib.import_module(task[0]), task[1])  # it registers the command's resolvers
+    Plugins.instance()  # first: finding the plugins imports their modules anew, whose classes the configs name
+    state, hydra_context, config = pickle.loads(hydra)
+    Singleton._instances.update(state["instances"])  # as Singleton.set_state, but the plugins found already
+    launcher = TrainerLauncher(population=population)
+    launcher.setup(hydra_context=hydra_context, task_function=task_function, config=config)
+    return launcher.launch(job_overrides, initial_job_idx)

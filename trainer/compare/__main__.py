@@ -22,15 +22,18 @@ from trainer.compare.launch import run_missing
 from trainer.compare.plan import check_settings, default_jobs, seed_jobs, tuning_jobs
 from trainer.compare.report import write_report
 from trainer.compare.select import tuned_settings
-from trainer.compare.workers import started, worker_count
 from trainer.config.sweeps import shared_compositions
+from trainer.workers import started, worker_count
 
 
 def compare(cfg: DictConfig, directory: Path) -> Path:
     """Tune, rerun the best with seeds, run the defaults, report; return report.md's path."""
     check_settings(cfg)
-    count = worker_count(cfg.processes, cfg.launcher, len(cfg.problems) * len(cfg.optimizers))
-    with shared_compositions(), started(count) as workers:  # each pair composed once for the phases
+    # a launcher other than those running jobs in this process runs them side by side itself (processes, a cluster)
+    by_launcher = cfg.processes is None and cfg.launcher not in ("trainer", "basic")
+    count = 1 if by_launcher else worker_count(cfg.processes, len(cfg.problems) * len(cfg.optimizers))
+    # each (problem, optimizer) composed once for the phases
+    with shared_compositions(), started(count, "the comparison", "processes") as workers:
         find_centres(cfg, directory)  # in this process, with the GPU setting the workers have
         run_missing(cfg, directory, tuning_jobs(cfg, directory), workers)
         tuned = tuned_settings(directory, cfg)

@@ -1,5 +1,5 @@
 """The comparison's jobs run: a phase's jobs without metrics.json, as `python -m trainer -m` multiruns, in this
-process or shared among worker processes (trainer/compare/workers.py; trainer/compare/plan.py plans them). A
+process or shared among worker processes (trainer/workers.py; trainer/compare/plan.py plans them). A
 finished comparison run again starts none, and a killed one starts what was left, the killed jobs resuming
 their checkpoints; one whose settings changed since a job ran stops, naming it (`check_unchanged`)."""
 
@@ -10,12 +10,12 @@ from omegaconf import DictConfig
 
 from trainer.compare.plan import JobSpec, problem_choices
 from trainer.compare.select import read_spec_jobs
-from trainer.compare.workers import InProcess, Workers
 from trainer.config.compose import quoted, quoted_literal
 from trainer.errors import ConfigError, TrainerError
 from trainer.files import write_atomically, yaml_text
 from trainer.outputs.jobs import Job
 from trainer.outputs.metrics import read_metrics
+from trainer.workers import InProcess, Workers
 
 JOBS = ".jobs-{}.yaml"  # in the comparison directory: the jobs of a worker's latest multirun, by its number
 

@@ -61,6 +61,8 @@ class SweepConfigLoader:
             self.running = False
 
     def __getattr__(self, name: str):
+        if "loader" not in self.__dict__:  # a pickled copy being loaded (a sweep's worker process)
+            raise AttributeError(name)
         return getattr(self.loader, name)
 
     def load_sweep_config(self, master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:

@@ -1,17 +1,16 @@
-"""Where a comparison's jobs run (conf/compare.yaml's `processes`): in worker processes side by side, by
-default one per core, or in the comparison's own process. Each worker is started once for the comparison and
-runs the multiruns it is given as the comparison's process would, in turn; a (problem, optimizer) pair's jobs
-go to the same worker in every phase (trainer/compare/launch.py), so that its program is built and compiled
-once (trainer/loop/reuse.py). A job's numbers do not depend on the process that runs it (a reused run's are a
-fresh process's), so the report is the one a single process writes (tests/test_compare.py checks it on the
-scalar problems). A job is mostly Python work between short compiled calls, which one process runs on one
-core: the README's comparison took 66 s in one process on 2 cores, and 38 s in two workers, each on a core of
-its own (docs/benchmarks.md). A worker writes the report, where TensorFlow is imported already.
+"""Worker processes that run a command's jobs side by side: a comparison's (conf/compare.yaml's `processes`,
+trainer/compare/launch.py) and a multirun's under the trainer launcher (`hydra.launcher.processes`,
+plugins/hydra/). Each worker is started once for the command and runs the shares of jobs it is given as the
+command's own process would, in turn, so that jobs of one structure that meet in a worker share their program
+(trainer/loop/reuse.py). A job's numbers do not depend on the process that runs it (a reused run's are a fresh
+process's): tests/test_compare.py and tests/test_sweeps.py check it. A job of a scalar problem is mostly Python
+work between short compiled calls, which one process runs on one core: the README's comparison took 66 s in
+one process on 2 cores, and 38 s in two workers, each on a core of its own (docs/benchmarks.md).
 
-The workers are a process group of their own. Ctrl-C or SIGTERM to the comparison is passed on to the workers
+The workers are a process group of their own. Ctrl-C or SIGTERM to the command is passed on to the workers
 that run a task, as SIGTERM: a running job stops as a run stops (at a checkpoint, where it writes them), a
-worker between two jobs ends, and the comparison ends with one line once every worker has. A worker whose
-task fails stops the others the same way."""
+worker between two jobs ends, and the command ends with one line once every worker has. A worker whose
+task fails stops the others the same way, and its error is the command's."""
 
 import contextlib
 import ctypes
@@ -27,20 +26,15 @@ from trainer.config.sweeps import shared_compositions
 from trainer.errors import Interrupted, TrainerError, find_trainer_error
 from trainer.loop.signals import StopSignals
 
-BROKEN = "a worker process of the comparison ended before its jobs did (killed?): run the same command to resume"
+BROKEN = "a worker process of {} ended before its jobs did (killed?): run the same command to resume"
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 WORKER = contextlib.ExitStack()  # what a worker holds for its life: the compositions its multiruns share
 
 
-def worker_count(setting: int | None, launcher: str, pairs: int) -> int:
-    """The processes that run the jobs for `processes` (`setting`): its number, or where it is null, one per
-    core this process may use (no more than the pairs) under a launcher that runs its jobs in its own
-    process; else the comparison's alone (a parallel launcher or a cluster runs them side by side itself)."""
-    if setting is not None:
-        return setting
-    if launcher not in ("trainer", "basic"):
-        return 1
-    return max(1, min(len(cores() or []) or os.cpu_count() or 1, pairs))
+def worker_count(setting: int | None, shares: int) -> int:
+    """The processes that run the jobs for a `processes` setting: its number, or where it is null, one per core
+    this process may use; no more than the `shares` of jobs there are to give them."""
+    return max(1, min(setting or len(cores() or []) or os.cpu_count() or 1, shares))
 
 
 def cores() -> list[int] | None:
@@ -49,7 +43,7 @@ def cores() -> list[int] | None:
 
 
 class InProcess:
-    """One share of the jobs, run in the comparison's own process."""
+    """One share of the jobs, run in the command's own process."""
 
     def __len__(self) -> int:
         return 1
@@ -62,12 +56,12 @@ class InProcess:
 
 
 class Workers:
-    """`count` worker processes, spawned (a fork would copy the comparison's threads and Hydra's state), each
+    """`count` worker processes, spawned (a fork would copy the command's threads and Hydra's state), each
     on a slice of the cores of its own where there are as many cores: TensorFlow sizes its thread pools to the
     cores it may use, and two processes whose pools spanned both cores slowed each other's compiled calls by
-    half."""
+    half. `owner` (the comparison, the sweep) and `setting` (its `processes` key) name them in messages."""
 
-    def __init__(self, count: int):
+    def __init__(self, count: int, owner: str, setting: str):
         context, usable = multiprocessing.get_context("spawn"), cores() or []
         size = len(usable)
         slices = [set(usable[index * size // count : (index + 1) * size // count]) for index in range(count)]
@@ -75,34 +69,37 @@ class Workers:
             slices = [None] * count
         self.pools = [ProcessPoolExecutor(1, context, start_worker, (pinned, os.getpid())) for pinned in slices]
         self.running: list = [None] * count  # each worker's task, while it runs one
+        self.broken = BROKEN.format(owner)
         try:
             self.pids = [future.result() for future in [pool.submit(os.getpid) for pool in self.pools]]
         except BrokenProcessPool:
             self.close()
-            raise TrainerError("the comparison's worker processes could not start; processes=1 runs without") from None
+            raise TrainerError(f"{owner}'s worker processes could not start; {setting}=1 runs without") from None
 
     def __len__(self) -> int:
         return len(self.pools)
 
     def run(self, function, shares: list[tuple | None]) -> list:
         """`function(*shares[i])` in worker i, for each share not None; their results, in order, once all have
-        ended. Where one fails, or a stop signal arrives, the others are stopped (`stop`) and waited for."""
+        ended. Where one fails, or a stop signal arrives, the others are stopped (`stop`) and waited for, and the
+        first failure is raised (a stop signal's `Interrupted` before it)."""
         with PassedOn(self) as signals:
             try:
                 for index, (pool, share) in enumerate(zip(self.pools, shares)):
                     if share is not None:
                         self.running[index] = pool.submit(in_worker, function, *share)
                 tasks = [task for task in self.running if task]
-                _, left = wait(tasks, return_when=FIRST_EXCEPTION)
+                done, left = wait(tasks, return_when=FIRST_EXCEPTION)
+                failed = next((task for task in tasks if task in done and task.exception()), None)
                 if left:  # one failed
                     self.stop()
                     wait(left)
             except BrokenProcessPool:  # a worker died since the last phase: submit refused its share
                 self.stop()
                 wait([task for task in self.running if task])
-                raise TrainerError(BROKEN) from None
+                raise TrainerError(self.broken) from None
             finally:
-                tasks, self.running = [task for task in self.running if task], [None] * len(self)
+                self.running = [None] * len(self)
         if signals.received:
             raise Interrupted(
                 signals.received,
@@ -110,9 +107,9 @@ class Workers:
                 "checkpoint where it writes them; run the same command to resume",
             )
         try:
-            return [task.result() for task in tasks]
+            return [task.result() for task in ([failed] if failed else tasks)]
         except BrokenProcessPool:
-            raise TrainerError(BROKEN) from None
+            raise TrainerError(self.broken) from None
 
     def call(self, function, *arguments):
         """`function(*arguments)` in the first worker."""
@@ -143,7 +140,7 @@ class PassedOn(StopSignals):
 
 
 def in_worker(function, *arguments):
-    """`function(*arguments)` in a worker. An error reaches the comparison's process as the TrainerError it
+    """`function(*arguments)` in a worker. An error reaches the command's process as the TrainerError it
     amounts to, or as a RuntimeError holding its traceback: a pickled error loses the causes it was found by."""
     try:
         return function(*arguments)
@@ -156,9 +153,9 @@ def in_worker(function, *arguments):
 
 def start_worker(pinned: set[int] | None, parent: int) -> None:
     """A worker's set-up, before its first task: a process group of its own, so that the terminal's Ctrl-C
-    reaches the comparison alone, which passes it on; SIGTERM when the comparison's process (`parent`) dies
+    reaches the command's process alone, which passes it on; SIGTERM when that process (`parent`) dies
     (killed outright: a running job checkpoints, and none is started after it), where Linux can say so; the
-    cores it is `pinned` to; the compositions of its multiruns shared, as the comparison's own process shares
+    cores it is `pinned` to; the compositions of its multiruns shared, as a comparison's own process shares
     them."""
     os.setpgrp()
     if sys.platform == "linux":
@@ -171,14 +168,14 @@ def start_worker(pinned: set[int] | None, parent: int) -> None:
 
 
 @contextlib.contextmanager
-def started(count: int):
+def started(count: int, owner: str, setting: str):
     """The workers of `count` processes (`InProcess` for one), closed after the block. With several, this
     process and they take GPU memory as they need it (they inherit the setting), so that all share a GPU."""
     if count == 1:
         yield InProcess()
         return
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
-    workers = Workers(count)
+    workers = Workers(count, owner, setting)
     try:
         yield workers
     finally:
