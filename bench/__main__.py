@@ -86,6 +86,7 @@ def main():
     from bench.compare import compare_section
     from bench.diagnostics import diagnostics_section
     from bench.fixed_costs import mnist_process_section, sweep_section
+    from bench.grid import grid_section
     from bench.mirrored import mirrored_section
     from bench.mnist import throughput_section, time_to_accuracy_section
     from bench.populations import SEEDS, population_section
@@ -109,6 +110,7 @@ def main():
         startup_section(more),
         mnist_process_section(str(data_path), data_name, repeats, uncached=not args.quick),
         sweep_section(repeats, optuna_trials=4 if args.quick else 20),
+        grid_section(repeats, rates=6 if args.quick else 36, seeds=2 if args.quick else 10),
         population_section(str(data_path), data_name, repeats, seeds=2 if args.quick else SEEDS, sweeps=not args.quick),
         memory_section(str(data_path), data_name),
         mirrored_section(str(data_path), data_name, repeats, steps=50 if args.quick else 200),

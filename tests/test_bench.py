@@ -30,12 +30,13 @@ def test_quick_benchmark_writes_every_table_with_its_targets(tmp_path):
         "Start-up",
         "MNIST, whole processes",
         "Sweeps",
+        "A grid of runs: 6 rates x 2 seeds, 1000 steps each",  # --quick: of 36 x 10
         "Memory",
         "Mirrored over two logical CPU devices vs one device",
         "Diagnostics: what one measurement of each costs",
         "Populations: 2 MNIST seeds, one epoch each",  # --quick: 2 of the 8
     ):
         assert f"## {title}" in text
-    assert text.count("| target | measured | met |") == 9
+    assert text.count("| target | measured | met |") == 10
     assert "| mirrored |" in text and "| none |" in text
     assert "| model.fit, steps_per_execution=50 |" in text
