@@ -111,6 +111,19 @@ def test_search_killed_mid_way_continues_to_n_trials_and_the_uninterrupted_best(
     assert jobs == list(range(10))  # the trial cut short ran again in its own directory
 
 
+@pytest.mark.slow
+def test_a_search_launching_two_trials_at_once_runs_them_in_two_workers_started_once(tmp_path):
+    parallel = ["hydra.sweeper.n_jobs=2", "hydra.launcher.processes=2", "trainer.steps=20"]
+    _, rows = run_sweep(tmp_path, *SEARCH, "hydra.sweeper.n_trials=6", *parallel)
+
+    assert [row["status"] for row in rows] == ["ok"] * 6 and len(finished(study_of(tmp_path))) == 6
+    owners = {int((tmp_path / row["directory"] / ".lock").read_text()) for row in rows}
+    assert len(owners) == 2 and os.getpid() not in owners  # the same two for the three batches
+    for pid in owners:  # closed with the multirun
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
 def test_a_trial_left_running_by_a_killed_worker_runs_again_as_its_job_with_release_running(tmp_path):
     run_sweep(tmp_path, *SEARCH, "hydra.sweeper.n_trials=3", "trainer.steps=5")
     study = study_of(tmp_path)

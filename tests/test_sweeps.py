@@ -1,16 +1,19 @@
 """Multiruns through the real command line: a sweep's summary, HParams experiment and shared landscape;
 failing jobs; the list sweeper; the joblib launcher; the Optuna preset."""
 
+import fcntl
 import json
 import os
 import re
+import signal
+import time
 
 import pytest
 from hydra.experimental.callback import Callback
 from hydra_plugins.trainer.list_sweeper import ListSweeper
 from trainer.plugins.tasks.scalar import ScalarTask
 
-from tests.conftest import FAST, read_tensors, run_sweep, run_trainer, session_hparams
+from tests.conftest import FAST, read_tensors, run_sweep, run_trainer, session_hparams, start_trainer
 from trainer.errors import ConfigError
 from trainer.files import yaml_text
 from trainer.outputs.jobs import Job, read_jobs
@@ -108,17 +111,19 @@ def test_joblib_launcher_runs_jobs_in_parallel_processes(tmp_path):
     assert (tmp_path / "landscape.png").is_file()
 
 
+def unclocked(rows: list[dict]) -> list[dict]:
+    """Summary rows without their seconds, which differ from one run to the next."""
+    return [{key: value for key, value in row.items() if "seconds" not in key} for row in rows]
+
+
 @pytest.mark.slow
 def test_a_sweep_in_worker_processes_is_the_sweep_in_one(tmp_path):
     """hydra.launcher.processes=2: two worker processes, each running a half of the jobs in order, leave the
-    summary, records and metrics of the sweep in one process, its failing jobs' lines too."""
+    summary (its failed jobs' errors too), records and metrics of the sweep in one process."""
     sweep = ["optimizer=sgd,adam", "model.initial=[5.0],[1,2]", "optimizer.learning_rate=0.1,0.3", "trainer.steps=20",
              *FAST]  # fmt: skip
     result, workers = run_sweep(tmp_path / "workers", *sweep, "hydra.launcher.processes=2")
     _, alone = run_sweep(tmp_path / "alone", *sweep)
-
-    def unclocked(rows: list[dict]) -> list[dict]:
-        return [{key: value for key, value in row.items() if "seconds" not in key} for row in rows]
 
     statuses = ["ok", "ok", "failed", "failed"] * 2  # sgd's jobs, then adam's
     assert unclocked(workers) == unclocked(alone) and [row["status"] for row in workers] == statuses
@@ -126,9 +131,46 @@ def test_a_sweep_in_worker_processes_is_the_sweep_in_one(tmp_path):
     owners = [int((tmp_path / "workers" / row["directory"] / ".lock").read_text()) for row in workers]
     assert len({*owners[:4]}) == len({*owners[4:]}) == 1 and len({*owners, os.getpid()}) == 3  # a half each
     for row in workers:
-        for name in ("config.yaml", "overrides.yaml"):
-            ours, theirs = (tmp_path / run / row["directory"] / ".hydra" / name for run in ("workers", "alone"))
-            assert ours.read_text().replace("workers", "alone") == theirs.read_text()
+        records = [read_records(tmp_path / run / row["directory"]) for run in ("workers", "alone")]
+        records[0]["hydra.yaml"]["hydra"]["overrides"]["hydra"].remove("hydra.launcher.processes=2")
+        records[0]["hydra.yaml"]["hydra"]["launcher"]["processes"] = 1
+        assert records[0] == records[1]
+
+
+def read_records(job) -> dict:
+    """A job's three .hydra records by name, read as YAML, its sweep's directory written as S."""
+    import yaml
+
+    return {
+        name: yaml.safe_load((job / ".hydra" / name).read_text().replace(str(job.parent), "S"))
+        for name in ("config.yaml", "hydra.yaml", "overrides.yaml")
+    }
+
+
+@pytest.mark.slow
+def test_a_sweep_in_worker_processes_stopped_by_sigterm_resumes_to_the_sweep_in_one(tmp_path):
+    grid = ["optimizer.learning_rate=0.01,0.02,0.03,0.04,0.05,0.06", "trainer.seed=range(6)", "trainer.steps=400",
+            *FAST]  # fmt: skip
+    directory = tmp_path / "workers"
+    sweep = start_trainer("-m", *grid, "hydra.launcher.processes=2", f"hydra.sweep.dir={directory}")
+    deadline = time.monotonic() + 120
+    while not list(directory.glob("*/metrics.json")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    sweep.send_signal(signal.SIGTERM)
+    _, stderr = sweep.communicate(timeout=120)
+
+    assert sweep.returncode == 128 + signal.SIGTERM, stderr
+    assert stderr.splitlines() == [  # the workers' stopped jobs log theirs
+        "trainer: stopped by SIGTERM: each worker's running job stopped as a run stops, at a checkpoint where it "
+        "writes them; run the same command to resume"
+    ]
+    assert 0 < len(list(directory.glob("*/metrics.json"))) < 36
+    for lock in directory.glob("**/.lock"):  # no worker left running in the sweep's directory
+        with open(lock, "a+b") as file:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    _, resumed = run_sweep(directory, *grid, "hydra.launcher.processes=2")
+    _, alone = run_sweep(tmp_path / "alone", *grid)
+    assert unclocked(resumed) == unclocked(alone) and [row["status"] for row in resumed] == ["ok"] * 36
 
 
 def test_a_launcher_of_no_worker_processes_is_refused_in_one_line(tmp_path):
@@ -211,8 +253,7 @@ def test_the_trainer_launchers_jobs_leave_the_records_and_results_of_hydras_basi
         """The job's files by name and what its records and metrics say; its paths, its times and Hydra's
         settings of the launcher aside."""
         names = sorted(re.sub(r"tfevents\..*", "tfevents", path.relative_to(job).as_posix()) for path in job.rglob("*"))
-        read = {name: yaml.safe_load((job / ".hydra" / name).read_text().replace(str(job.parent), "S"))
-                for name in ("config.yaml", "hydra.yaml", "overrides.yaml")}  # fmt: skip
+        read = read_records(job)
         hydra = read["hydra.yaml"]["hydra"]
         del hydra["launcher"], hydra["overrides"]["hydra"], hydra["runtime"]["choices"]["hydra/launcher"]
         metrics = job / "metrics.json"

@@ -15,6 +15,7 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf, open_dict
 
 import trainer.config.settings  # noqa: F401 (registers the schemas conf/ names)
+from trainer import workers
 from trainer.cli import FULL_ERROR, exit_with, run_command
 from trainer.errors import DirectoryInUse, Interrupted, find_trainer_error
 from trainer.outputs.metrics import read_metrics, summarize, write_metrics
@@ -88,6 +89,9 @@ def job_value(cfg, outcome) -> float:
             raise outcome
         if in_sweep() and not isinstance(problem, (Interrupted, DirectoryInUse)):
             return failed_job(cfg.output_dir, outcome, problem)
+        if workers.IN_WORKER and isinstance(problem, Interrupted):  # the command's process says it, once
+            log.info("%s", problem)
+            sys.exit(problem.exit_code)
         exit_with("trainer", problem)
     print(summarize(outcome))
     return outcome.get(cfg.sweep.metric, math.nan)  # what a sweeper optimizes

@@ -23,18 +23,26 @@ from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
 from trainer.config.sweeps import shared_compositions
-from trainer.errors import Interrupted, TrainerError, find_trainer_error
+from trainer.errors import ConfigError, Interrupted, TrainerError, find_trainer_error
 from trainer.loop.signals import StopSignals
 
 BROKEN = "a worker process of {} ended before its jobs did (killed?): run the same command to resume"
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 WORKER = contextlib.ExitStack()  # what a worker holds for its life: the compositions its multiruns share
+IN_WORKER = False  # whether this process is a worker: its jobs' stop lines are the command's to print
+
+
+def check_processes(value, key: str) -> None:
+    """Refuse a `processes` setting (`key`) that is neither null nor a whole number of processes."""
+    if value is not None and (type(value) is not int or value < 1):
+        raise ConfigError(f"{key} must be an integer >= 1, or null for one per core; got {value!r}")
 
 
 def worker_count(setting: int | None, shares: int) -> int:
     """The processes that run the jobs for a `processes` setting: its number, or where it is null, one per core
     this process may use; no more than the `shares` of jobs there are to give them."""
-    return max(1, min(setting or len(cores() or []) or os.cpu_count() or 1, shares))
+    per_core = len(cores() or []) or os.cpu_count() or 1
+    return max(1, min(per_core if setting is None else setting, shares))
 
 
 def cores() -> list[int] | None:
@@ -59,9 +67,11 @@ class Workers:
     """`count` worker processes, spawned (a fork would copy the command's threads and Hydra's state), each
     on a slice of the cores of its own where there are as many cores: TensorFlow sizes its thread pools to the
     cores it may use, and two processes whose pools spanned both cores slowed each other's compiled calls by
-    half. `owner` (the comparison, the sweep) and `setting` (its `processes` key) name them in messages."""
+    half. `owner` (the comparison, the sweep) and `setting` (its `processes` key) name them in messages. This
+    process and they take GPU memory as they need it (they inherit the setting), so that all share a GPU."""
 
     def __init__(self, count: int, owner: str, setting: str):
+        os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
         context, usable = multiprocessing.get_context("spawn"), cores() or []
         size = len(usable)
         slices = [set(usable[index * size // count : (index + 1) * size // count]) for index in range(count)]
@@ -94,7 +104,7 @@ class Workers:
                 if left:  # one failed
                     self.stop()
                     wait(left)
-            except BrokenProcessPool:  # a worker died since the last phase: submit refused its share
+            except BrokenProcessPool:  # a worker died since its last task: submit refused this one
                 self.stop()
                 wait([task for task in self.running if task])
                 raise TrainerError(self.broken) from None
@@ -156,7 +166,7 @@ def start_worker(pinned: set[int] | None, parent: int) -> None:
     reaches the command's process alone, which passes it on; SIGTERM when that process (`parent`) dies
     (killed outright: a running job checkpoints, and none is started after it), where Linux can say so; the
     cores it is `pinned` to; the compositions of its multiruns shared, as a comparison's own process shares
-    them."""
+    them; `IN_WORKER` set."""
     os.setpgrp()
     if sys.platform == "linux":
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGTERM))
@@ -165,16 +175,16 @@ def start_worker(pinned: set[int] | None, parent: int) -> None:
     if pinned:
         os.sched_setaffinity(0, pinned)
     WORKER.enter_context(shared_compositions())
+    global IN_WORKER
+    IN_WORKER = True
 
 
 @contextlib.contextmanager
 def started(count: int, owner: str, setting: str):
-    """The workers of `count` processes (`InProcess` for one), closed after the block. With several, this
-    process and they take GPU memory as they need it (they inherit the setting), so that all share a GPU."""
+    """The workers of `count` processes (`InProcess` for one), closed after the block."""
     if count == 1:
         yield InProcess()
         return
-    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     workers = Workers(count, owner, setting)
     try:
         yield workers

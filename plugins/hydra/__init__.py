@@ -18,6 +18,7 @@ import importlib
 import logging
 import pickle
 import sys
+import weakref
 from pathlib import Path
 
 from hydra._internal.core_plugins.basic_launcher import BasicLauncher
@@ -32,7 +33,7 @@ from omegaconf import open_dict
 
 from trainer.config.sweeps import SweepConfigLoader
 from trainer.errors import ConfigError
-from trainer.workers import started, worker_count
+from trainer.workers import Workers, check_processes, worker_count
 
 __all__ = ["ListSweeper", "OptunaSweeper", "TrainerLauncher"]
 
@@ -42,11 +43,9 @@ log = logging.getLogger("hydra.launcher.trainer")  # under Hydra's logger, shown
 class TrainerLauncher(BasicLauncher):
     def __init__(self, population: int = 1, processes: int | None = 1) -> None:
         super().__init__()
-        if processes is not None and (not isinstance(processes, int) or processes < 1):
-            raise ConfigError(
-                f"hydra.launcher.processes must be an integer >= 1, or null for one per core; got {processes!r}"
-            )
+        check_processes(processes, "hydra.launcher.processes")
         self.population, self.processes = population, processes
+        self.workers: Workers | None = None  # started for the first batch of several jobs, kept for the next
 
     def setup(self, *, hydra_context, task_function, config) -> None:
         # the sweeper holds the same context: its check of each batch composes through it too
@@ -62,21 +61,33 @@ class TrainerLauncher(BasicLauncher):
             return self.launch_batch(job_overrides, initial_job_idx)
 
     def launch_in_workers(self, job_overrides, initial_job_idx: int, count: int) -> list[JobReturn]:
-        """The batch in `count` runs of consecutive jobs (those of one structure stay together: a grid's rates,
-        its seeds), each launched by a launcher of one process in a worker process of its own; each worker's
-        config loader composes its jobs anew, as it left the sweeper's check of the batch in this process."""
+        """The batch cut into `count` runs of consecutive jobs (a grid's seeds of one rate, its rates of one
+        optimizer: those of one structure mostly meet in a worker), each launched by a launcher of one process in
+        a worker process of its own; each worker's config loader composes its jobs anew, as it left the
+        sweeper's check of the batch in this process. The workers stay for the sweeper's next batch (an Optuna
+        search's), with the programs they built."""
+        task = importable(self.task_function)
         loader = self.hydra_context.config_loader
         loader.checked.clear()
         context = HydraContext(config_loader=SweepConfigLoader(loader.loader), callbacks=self.hydra_context.callbacks)
+        state = Singleton.get_state()
+        del state["omegaconf_resolvers"]  # functions, some of them local: a worker has them from its imports
+        pickled = pickle.dumps((state, context, self.config))  # loaded in a worker once its plugins are found
         ends = [len(job_overrides) * index // count for index in range(count + 1)]
+        shares = [(pickled, task, self.population, job_overrides[start:end], initial_job_idx + start)
+                  for start, end in zip(ends, ends[1:])]  # fmt: skip
         log.info(f"Launching {len(job_overrides)} jobs in {count} worker processes")
-        state = Singleton.get_state()  # its resolvers, functions and some local, are registered by a worker's
-        del state["omegaconf_resolvers"]  # import of the task function and by Hydra's set-up
-        hydra = pickle.dumps((state, context, self.config))  # loaded in a worker once its plugins are found
-        shared = (hydra, importable(self.task_function), self.population)
-        shares = [(*shared, job_overrides[start:end], initial_job_idx + start) for start, end in zip(ends, ends[1:])]
-        with started(count, "the sweep", "hydra.launcher.processes") as workers:
-            return [job for share in workers.run(launch_share, shares) for job in share]
+        return [job for share in self.started(count).run(launch_share, shares) for job in share]
+
+    def started(self, count: int) -> Workers:
+        """`count` worker processes: those of an earlier batch where there were as many, else new ones, closed
+        with the launcher, once the multirun is done with it (or as the process ends)."""
+        if self.workers is None or len(self.workers) != count:
+            if self.workers is not None:
+                self.workers.close()
+            self.workers = Workers(count, "the sweep", "hydra.launcher.processes")
+            weakref.finalize(self, self.workers.close)
+        return self.workers
 
     def launch_batch(self, job_overrides, initial_job_idx: int) -> list[JobReturn]:
         key_of = getattr(self.task_function, "population_key", None) if self.population > 1 else None
@@ -131,22 +142,31 @@ class TrainerLauncher(BasicLauncher):
 
 def importable(function) -> tuple[str, str]:
     """(module, name) that a worker imports `function` from: `python -m trainer` runs trainer/__main__.py as
-    `__main__`, which a spawned process does not import again."""
+    `__main__`, which a spawned process does not import again, under its own name. A function that cannot be
+    imported by name (one defined inside another, a script's own) is refused in one line."""
     module = function.__module__
     if module == "__main__":
-        module = sys.modules["__main__"].__spec__.name
+        module = getattr(sys.modules["__main__"].__spec__, "name", None)
+    if module is None or "<locals>" in function.__qualname__:
+        raise ConfigError(
+            f"hydra.launcher.processes: worker processes import the task function by name, and "
+            f"{function.__qualname__} has none to import; run the command as `python -m`, or set it to 1"
+        )
     return module, function.__qualname__
 
 
-def launch_share(hydra: bytes, task: tuple[str, str], population: int, job_overrides, initial_job_idx: int):
+def launch_share(pickled: bytes, task: tuple[str, str], population: int, job_overrides, initial_job_idx: int):
     """In a worker process (trainer/workers.py): the jobs `job_overrides`, numbered from `initial_job_idx`, as a
-    launcher of one process runs them, with Hydra's state, context and config (`hydra`, pickled) as the sweep's
+    launcher of one process runs them, with Hydra's state, context and config (`pickled`) as the sweep's
     process holds them; `task`, the task function's module and name."""
     from hydra.core.plugins import Plugins
 
+    from trainer.config.compose import parse_each_interpolation_once
+
     task_function = getattr(importlib.import_module(task[0]), task[1])  # it registers the command's resolvers
+    parse_each_interpolation_once()  # as the command does (trainer/cli.py)
     Plugins.instance()  # first: finding the plugins imports their modules anew, whose classes the configs name
-    state, hydra_context, config = pickle.loads(hydra)
+    state, hydra_context, config = pickle.loads(pickled)
     Singleton._instances.update(state["instances"])  # as Singleton.set_state, but the plugins found already
     launcher = TrainerLauncher(population=population)
     launcher.setup(hydra_context=hydra_context, task_function=task_function, config=config)

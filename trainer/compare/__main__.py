@@ -39,7 +39,7 @@ def compare(cfg: DictConfig, directory: Path) -> Path:
         tuned = tuned_settings(directory, cfg)
         run_missing(cfg, directory, seed_jobs(cfg, tuned), workers)
         run_missing(cfg, directory, default_jobs(cfg), workers)
-        return workers.call(write_report, directory, cfg, tuned)
+        return workers.call(write_report, directory, cfg, tuned)  # in a worker, where TensorFlow is imported
 
 
 @hydra.main(version_base="1.3", config_path="pkg://trainer.conf", config_name="compare")

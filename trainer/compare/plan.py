@@ -14,6 +14,7 @@ from trainer.compare.search import check_search, searched, trials
 from trainer.config.compose import compose_config, group_choices
 from trainer.config.settings import did_you_mean
 from trainer.errors import ConfigError
+from trainer.workers import check_processes
 
 CENTRES = Path("lr_find", "centres.json")  # centre=lr_find: each pair's suggestion, by "<problem>-<optimizer>"
 STUDY_SEEDS = 1000  # a later study's tuning runs are seeded 1000 + its number, a seed no rerun of a setting has
@@ -89,8 +90,7 @@ def check_settings(cfg: DictConfig) -> None:
     for key in ("budget", "seeds", "studies", "steps", "log_every"):
         if not isinstance(cfg[key], int) or cfg[key] < 1:
             raise ConfigError(f"{key} must be an integer >= 1; got {cfg[key]!r}")
-    if cfg.processes is not None and (not isinstance(cfg.processes, int) or cfg.processes < 1):
-        raise ConfigError(f"processes must be an integer >= 1, or null for one per core; got {cfg.processes!r}")
+    check_processes(cfg.processes, "processes")
     rates = cfg.learning_rates
     if not (
         isinstance(rates, ListConfig)
