@@ -93,7 +93,7 @@ class Workers:
         """`function(*shares[i])` in worker i, for each share not None; their results, in order, once all have
         ended. Where one fails, or a stop signal arrives, the others are stopped (`stop`) and waited for, and the
         first failure is raised (a stop signal's `Interrupted` before it)."""
-        with PassedOn(self) as signals:
+        with StopSignals(then=self.stop) as signals:  # passed on as SIGTERM to the workers running a task
             try:
                 for index, (pool, share) in enumerate(zip(self.pools, shares)):
                     if share is not None:
@@ -126,7 +126,9 @@ class Workers:
         return self.run(function, [arguments])[0]
 
     def stop(self) -> None:
-        """SIGTERM to each worker running a task: a job in a run checkpoints and stops, one between runs ends."""
+        """SIGTERM to each worker running a task: a job in a run checkpoints and stops, one between runs ends. An
+        idle worker is left alone, and none gets the SIGINT that a terminal's Ctrl-C sent (it would print its
+        traceback)."""
         for pid, task in zip(self.pids, self.running):
             if task and not task.done():
                 with contextlib.suppress(ProcessLookupError):
@@ -135,18 +137,6 @@ class Workers:
     def close(self) -> None:
         for pool in self.pools:
             pool.shutdown()
-
-
-class PassedOn(StopSignals):
-    """While active, SIGINT and SIGTERM are kept (`received`) and passed on to the workers running a task, as
-    SIGTERM: an idle worker is left alone, where SIGINT would print its traceback."""
-
-    def __init__(self, workers: Workers):
-        self.workers = workers
-
-    def _catch(self, signum, frame):
-        super()._catch(signum, frame)
-        self.workers.stop()
 
 
 def in_worker(function, *arguments):

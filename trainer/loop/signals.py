@@ -6,10 +6,14 @@ import threading
 
 
 class StopSignals:
-    """While active, SIGINT and SIGTERM only set `received`, so the train loop can checkpoint and stop
-    between two compiled calls. Outside the main thread, where Python cannot catch signals, it does nothing."""
+    """While active, SIGINT and SIGTERM only set `received` (and call `then`, if given), so the train loop can
+    checkpoint and stop between two compiled calls. Outside the main thread, where Python cannot catch signals,
+    it does nothing."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, then=None):
+        self.then = then
 
     def __enter__(self):
         self.received, self._previous = None, {}
@@ -19,6 +23,8 @@ class StopSignals:
 
     def _catch(self, signum, frame):
         self.received = signal.Signals(signum)
+        if self.then is not None:
+            self.then()
 
     def __exit__(self, *exc):
         for sig, handler in self._previous.items():
