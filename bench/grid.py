@@ -45,15 +45,14 @@ def loop_seconds(rates: list[str]) -> float:
 
 def grid_section(repeats: int, rates: int = 36, seeds: int = 10) -> Section:
     grid, jobs = grid_rates(rates), rates * seeds
-    loop, alone, whole, single, spread = [], [], [], [], []
+    loop, alone, whole, single = [], [], [], []
     for _ in range(repeats):  # in turn, so that the machine's drift touches all alike
         loop.append(loop_seconds(grid))
-        single.append(grid_seconds(grid[:1], 1))
+        single.append(grid_seconds(grid[:1], 1))  # in the process itself, whatever its processes setting
         alone.append(grid_seconds(grid, seeds))
-        spread.append(grid_seconds(grid[:1], 1, WORKERS))
         whole.append(grid_seconds(grid, seeds, WORKERS))
-    loop, single, alone, spread, whole = map(statistics.median, (loop, single, alone, spread, whole))
-    per_run = {"one process": (alone - single) / (jobs - 1), "workers": (whole - spread) / (jobs - 1)}
+    loop, single, alone, whole = map(statistics.median, (loop, single, alone, whole))
+    per_run = {"one process": (alone - single) / (jobs - 1), "workers": (whole - single) / (jobs - 1)}
     section = Section(
         f"A grid of runs: {rates} rates x {seeds} seeds, {STEPS} steps each",
         f"`python -m trainer -m optimizer.learning_rate=<{rates} rates from 0.001 to 0.3> trainer.seed=range({seeds}) "
