@@ -4,8 +4,8 @@ plugins/hydra/). Each worker is started once for the command and runs the shares
 command's own process would, in turn, so that jobs of one structure that meet in a worker share their program
 (trainer/loop/reuse.py). A job's numbers do not depend on the process that runs it (a reused run's are a fresh
 process's): tests/test_compare.py and tests/test_sweeps.py check it. A job of a scalar problem is mostly Python
-work between short compiled calls, which one process runs on one core: the README's comparison took 66 s in
-one process on 2 cores, and 38 s in two workers, each on a core of its own (docs/benchmarks.md).
+work between short compiled calls, which one process runs on one core: the README's comparison took 59 s in
+one process on 2 cores, and 37 s in two workers, each on a core of its own (docs/benchmarks.md).
 
 The workers are a process group of their own. Ctrl-C or SIGTERM to the command is passed on to the workers
 that run a task, as SIGTERM: a running job stops as a run stops (at a checkpoint, where it writes them), a
