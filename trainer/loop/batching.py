@@ -70,11 +70,14 @@ class InMemoryBatches:
         return x, (x if self.y is self.x else tf.gather(self.y, indices))
 
     def read(self, x, y) -> tuple:
-        """Gathered examples (x, y) as the model takes them: Pixels' bytes as float32 in [0, 1]."""
-        x = tf.cast(x, tf.float32) / self.pixel_max if self.pixels[0] else x
-        if self.y is self.x:  # an autoencoder's targets, its inputs: converted once
-            return x, x
-        return x, (tf.cast(y, tf.float32) / self.pixel_max if self.pixels[1] else y)
+        """Gathered examples (x, y) as the model takes them: Pixels' bytes as float32 in [0, 1]; an autoencoder's
+        targets, its inputs, converted once."""
+
+        def converted(values, pixels: bool):
+            return tf.cast(values, tf.float32) / self.pixel_max if pixels else values
+
+        x = converted(x, self.pixels[0])
+        return (x, x) if self.y is self.x else (x, converted(y, self.pixels[1]))
 
     def source(self, pipeline: str, step: tf.Variable) -> "Source":
         """The batches of the steps from `step` on: gathered in the loop itself ("graph"), where the step reads
