@@ -3,6 +3,7 @@ the command in the background."""
 
 import contextlib
 import copy
+import fcntl
 import functools
 import os
 import subprocess
@@ -138,13 +139,24 @@ def start_trainer(*args, **options):
     )
 
 
-def wait_for_checkpoint(run_dir, child, timeout=120):
-    index = run_dir / "checkpoints" / "checkpoint"
+def wait_for(directory: Path, pattern: str, child, timeout: float = 120) -> None:
+    """Wait until `directory` holds a path that the glob `pattern` matches, while the process `child` runs."""
     deadline = time.monotonic() + timeout
-    while not index.exists():
-        assert child.poll() is None, f"the run ended before its first checkpoint: {child.stderr.read()}"
-        assert time.monotonic() < deadline, "no checkpoint appeared"
-        time.sleep(0.05)
+    while not any(Path(directory).glob(pattern)):
+        assert child.poll() is None, f"it ended before {pattern} appeared: {child.stderr.read()}"
+        assert time.monotonic() < deadline, f"no {pattern} in {directory} within {timeout} s"
+        time.sleep(0.01)
+
+
+def wait_for_checkpoint(run_dir, child, timeout=120):
+    wait_for(run_dir, "checkpoints/checkpoint", child, timeout)
+
+
+def assert_unlocked(directory: Path) -> None:
+    """No process holds a lock in `directory` any more: every run and sweep that wrote there has ended."""
+    for lock in Path(directory).glob("**/.lock"):
+        with open(lock, "a+b") as file:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def final_weights(run_dir):

@@ -5,18 +5,16 @@ which takes the list sweeper's jobs as any launcher does); one in two worker pro
 resumed, whose report is that of one process."""
 
 import csv
-import fcntl
 import json
 import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, fake_data, read_tensors, run_trainer
+from tests.conftest import ROOT, assert_unlocked, fake_data, read_tensors, run_trainer, wait_for
 from trainer.compare.plan import check_settings
 from trainer.config.compose import compose_config, quoted, quoted_literal
 from trainer.errors import ConfigError
@@ -324,9 +322,7 @@ def test_a_comparison_in_two_worker_processes_stopped_by_sigterm_resumes_to_the_
     directory, alone = tmp_path / "workers", tmp_path / "alone"
     command = [sys.executable, "-m", "trainer.compare", *settings, "processes=2", f"hydra.run.dir={directory}"]
     comparison = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not list(directory.glob("tune/*/metrics.json")) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(directory, "tune/*/metrics.json", comparison)
     comparison.send_signal(signal.SIGTERM)
     _, stderr = comparison.communicate(timeout=120)
 
@@ -337,9 +333,7 @@ def test_a_comparison_in_two_worker_processes_stopped_by_sigterm_resumes_to_the_
     )
     finished = len(list(directory.glob("*/*/metrics.json")))
     assert 0 < finished < 36
-    for lock in directory.glob("**/.lock"):  # no worker left running in the comparison's directory
-        with open(lock, "a+b") as file:
-            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    assert_unlocked(directory)  # no worker left running in the comparison's directory
 
     resumed = run_compare(directory, *settings, "processes=2")
     assert f"tune: {36 - finished} jobs to run" in resumed.stdout

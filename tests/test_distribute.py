@@ -15,7 +15,15 @@ import numpy as np
 import pytest
 from trainer.plugins.data.mnist import write_synthetic_mnist
 
-from tests.conftest import ROOT, final_weights, read_scalars, start_trainer, trainer_process, wait_for_checkpoint
+from tests.conftest import (
+    ROOT,
+    final_weights,
+    read_scalars,
+    start_trainer,
+    trainer_process,
+    wait_for,
+    wait_for_checkpoint,
+)
 from trainer.loop.runtime import weights_digest
 
 MIRRORED = ["distribute=mirrored", "distribute.logical_cpus=2"]
@@ -170,10 +178,7 @@ def test_a_lost_worker_fails_the_other_within_the_timeout(mnist_file, tmp_path):
     chief, other = start_workers(
         tmp_path, mnist_file, "trainer.steps=100000", "trainer.steps_per_call=10", "distribute.timeout_seconds=20"
     )
-    deadline = time.monotonic() + 120
-    while not any(tmp_path.glob("events.out.tfevents.*")):  # the chief writes its first event before its first step
-        assert chief.poll() is None and time.monotonic() < deadline, chief.stderr.read() if chief.poll() else "no start"
-        time.sleep(0.1)
+    wait_for(tmp_path, "events.out.tfevents.*", chief)  # the chief writes its first event before its first step
     time.sleep(3)
     other.kill()
     killed = time.monotonic()

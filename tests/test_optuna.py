@@ -10,14 +10,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import optuna
 import pytest
 import yaml
 
-from tests.conftest import ROOT, read_scalars, run_sweep, run_trainer
+from tests.conftest import ROOT, read_scalars, run_sweep, run_trainer, wait_for
 from trainer.config.search import search_space
 from trainer.errors import ConfigError
 from trainer.outputs.metrics import read_metrics
@@ -83,9 +82,7 @@ def test_search_killed_mid_way_continues_to_n_trials_and_the_uninterrupted_best(
     run_sweep(tmp_path / "whole", *SEARCH, "hydra.sweeper.n_trials=10")
     interrupted = tmp_path / "interrupted"
     search = start_search(*SEARCH, "hydra.sweeper.n_trials=10", f"hydra.sweep.dir={interrupted}")
-    deadline = time.monotonic() + 120
-    while not list(interrupted.glob("6_*")) and time.monotonic() < deadline:  # the 7th trial under way
-        time.sleep(0.01)
+    wait_for(interrupted, "6_*", search)  # the 7th trial under way
     search.send_signal(signal.SIGTERM)
     _, stderr = search.communicate(timeout=120)
     assert search.returncode == 128 + signal.SIGTERM, stderr

@@ -5,12 +5,11 @@ resumes, each run exactly. Every optimizer's member is checked in tests/test_reu
 
 import json
 import signal
-import time
 
 import numpy as np
 import pytest
 
-from tests.conftest import FAST, final_weights, run_sweep, run_trainer, start_trainer
+from tests.conftest import FAST, final_weights, run_sweep, run_trainer, start_trainer, wait_for
 from trainer.train import train, train_population
 
 
@@ -79,11 +78,7 @@ def test_a_population_stopped_by_sigterm_resumes_each_run_exactly(fake_mnist, tm
         *FAST,
     ]
     child = start_trainer(*args, "hydra.launcher.population=2", f"hydra.sweep.dir={tmp_path / 'stopped'}")
-    deadline = time.monotonic() + 120
-    while not list((tmp_path / "stopped").glob("*/checkpoints/checkpoint")):
-        assert child.poll() is None, child.stderr.read()
-        assert time.monotonic() < deadline, "no checkpoint appeared"
-        time.sleep(0.05)
+    wait_for(tmp_path / "stopped", "*/checkpoints/checkpoint", child)
     child.send_signal(signal.SIGTERM)
     _, stderr = child.communicate(timeout=120)
     assert child.returncode == 128 + signal.SIGTERM, stderr

@@ -5,11 +5,10 @@ is one line, for every command."""
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 
-from tests.conftest import FAST, ROOT, start_trainer, trainer_process
+from tests.conftest import FAST, ROOT, start_trainer, trainer_process, wait_for
 from trainer.errors import DirectoryInUse
 from trainer.train import train
 
@@ -70,10 +69,7 @@ def test_a_second_sweep_into_a_live_sweeps_directory_is_refused_and_writes_nothi
         *FAST,
         f"hydra.sweep.dir={tmp_path}",
     )
-    deadline = time.monotonic() + 120
-    while not (tmp_path / "multirun.yaml").exists():
-        assert first.poll() is None and time.monotonic() < deadline, first.stderr.read()
-        time.sleep(0.05)
+    wait_for(tmp_path, "multirun.yaml", first)
     before = sorted(path.relative_to(tmp_path) for path in tmp_path.rglob("*"))
 
     second = trainer_process("-m", "optimizer=rmsprop", f"hydra.sweep.dir={tmp_path}")

@@ -1,19 +1,26 @@
 """Multiruns through the real command line: a sweep's summary, HParams experiment and shared landscape;
 failing jobs; the list sweeper; the joblib launcher; the Optuna preset."""
 
-import fcntl
 import json
 import os
 import re
 import signal
-import time
 
 import pytest
 from hydra.experimental.callback import Callback
 from hydra_plugins.trainer.list_sweeper import ListSweeper
 from trainer.plugins.tasks.scalar import ScalarTask
 
-from tests.conftest import FAST, read_tensors, run_sweep, run_trainer, session_hparams, start_trainer
+from tests.conftest import (
+    FAST,
+    assert_unlocked,
+    read_tensors,
+    run_sweep,
+    run_trainer,
+    session_hparams,
+    start_trainer,
+    wait_for,
+)
 from trainer.errors import ConfigError
 from trainer.files import yaml_text
 from trainer.outputs.jobs import Job, read_jobs
@@ -153,9 +160,7 @@ def test_a_sweep_in_worker_processes_stopped_by_sigterm_resumes_to_the_sweep_in_
             *FAST]  # fmt: skip
     directory = tmp_path / "workers"
     sweep = start_trainer("-m", *grid, "hydra.launcher.processes=2", f"hydra.sweep.dir={directory}")
-    deadline = time.monotonic() + 120
-    while not list(directory.glob("*/metrics.json")) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(directory, "*/metrics.json", sweep)
     sweep.send_signal(signal.SIGTERM)
     _, stderr = sweep.communicate(timeout=120)
 
@@ -165,9 +170,7 @@ def test_a_sweep_in_worker_processes_stopped_by_sigterm_resumes_to_the_sweep_in_
         "writes them; run the same command to resume"
     ]
     assert 0 < len(list(directory.glob("*/metrics.json"))) < 36
-    for lock in directory.glob("**/.lock"):  # no worker left running in the sweep's directory
-        with open(lock, "a+b") as file:
-            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    assert_unlocked(directory)  # no worker left running in the sweep's directory
     _, resumed = run_sweep(directory, *grid, "hydra.launcher.processes=2")
     _, alone = run_sweep(tmp_path / "alone", *grid)
     assert unclocked(resumed) == unclocked(alone) and [row["status"] for row in resumed] == ["ok"] * 36
