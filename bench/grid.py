@@ -6,14 +6,11 @@ each job's set-up and records, the summary) is in. The reference is the same run
 Python loop, measured in the same run."""
 
 import statistics
-import tempfile
-import time
 
 import numpy as np
 
-from bench.common import Section, config, seconds_until
-from bench.fixed_costs import QUIET
-from trainer.train import train
+from bench.common import Section
+from bench.fixed_costs import QUIET, seconds_per_loop_run, sweep_seconds
 
 STEPS = 1000
 WORKERS = "hydra.launcher.processes=null"  # one worker process per core
@@ -28,26 +25,15 @@ def grid_rates(count: int) -> list[str]:
 def grid_seconds(rates: list[str], seeds: int, *extra: str) -> float:
     """Wall seconds of the grid's sweep, from the process's start to its exit, in a fresh sweep directory."""
     grid = [f"optimizer.learning_rate={','.join(rates)}", f"trainer.seed=range({seeds})"]
-    sweep = ["-m", "trainer", "-m", *grid, f"trainer.steps={STEPS}", *QUIET, "logging.progress=false", *extra]
-    return seconds_until(None, *sweep, f"hydra.sweep.dir={tempfile.mkdtemp()}")
-
-
-def loop_seconds(rates: list[str]) -> float:
-    """Seconds per `train(cfg)` of a run of each rate (seed 1) in one Python loop, the first left out."""
-    configs = [config(f"optimizer.learning_rate={rate}", "trainer.seed=1", f"trainer.steps={STEPS}", *QUIET)
-               for rate in rates]  # fmt: skip
-    train(configs[0])
-    start = time.perf_counter()
-    for cfg in configs[1:]:
-        train(cfg)
-    return (time.perf_counter() - start) / (len(configs) - 1)
+    return sweep_seconds(*grid, f"trainer.steps={STEPS}", *QUIET, "logging.progress=false", *extra)
 
 
 def grid_section(repeats: int, rates: int = 36, seeds: int = 10) -> Section:
     grid, jobs = grid_rates(rates), rates * seeds
     loop, alone, whole, single = [], [], [], []
     for _ in range(repeats):  # in turn, so that the machine's drift touches all alike
-        loop.append(loop_seconds(grid))
+        loop.append(seconds_per_loop_run([[f"optimizer.learning_rate={rate}", "trainer.seed=1",
+                                           f"trainer.steps={STEPS}"] for rate in grid]))  # fmt: skip
         single.append(grid_seconds(grid[:1], 1))  # in the process itself, whatever its processes setting
         alone.append(grid_seconds(grid, seeds))
         whole.append(grid_seconds(grid, seeds, WORKERS))

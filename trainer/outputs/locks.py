@@ -88,7 +88,7 @@ class ClaimDirectories(Callback):
         return {"claim_run": self.claim_run}  # a launcher's pickled copy, in a job's process, holds nothing
 
     def __setstate__(self, state: dict) -> None:
-        self.claim_run, self.held = state.get("claim_run", False), ExitStack()
+        self.claim_run, self.held = state["claim_run"], ExitStack()
 
     def on_run_start(self, config, **kwargs) -> None:
         try:
